@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { PosError } from '../../drivers/base/errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends PosError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('CONFIG_INVALID', message, details);
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** `responseTimeoutMs` -> `RESPONSE_TIMEOUT_MS`, so `POS_HOST_RESPONSE_TIMEOUT_MS` names `host.responseTimeoutMs`. */
+function screaming(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** The tree of keys the schema knows, read from the schema itself so overrides never drift from it. */
+function shapeOf(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  let s: z.ZodType = schema;
+  for (;;) {
+    const def = (s as unknown as { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } }).def;
+    if (def.type === 'object') return def.shape;
+    if (def.innerType && ['default', 'prefault', 'optional', 'nullable'].includes(def.type)) {
+      s = def.innerType;
+      continue;
+    }
+    return undefined;
+  }
+}
+
+function parseEnvValue(raw: string): Json {
+  const t = raw.trim();
+  if (t === 'true') return true;
+  if (t === 'false') return false;
+  if (/^-?\d+$/.test(t)) return Number(t);
+  if (t.startsWith('{') || t.startsWith('[')) {
+    try {
+      return JSON.parse(t) as Json;
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/**
+ * Applies `POS_<SECTION>_<KEY>` environment variables on top of the file's values.
+ * A variable that names no key is an error: a typo must not silently do nothing.
+ */
+export function applyEnvOverrides(base: Record<string, Json>, env: NodeJS.ProcessEnv): Record<string, Json> {
+  const result = structuredClone(base);
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('POS_') || raw === undefined) continue;
+    const tokens = name.slice(4);
+    const path = resolvePath(shapeOf(configSchema), tokens);
+    if (!path) throw new ConfigError(`environment variable ${name} does not name a configuration key`, { variable: name });
+    let node: Record<string, Json> = result;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, Json>;
+    }
+    node[path[path.length - 1]!] = parseEnvValue(raw);
+  }
+  return result;
+}
+
+function resolvePath(shape: Record<string, z.ZodType> | undefined, rest: string): string[] | undefined {
+  if (!shape) return undefined;
+  for (const [key, child] of Object.entries(shape)) {
+    const k = screaming(key);
+    if (rest === k) return [key];
+    if (rest.startsWith(`${k}_`)) {
+      const tail = resolvePath(shapeOf(child), rest.slice(k.length + 1));
+      if (tail) return [key, ...tail];
+    }
+  }
+  return undefined;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Validates a plain object into a Config, naming the field and the problem on failure. */
+export function parseConfig(input: unknown): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(`invalid configuration: ${describeIssues(result.error)}`, {
+      fields: result.error.issues.map((i) => i.path.join('.')),
+    });
+  }
+  return result.data;
+}
+
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv }): Config {
+  let fromFile: Record<string, Json> = {};
+  if (options.file) {
+    let text: string;
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read configuration file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`configuration file ${options.file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ConfigError(`configuration file ${options.file} must hold a JSON object`);
+    }
+    fromFile = parsed as Record<string, Json>;
+  }
+  return parseConfig(applyEnvOverrides(fromFile, options.env ?? {}));
+}
