@@ -1,0 +1,37 @@
+export type EntryMode = 'CHIP' | 'CTLS' | 'SWIPE' | 'MANUAL';
+
+export const ENTRY_MODES: readonly EntryMode[] = ['CHIP', 'CTLS', 'SWIPE', 'MANUAL'];
+
+/**
+ * What a card read hands to the product. Deliberately holds no field that could carry a
+ * clear PAN: the masked PAN is validated to BIN6 + fill + last four, the card data itself
+ * travels only inside the encrypted blob that the host alone can open.
+ */
+export interface CardReadResult {
+  maskedPan: string;
+  last4: string;
+  expiry: string;
+  entryMode: EntryMode;
+  panToken: string;
+  encryptedBlob: Buffer;
+}
+
+export interface ReaderInfo {
+  vendor: string;
+  model: string;
+  serial: string;
+  firmware: string;
+}
+
+export interface ReaderStatus {
+  state: string;
+  cardPresent: boolean;
+}
+
+export type ReaderEvent =
+  | { type: 'CARD_INSERTED' }
+  | { type: 'CARD_REMOVED' }
+  | { type: 'CARD_TAPPED' }
+  | { type: 'KEY'; key: string };
+
+export type PinResult = { bypassed: true } | { bypassed: false; pinBlock: Buffer };

@@ -1,0 +1,174 @@
+import { EventEmitter } from 'node:events';
+import type { Clock, TimerHandle } from '../base/clock.js';
+import { systemClock } from '../base/clock.js';
+import type { Logger } from '../base/logger.js';
+import { closePort, defaultPortFactory, openPort, type PortFactory, type SerialLink } from '../serial/port-factory.js';
+import { PrinterDisconnectedError, PrinterNotReadyError, PrinterTimeoutError } from './errors.js';
+import { DLE_EOT } from './escpos.js';
+import { combineStatus, decodeStatusByte, describeStatus, isClean, type PrinterStatus } from './status.js';
+
+export interface PrinterOptions {
+  path: string;
+  baudRate: number;
+  /** Time for one DLE EOT answer. */
+  statusTimeoutMs: number;
+  /** Extra time allowed for the job bytes to leave, on top of their wire time. */
+  writeMarginMs: number;
+}
+
+/**
+ * Receipt printer driver: ESC/POS bytes out, real-time status in. A job counts as printed
+ * only when the status read after it is clean, because many printers accept bytes
+ * happily with no paper.
+ */
+export class PrinterClient extends EventEmitter {
+  private port: SerialLink | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private waiter: { resolve: (b: number) => void; reject: (e: Error) => void; timer: TimerHandle } | undefined;
+  private lastStatus: PrinterStatus | undefined;
+
+  constructor(
+    readonly options: PrinterOptions,
+    private readonly deps: { logger: Logger; clock?: Clock; portFactory?: PortFactory },
+  ) {
+    super();
+  }
+
+  private get clock(): Clock {
+    return this.deps.clock ?? systemClock;
+  }
+
+  get connected(): boolean {
+    return this.port?.isOpen === true;
+  }
+
+  /** Last status seen, for the cashier's status line. */
+  get status(): PrinterStatus | undefined {
+    return this.lastStatus;
+  }
+
+  async connect(): Promise<void> {
+    const port = await openPort(this.deps.portFactory ?? defaultPortFactory, this.options.path, this.options.baudRate);
+    port.on('data', (chunk: Buffer) => this.onData(chunk));
+    port.on('error', (err: Error) => this.onLost(port, err.message));
+    port.on('close', () => this.onLost(port, 'port closed'));
+    this.port = port;
+  }
+
+  async close(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    if (port) await closePort(port);
+  }
+
+  /** Reads all four real-time status bytes. */
+  queryStatus(): Promise<PrinterStatus> {
+    return this.exclusive(() => this.readStatus());
+  }
+
+  /**
+   * Prints one job: status before (refuses to send into a printer that is not ready),
+   * the bytes, then status after; resolves only when the after-status is clean.
+   */
+  print(job: Buffer): Promise<PrinterStatus> {
+    return this.exclusive(async () => {
+      const before = await this.readStatus();
+      if (!isClean(before)) throw new PrinterNotReadyError('before', before, describeStatus(before));
+      await this.write(job);
+      const after = await this.readStatus();
+      if (!isClean(after)) throw new PrinterNotReadyError('after', after, describeStatus(after));
+      return after;
+    });
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn, fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async readStatus(): Promise<PrinterStatus> {
+    const parts = [];
+    for (const n of [1, 2, 3, 4] as const) {
+      // Listen before writing: the answer can arrive before the write's drain callback runs.
+      const answer = this.nextByte(`DLE EOT ${n}`);
+      await this.write(DLE_EOT(n)).catch((err: unknown) => {
+        this.cancelWaiter();
+        throw err;
+      });
+      const byte = await answer;
+      parts.push(decodeStatusByte(n, byte));
+    }
+    const status = combineStatus(parts);
+    const changed = JSON.stringify(status) !== JSON.stringify(this.lastStatus);
+    this.lastStatus = status;
+    if (changed) this.emit('status', status);
+    return status;
+  }
+
+  private write(bytes: Buffer): Promise<void> {
+    const port = this.port;
+    if (!port) return Promise.reject(new PrinterDisconnectedError(this.options.path, 'not connected'));
+    const wireMs = Math.ceil((bytes.length * 10 * 1000) / this.options.baudRate);
+    const timeoutMs = wireMs + this.options.writeMarginMs;
+    return new Promise((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => reject(new PrinterTimeoutError('a write', timeoutMs)), timeoutMs);
+      port.write(bytes, (err) => {
+        if (err) {
+          this.clock.clearTimeout(timer);
+          reject(new PrinterDisconnectedError(this.options.path, err.message));
+          return;
+        }
+        port.drain((drainErr) => {
+          this.clock.clearTimeout(timer);
+          if (drainErr) reject(new PrinterDisconnectedError(this.options.path, drainErr.message));
+          else resolve();
+        });
+      });
+    });
+  }
+
+  private nextByte(what: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.waiter = undefined;
+        reject(new PrinterTimeoutError(what, this.options.statusTimeoutMs));
+      }, this.options.statusTimeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
+  private cancelWaiter(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) {
+      this.clock.clearTimeout(w.timer);
+      w.resolve(-1);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const byte of chunk) {
+      const w = this.waiter;
+      if (!w) {
+        this.deps.logger.debug({ byte }, 'unsolicited byte from printer ignored');
+        continue;
+      }
+      this.waiter = undefined;
+      this.clock.clearTimeout(w.timer);
+      w.resolve(byte);
+    }
+  }
+
+  private onLost(port: SerialLink, reason: string): void {
+    if (this.port !== port) return;
+    this.port = undefined;
+    this.deps.logger.warn({ path: this.options.path, reason }, 'printer link lost');
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) {
+      this.clock.clearTimeout(w.timer);
+      w.reject(new PrinterDisconnectedError(this.options.path, reason));
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import { PosError } from '../../drivers/base/errors.js';
+
+/** Nothing was sent: there is no connection to the host. Safe to decide offline. */
+export class HostUnreachableError extends PosError {
+  constructor(reason: string) {
+    super('HOST_UNREACHABLE', `acquirer host unreachable: ${reason}`, { reason });
+  }
+}
+
+/** The request left the terminal and no answer came in time: it must be reversed, never re-sent. */
+export class HostTimeoutError extends PosError {
+  constructor(mti: string, stan: string, timeoutMs: number) {
+    super('HOST_TIMEOUT', `no answer to ${mti} STAN ${stan} within ${timeoutMs} ms`, { mti, stan, timeoutMs });
+  }
+}
+
+/** The host answered with something the terminal cannot use. */
+export class HostProtocolError extends PosError {
+  constructor(problem: string) {
+    super('HOST_PROTOCOL', `acquirer host protocol error: ${problem}`, { problem });
+  }
+}

@@ -1,0 +1,58 @@
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { isPosError } from '../../drivers/base/errors.js';
+import { formatAmount, parseAmount } from '../core/money.js';
+import type { SaleProgress } from '../payments/sale.js';
+import type { Terminal } from '../terminal.js';
+
+const PROGRESS: Record<SaleProgress, string> = {
+  'waiting-for-card': 'Waiting for card...',
+  'card-read': 'Card read.',
+  'waiting-for-host': 'Waiting for host...',
+  done: '',
+};
+
+/**
+ * The minimal cashier prompt: type an amount, a sale runs, the result is shown.
+ * Works on a TTY and on a pipe (which is how the end-to-end tests drive it).
+ */
+export async function runPrompt(terminal: Terminal, input: Readable, output: Writable): Promise<void> {
+  const currency = terminal.config.terminal.currency;
+  const say = (line: string) => output.write(`${line}\n`);
+  const rl = createInterface({ input, terminal: false });
+  const status = () => {
+    const s = terminal.status();
+    return `[host ${s.host} | reader ${s.reader} | printer ${s.printer}]`;
+  };
+  say(`pos-companion ready ${status()}`);
+  say(`Enter an amount in ${currency} (e.g. 12.34) to ring up a sale, "status", or "q" to quit.`);
+  output.write('> ');
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (line === 'q' || line === 'quit' || line === 'exit') break;
+    if (line === '') {
+      output.write('> ');
+      continue;
+    }
+    if (line === 'status') {
+      say(status());
+      output.write('> ');
+      continue;
+    }
+    try {
+      const amount = parseAmount(line, currency);
+      say(`Sale ${currency} ${formatAmount(amount, currency)}`);
+      const result = await terminal.sale(amount, (p) => {
+        if (PROGRESS[p]) say(PROGRESS[p]);
+      });
+      const t = result.transaction;
+      say(`${result.message}${t.authCode ? ` auth ${t.authCode}` : ''}${t.rrn ? ` RRN ${t.rrn}` : ''}${t.stan ? ` STAN ${t.stan}` : ''} (transaction ${t.id})`);
+      if (result.printed) say('Receipt printed.');
+      else if (result.printError) say(`Receipt NOT printed: ${result.printError}`);
+    } catch (err) {
+      say(`Error: ${isPosError(err) ? err.message : String(err)}`);
+    }
+    output.write('> ');
+  }
+  rl.close();
+}
