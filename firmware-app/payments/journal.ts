@@ -93,14 +93,33 @@ function fromRow(r: Row): Transaction {
 }
 
 /**
+ * Runs inside the SQLite transaction that makes the change, so whatever it writes (an
+ * outbox report, a queue row) commits or rolls back together with the state change.
+ * It must be synchronous and must not do I/O outside the database.
+ */
+export type TransitionObserver = (change: {
+  txn: Transaction;
+  from: TxnState | null;
+  to: TxnState;
+  detail: Record<string, unknown> | null;
+}) => void;
+
+/**
  * The journal: `transactions` holds each payment's current state, `transaction_events`
  * its append-only history. Every change is one SQLite transaction that writes both.
  */
 export class Journal {
+  private readonly observers: TransitionObserver[] = [];
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {}
+
+  /** Registers an observer run inside every create/transition transaction. */
+  onTransition(observer: TransitionObserver): void {
+    this.observers.push(observer);
+  }
 
   create(input: { type: TxnType; amount: number; currency: CurrencyCode; originalId?: number }): Transaction {
     return this.db.transaction(() => {
@@ -111,8 +130,11 @@ export class Journal {
            VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?) RETURNING *`,
         )
         .get(randomUUID(), input.type, input.amount, input.currency, input.originalId ?? null, currentBatch(this.db), now, now)!;
-      this.appendEvent(row.id, null, 'created', now, { amount: input.amount, currency: input.currency });
-      return fromRow(row);
+      const detail = { amount: input.amount, currency: input.currency };
+      this.appendEvent(row.id, null, 'created', now, detail);
+      const txn = fromRow(row);
+      for (const o of this.observers) o({ txn, from: null, to: 'created', detail });
+      return txn;
     }).immediate();
   }
 
@@ -139,7 +161,9 @@ export class Journal {
         .prepare<unknown[], Row>(`UPDATE transactions SET ${sets.join(', ')} WHERE id = ? RETURNING *`)
         .get(...values, id)!;
       this.appendEvent(id, current.state, to, now, detail);
-      return fromRow(row);
+      const txn = fromRow(row);
+      for (const o of this.observers) o({ txn, from: current.state, to, detail });
+      return txn;
     };
     return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
   }

@@ -5,8 +5,16 @@ import { PosError } from '../../drivers/base/errors.js';
  * Ordered, append-only list of schema steps. `PRAGMA user_version` records how many have
  * run; never edit a released step, add a new one.
  */
-export const MIGRATIONS: readonly string[] = [
-  `
+export interface Migration {
+  /** What the step is for, recorded in logs and the diagnostics bundle. */
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: 'journal, counters, settings',
+    sql: `
   CREATE TABLE transactions (
     id             INTEGER PRIMARY KEY,
     uuid           TEXT    NOT NULL UNIQUE,
@@ -60,6 +68,126 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  },
+  {
+    name: 'reversals',
+    sql: `
+    CREATE TABLE reversals (
+      id                      INTEGER PRIMARY KEY,
+      transaction_id          INTEGER NOT NULL UNIQUE REFERENCES transactions(id),
+      stan                    TEXT    NOT NULL,
+      stan_day                TEXT    NOT NULL,
+      reason                  TEXT    NOT NULL,
+      state                   TEXT    NOT NULL CHECK (state IN ('pending', 'acknowledged')),
+      attempts                INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at         INTEGER NOT NULL,
+      last_error              TEXT,
+      alerted                 INTEGER NOT NULL DEFAULT 0,
+      created_at              INTEGER NOT NULL,
+      updated_at              INTEGER NOT NULL
+    );
+    CREATE INDEX reversals_due ON reversals(state, next_attempt_at);
+    `,
+  },
+  {
+    name: 'store-and-forward queue',
+    sql: `
+    CREATE TABLE saf_queue (
+      id                  INTEGER PRIMARY KEY,
+      transaction_id      INTEGER NOT NULL UNIQUE REFERENCES transactions(id),
+      encrypted_blob      BLOB    NOT NULL,
+      expiry              TEXT,
+      state               TEXT    NOT NULL CHECK (state IN ('queued', 'forwarded', 'declined', 'expired')),
+      attempts            INTEGER NOT NULL DEFAULT 0,
+      sends               INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at     INTEGER NOT NULL,
+      last_response_code  TEXT,
+      queued_at           INTEGER NOT NULL,
+      updated_at          INTEGER NOT NULL
+    );
+    CREATE INDEX saf_queue_due ON saf_queue(state, id);
+    `,
+  },
+  {
+    name: 'upstream outbox and alerts',
+    sql: `
+    CREATE TABLE outbox (
+      id               INTEGER PRIMARY KEY,
+      event_id         TEXT    NOT NULL UNIQUE,
+      type             TEXT    NOT NULL,
+      payload          TEXT    NOT NULL,
+      created_at       INTEGER NOT NULL,
+      attempts         INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at  INTEGER NOT NULL,
+      delivered_at     INTEGER,
+      last_error       TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(delivered_at, next_attempt_at);
+    CREATE TABLE alerts (
+      id          INTEGER PRIMARY KEY,
+      key         TEXT    NOT NULL,
+      severity    TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+      message     TEXT    NOT NULL,
+      detail      TEXT,
+      raised_at   INTEGER NOT NULL,
+      cleared_at  INTEGER
+    );
+    CREATE INDEX alerts_open ON alerts(key, cleared_at);
+    `,
+  },
+  {
+    name: 'print queue',
+    sql: `
+    CREATE TABLE print_jobs (
+      id              INTEGER PRIMARY KEY,
+      transaction_id  INTEGER REFERENCES transactions(id),
+      kind            TEXT    NOT NULL,
+      copy            TEXT,
+      payload         BLOB    NOT NULL,
+      state           TEXT    NOT NULL CHECK (state IN ('queued', 'printed', 'failed')),
+      attempts        INTEGER NOT NULL DEFAULT 0,
+      last_error      TEXT,
+      created_at      INTEGER NOT NULL,
+      updated_at      INTEGER NOT NULL,
+      printed_at      INTEGER
+    );
+    CREATE INDEX print_jobs_state ON print_jobs(state, id);
+    `,
+  },
+  {
+    name: 'jobs, batches, audit log',
+    sql: `
+    CREATE TABLE job_runs (
+      id             INTEGER PRIMARY KEY,
+      job            TEXT    NOT NULL,
+      scheduled_for  INTEGER,
+      started_at     INTEGER NOT NULL,
+      finished_at    INTEGER,
+      outcome        TEXT    NOT NULL CHECK (outcome IN ('running', 'ok', 'failed', 'skipped')),
+      error          TEXT,
+      detail         TEXT
+    );
+    CREATE INDEX job_runs_job ON job_runs(job, started_at);
+    CREATE TABLE batches (
+      number         INTEGER PRIMARY KEY,
+      state          TEXT    NOT NULL CHECK (state IN ('open', 'settling', 'closed', 'out_of_balance')),
+      opened_at      INTEGER NOT NULL,
+      closed_at      INTEGER,
+      totals         TEXT,
+      response_code  TEXT
+    );
+    CREATE TABLE audit_log (
+      id       INTEGER PRIMARY KEY,
+      at       INTEGER NOT NULL,
+      actor    TEXT    NOT NULL,
+      action   TEXT    NOT NULL,
+      detail   TEXT,
+      outcome  TEXT    NOT NULL
+    );
+    CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}
@@ -80,7 +208,7 @@ export function migrate(db: Database.Database): number {
   }
   for (let version = current; version < MIGRATIONS.length; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
+      db.exec(MIGRATIONS[version]!.sql);
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
   }

@@ -72,3 +72,26 @@ describe('the durable store', () => {
     db.close();
   });
 });
+
+describe('transition observers', () => {
+  it('commit together with the state change, and roll it back when they fail', () => {
+    const { db } = freshDb();
+    db.exec('CREATE TABLE side (txn INTEGER, state TEXT)');
+    const j = new Journal(db, clock);
+    j.onTransition(({ txn, to }) => {
+      db.prepare('INSERT INTO side VALUES (?, ?)').run(txn.id, to);
+      if (to === 'declined_local' && txn.amount === 13) throw new Error('observer failed');
+    });
+    const ok = j.create({ type: 'sale', amount: 12, currency: 'CNY' });
+    j.transition(ok.id, 'declined_local');
+    const bad = j.create({ type: 'sale', amount: 13, currency: 'CNY' });
+    expect(() => j.transition(bad.id, 'declined_local')).toThrow('observer failed');
+    expect(j.get(bad.id).state).toBe('created');
+    expect(db.prepare('SELECT txn, state FROM side ORDER BY rowid').all()).toEqual([
+      { txn: ok.id, state: 'created' },
+      { txn: ok.id, state: 'declined_local' },
+      { txn: bad.id, state: 'created' },
+    ]);
+    db.close();
+  });
+});
