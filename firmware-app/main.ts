@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+#!/usr/bin/env node
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,13 +10,16 @@ import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
 import { createLogger } from './logging/logger.js';
 import { resolveDataPath, Terminal } from './terminal.js';
-import { runPrompt } from './ui/prompt.js';
+import { runUi } from './ui/start.js';
+import { restoreDatabase } from './jobs/backup.js';
 
-const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config]
+const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--ready-file FILE]
 
   --config FILE    configuration (JSON); without it the terminal runs against the embedded simulator
   --sim            start the embedded simulator and point every device at it
   --check-config   validate the configuration and exit
+  --ready-file FILE  written (with the process id) once the terminal is ready, removed at shutdown
+  --restore-backup FILE  check a backup and put it in place of the database, then exit (terminal stopped)
   Environment: POS_<SECTION>_<KEY> overrides a key, e.g. POS_HOST_RESPONSE_TIMEOUT_MS=5000`;
 
 /**
@@ -27,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, sim: { type: 'boolean' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' } },
+      options: { config: { type: 'string' }, sim: { type: 'boolean' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' }, 'ready-file': { type: 'string' }, 'restore-backup': { type: 'string' } },
     }).values;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
@@ -51,6 +55,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`configuration ${args.config ?? '(defaults)'} is valid\n`);
     return 0;
   }
+  const restoreFrom = args['restore-backup'];
+  if (restoreFrom) {
+    const target = resolveDataPath(config, 'pos-companion.db');
+    restoreDatabase(restoreFrom, target);
+    process.stdout.write(`restored ${restoreFrom} to ${target}\n`);
+    return 0;
+  }
   if (!args.config || args.sim) config = { ...config, sim: true };
 
   let sim: Simulator | undefined;
@@ -66,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
       reader: { ...config.reader, path: ep.readerPath },
       printer: { ...config.printer, path: ep.printerPath },
       host: { ...config.host, address: ep.hostAddress, port: ep.hostPort },
+      tms: { ...config.tms, url: config.tms.url || ep.tmsUrl },
     };
     sim.printer.on('receipt', (r: { text: string }) => {
       process.stdout.write(`\n----- printer (simulated) -----\n${r.text.replace(/\n+$/, '')}\n-------------------------------\n`);
@@ -74,13 +86,18 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = createLogger({
     level: config.log.level,
-    destination: config.log.target === 'stdout' ? 'stdout' : { file: resolveDataPath(config, config.log.file) },
+    destination:
+      config.log.target === 'file'
+        ? { file: resolveDataPath(config, config.log.file), maxBytes: config.log.maxBytes, maxFiles: config.log.maxFiles }
+        : config.log.target,
   });
   const terminal = new Terminal(config, { logger });
+  const readyFile = args['ready-file'];
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string) => {
     shuttingDown ??= (async () => {
       logger.info({ reason }, 'shutting down');
+      if (readyFile) rmSync(readyFile, { force: true });
       await terminal.stop();
       await sim?.stop();
       logger.info('stopped');
@@ -96,7 +113,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     await terminal.start();
     logger.info({ sim: config.sim }, 'terminal ready');
-    await runPrompt(terminal, process.stdin, process.stdout);
+    // The service manager's readiness signal (see docs/deploy/pos-companion.service).
+    if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
+    await runUi(terminal, { input: process.stdin, output: process.stdout, logger });
   } finally {
     await shutdown('console closed');
   }

@@ -1,29 +1,46 @@
 import { join, isAbsolute } from 'node:path';
 import { CardReaderClient } from '../drivers/card-reader/client.js';
 import { PrinterClient } from '../drivers/printer/client.js';
-import { describeStatus } from '../drivers/printer/status.js';
 import type { PortFactory } from '../drivers/serial/port-factory.js';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from '../drivers/base/clock.js';
-import { isPosError } from '../drivers/base/errors.js';
-import { explain } from './declines/catalog.js';
+import { attachDeclineReporter } from './declines/reporter.js';
+import { AlertMonitors } from './alerts/monitors.js';
+import { OutboxFlusher } from './upstream/flusher.js';
 import { HostLink } from './host/link.js';
+import { ReversalManager } from './reversals/manager.js';
+import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
 import { Journal, type Transaction } from './payments/journal.js';
-import { SaleFlow, type SaleOutcome, type SaleProgress } from './payments/sale.js';
-import { layoutReceipt, renderReceipt, type ReceiptData } from './receipts/layout.js';
+import { PaymentEngine, type PaymentOutcome, type SaleOutcome, type SaleProgress } from './payments/sale.js';
+import { SafForwarder } from './saf/forwarder.js';
+import { PaymentInProgressError } from './payments/errors.js';
+import type { SafQueueState } from './saf/queue.js';
+import { PrintQueue, type JobReport } from './printing/queue.js';
+import { ReceiptJobs } from './printing/receipts.js';
 import { openDatabase, type Db } from './store/db.js';
+import { assertStorageHeadroom, storageFailure } from './store/storage.js';
+import { schemaVersion } from './store/migrations.js';
+import { JOB, standardJobs } from './jobs/catalog.js';
+import { appVersion } from './jobs/heartbeat.js';
+import { nodeCronSchedule, type Schedule } from './jobs/schedule.js';
+import { JobScheduler, type JobRun } from './jobs/scheduler.js';
+import { Settlement, SettlementError } from './settlement/settlement.js';
 
 export interface TerminalDeps {
   logger: Logger;
   clock?: Clock;
   portFactory?: PortFactory;
+  /** Where job ticks come from; node-cron unless a test drives them. */
+  schedule?: Schedule;
 }
 
 export interface TerminalStatus {
   host: string;
   reader: string;
   printer: string;
+  /** Offline payments waiting to be forwarded (for the status line and the heartbeat). */
+  saf: SafQueueState;
 }
 
 export function resolveDataPath(config: Config, file: string): string {
@@ -40,7 +57,21 @@ export class Terminal {
   readonly reader: CardReaderClient;
   readonly printer: PrinterClient;
   readonly link: HostLink;
-  readonly sales: SaleFlow;
+  /** The payments engine: sale, refund, void, offline approval. */
+  readonly sales: PaymentEngine;
+  /** Forwards offline approvals to the host (store-and-forward). */
+  readonly saf: SafForwarder;
+  /** Undefined when no TMS is configured: events then wait in the outbox. */
+  readonly upstream: OutboxFlusher | undefined;
+  readonly monitors: AlertMonitors;
+  readonly reversals: ReversalManager;
+  /** The durable print queue (print_jobs); anything printed goes through it. */
+  readonly printing: PrintQueue;
+  readonly receipts: ReceiptJobs;
+  /** End-of-day batch close (0500/0510) and the batch records. */
+  readonly settlement: Settlement;
+  /** Settlement, heartbeat, outbox flush, queue kick, retention, backup on their cron slots. */
+  readonly jobs: JobScheduler;
   private readonly clock: Clock;
   private readonly log: Logger;
   private current: Promise<unknown> | undefined;
@@ -52,16 +83,51 @@ export class Terminal {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child('terminal');
-    this.db = openDatabase(resolveDataPath(config, 'pos-companion.db'));
+    this.db = openDatabase(resolveDataPath(config, 'pos-companion.db'), {
+      logger: deps.logger.child('store'),
+      clock: this.clock,
+      backupDir: resolveDataPath(config, config.jobs.backup.dir),
+    });
     this.journal = new Journal(this.db, this.clock);
+    this.upstream = config.tms.url
+      ? new OutboxFlusher(this.db, { ...config.tms, terminalId: config.terminal.id }, { clock: this.clock, logger: deps.logger })
+      : undefined;
+    attachDeclineReporter(this.journal, this.db, this.clock, { logger: this.log, onEnqueued: () => this.upstream?.kick() });
+    this.monitors = new AlertMonitors(this.db, config.alerts, { clock: this.clock, logger: deps.logger, onUpstreamEvent: () => this.upstream?.kick() });
+    this.monitors.attach(this.journal);
     this.reader = new CardReaderClient(
-      { path: config.reader.path, baudRate: config.reader.baudRate, commandTimeoutMs: config.reader.commandTimeoutMs },
+      {
+        path: config.reader.path,
+        baudRate: config.reader.baudRate,
+        commandTimeoutMs: config.reader.commandTimeoutMs,
+        interactiveMarginMs: config.reader.interactiveMarginMs,
+        maxTransmissions: config.reader.maxTransmissions,
+        reconnectMinMs: config.reader.reconnectMinMs,
+        reconnectMaxMs: config.reader.reconnectMaxMs,
+        healthProbeMs: config.reader.healthProbeMs,
+      },
       { logger: deps.logger.child('reader'), clock: this.clock, portFactory: deps.portFactory },
     );
     this.printer = new PrinterClient(
       { path: config.printer.path, baudRate: config.printer.baudRate, statusTimeoutMs: config.printer.statusTimeoutMs, writeMarginMs: 2000 },
       { logger: deps.logger.child('printer'), clock: this.clock, portFactory: deps.portFactory },
     );
+    this.printing = new PrintQueue({
+      db: this.db,
+      printer: this.printer,
+      clock: this.clock,
+      logger: deps.logger.child('printing'),
+      options: { pollIntervalMs: config.printer.pollIntervalMs },
+    });
+    this.receipts = new ReceiptJobs(this.printing, {
+      language: config.terminal.language,
+      merchantName: config.terminal.merchantName,
+      terminalId: config.terminal.id,
+      merchantId: config.terminal.merchantId,
+      eReceiptUrl: config.printer.eReceiptUrl,
+      widthMm: config.printer.widthMm,
+      merchantCopy: config.printer.merchantCopy,
+    });
     this.link = new HostLink(
       {
         address: config.host.address,
@@ -69,10 +135,28 @@ export class Terminal {
         connectTimeoutMs: config.host.connectTimeoutMs,
         reconnectMinMs: config.host.reconnectMinMs,
         reconnectMaxMs: config.host.reconnectMaxMs,
+        echoIntervalMs: config.host.echoIntervalMs,
+        echoTimeoutMs: config.host.echoTimeoutMs,
+        identity: { terminalId: config.terminal.id, merchantId: config.terminal.merchantId, nii: config.host.nii },
       },
-      { logger: deps.logger.child('host'), clock: this.clock },
+      { logger: deps.logger.child('host'), clock: this.clock, nextStan: () => nextStan(this.db) },
     );
-    this.sales = new SaleFlow({
+    // Registered before recover() runs, so a payment recovered into reversal_pending gets its reversal row.
+    this.reversals = new ReversalManager({
+      db: this.db,
+      journal: this.journal,
+      link: this.link,
+      clock: this.clock,
+      logger: deps.logger,
+      settings: {
+        identity: { terminalId: config.terminal.id, merchantId: config.terminal.merchantId, nii: config.host.nii },
+        timeoutMs: config.host.reversalTimeoutMs,
+        backoffMinMs: config.host.reversalBackoffMinMs,
+        backoffMaxMs: config.host.reversalBackoffMaxMs,
+        alertAfter: config.host.reversalAlertAfter,
+      },
+    });
+    this.sales = new PaymentEngine({
       db: this.db,
       journal: this.journal,
       reader: this.reader,
@@ -85,20 +169,89 @@ export class Terminal {
         maxAmount: config.terminal.maxAmount,
         readTimeoutMs: config.reader.readTimeoutMs,
         responseTimeoutMs: config.host.responseTimeoutMs,
+        offline: config.offline,
       },
     });
+    this.saf = new SafForwarder({
+      db: this.db,
+      journal: this.journal,
+      link: this.link,
+      clock: this.clock,
+      logger: deps.logger,
+      identity: { terminalId: config.terminal.id, merchantId: config.terminal.merchantId, nii: config.host.nii },
+      settings: { ...config.saf, maxAgeMs: config.offline.maxAgeMs },
+    });
+    this.settlement = new Settlement({
+      db: this.db,
+      clock: this.clock,
+      logger: deps.logger,
+      host: this.link,
+      reversals: this.reversals,
+      saf: this.saf,
+      printReport: async (payload, batchNumber) => {
+        const report = await this.printing.report(this.printing.enqueue({ kind: 'settlement', payload }).id);
+        if (!report.printed) {
+          throw new SettlementError('SETTLEMENT_REPORT_QUEUED', `report of batch ${batchNumber} queued: printer ${report.printer}`, { batchNumber });
+        }
+      },
+      settings: {
+        identity: { terminalId: config.terminal.id, merchantId: config.terminal.merchantId, nii: config.host.nii },
+        merchantName: config.terminal.merchantName,
+        currency: config.terminal.currency,
+        widthMm: config.printer.widthMm,
+        quiesceTimeoutMs: config.jobs.settlement.quiesceTimeoutMs,
+        responseTimeoutMs: config.jobs.settlement.responseTimeoutMs,
+      },
+    });
+    const versions = { app: appVersion(), schema: String(schemaVersion(this.db)), node: process.version };
+    const upstream = this.upstream;
+    this.jobs = new JobScheduler(
+      { db: this.db, clock: this.clock, logger: deps.logger.child('jobs'), schedule: deps.schedule ?? nodeCronSchedule, timezone: config.jobs.timezone },
+      standardJobs(config.jobs, {
+        db: this.db,
+        clock: this.clock,
+        settle: (slotAt) => this.settlement.settle(slotAt),
+        heartbeat: {
+          devices: () => {
+            const { saf: _saf, ...devices } = this.status();
+            return devices;
+          },
+          versions,
+          saf: () => this.saf.state(),
+          reversals: () => ({ pending: this.reversals.pendingCount(), oldestAgeMs: this.reversals.oldestPendingAgeMs() }),
+          dataDir: config.dataDir,
+        },
+        flushOutbox: upstream ? () => upstream.flushOnce() : undefined,
+        reversals: this.reversals,
+        saf: this.saf,
+        backupDir: resolveDataPath(config, config.jobs.backup.dir),
+        logFile: config.log.target === 'file' ? resolveDataPath(config, config.log.file) : undefined,
+      }),
+    );
   }
 
   /** Crash recovery, then devices and host link. Resolves when everything had its first try. */
   async start(): Promise<void> {
     this.recover();
+    this.receipts.attach(this.journal);
     this.link.start();
+    this.upstream?.start();
+    this.monitors.start();
+    if (!this.upstream) this.log.warn('tms.url is not set: upstream events stay in the outbox');
+    this.reversals.start();
+    // Queued offline sales simply resume: the forwarder drains whenever the link is up.
+    this.saf.start();
     const readerUp = this.reader.connect();
-    const printerUp = this.printer.connect().then(
-      () => this.printer.queryStatus().catch((err: unknown) => this.log.warn({ err }, 'printer status unavailable')),
-      (err: unknown) => this.log.warn({ err }, 'printer not available'),
-    );
+    // Never throws: a missing printer shows on the status line and queued slips wait for it.
+    const printerUp = this.printing.start();
     await Promise.all([readerUp, printerUp, this.link.waitOnline(this.config.host.connectTimeoutMs)]);
+    // Last, so a catch-up settlement finds the link and the queues already running.
+    this.jobs.start();
+  }
+
+  /** Settles now (the console's `settle`, the technician's run-now): the same run the schedule makes. */
+  settle(): Promise<JobRun> {
+    return this.jobs.runNow(JOB.settlement);
   }
 
   /**
@@ -110,24 +263,37 @@ export class Terminal {
       this.journal.transition(txn.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: 'recovered at start-up' }, 'online_sent');
       this.log.warn({ txn: txn.id, stan: txn.stan }, 'in-flight sale found at start-up; reversal pending');
     }
+    this.sales.recoverVoids();
   }
 
   status(): TerminalStatus {
-    const ps = this.printer.status;
+    const ps = this.printing.state;
     return {
       host: this.link.state,
       reader: this.reader.state,
-      printer: !this.printer.connected ? 'disconnected' : ps ? describeStatus(ps) : 'unknown',
+      printer: ps.pending > 0 ? `${ps.printer} (${ps.pending} waiting)` : ps.printer,
+      saf: this.saf.state(),
     };
   }
 
-  /** Runs one sale and prints its receipts. Only one sale at a time. */
-  async sale(amount: number, onProgress?: (p: SaleProgress) => void): Promise<SaleOutcome & { printed: boolean; printError?: string }> {
+  /**
+   * Runs one sale; its slips were queued in the transaction that committed the result.
+   * Resolves after the customer copy's first print attempt, which the printer's timeouts
+   * bound; a slip that could not print stays queued (`receiptQueued`) and prints later.
+   * Only one sale at a time.
+   */
+  async sale(
+    amount: number,
+    onProgress?: (p: SaleProgress) => void,
+  ): Promise<SaleOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
     if (this.stopping) throw new Error('terminal is shutting down');
     if (this.current) throw new Error('a sale is already in progress');
+    this.beforePayment();
     const run = (async () => {
-      const outcome = await this.sales.sale(amount, onProgress);
-      const print = await this.printReceipt(outcome.transaction, outcome.code);
+      const outcome = await this.sales.sale({ amount }, onProgress).catch((err: unknown) => {
+        throw storageFailure(err) ?? err;
+      });
+      const print = await this.customerReceipt(outcome.transaction);
       return { ...outcome, ...print };
     })();
     this.current = run;
@@ -138,43 +304,77 @@ export class Terminal {
     }
   }
 
-  receiptData(txn: Transaction, code: string | null, copy: ReceiptData['copy']): ReceiptData {
-    const approved = txn.state === 'approved';
-    return {
-      merchantName: this.config.terminal.merchantName,
-      terminalId: this.config.terminal.id,
-      merchantId: this.config.terminal.merchantId,
-      at: new Date(txn.updatedAt),
-      type: txn.type,
-      amount: txn.amount,
-      currency: txn.currency,
-      last4: txn.last4,
-      entryMode: txn.entryMode,
-      authCode: txn.authCode,
-      rrn: txn.rrn,
-      stan: txn.stan,
-      result: approved ? 'APPROVED' : 'DECLINED',
-      declineText: approved || !code ? undefined : explain(code).cashier[this.config.terminal.language],
-      copy,
-    };
+  /** Refund (online only), linked to its original sale when `originalId` is given; prints like a sale. */
+  refund(
+    amount: number,
+    options: { originalId?: number } = {},
+    onProgress?: (p: SaleProgress) => void,
+  ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
+    return this.exclusive(() => this.sales.refund({ amount, originalId: options.originalId }, onProgress));
   }
 
-  private async printReceipt(txn: Transaction, code: string | null): Promise<{ printed: boolean; printError?: string }> {
-    if (!txn.last4 && txn.state === 'declined_local') return { printed: false };
+  /** Voids an approved sale of the open batch (online only). */
+  void(originalId: number, onProgress?: (p: SaleProgress) => void): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
+    return this.exclusive(() => this.sales.void({ originalId }, onProgress));
+  }
+
+  /** Cancels the card read of the payment in progress; false when nothing was waiting for a card. */
+  cancel(): Promise<boolean> {
+    return this.sales.cancel();
+  }
+
+  private async exclusive(
+    payment: () => Promise<PaymentOutcome>,
+  ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
+    if (this.stopping) throw new Error('terminal is shutting down');
+    if (this.current) throw new PaymentInProgressError();
+    this.beforePayment();
+    const run = (async () => {
+      const outcome = await payment().catch((err: unknown) => {
+        throw storageFailure(err) ?? err;
+      });
+      return { ...outcome, ...(await this.customerReceipt(outcome.transaction)) };
+    })();
+    this.current = run;
     try {
-      const bytes = renderReceipt(layoutReceipt(this.receiptData(txn, code, 'CUSTOMER COPY')), this.config.printer.widthMm);
-      await this.printer.print(bytes);
-      return { printed: true };
-    } catch (err) {
-      const message = isPosError(err) ? err.message : String(err);
-      this.log.warn({ err, txn: txn.id }, 'receipt not printed');
-      return { printed: false, printError: message };
+      return await run;
+    } finally {
+      this.current = undefined;
     }
+  }
+
+  /**
+   * A payment starts only with room in the journal (a full disk refuses it before the card
+   * is read). A payment stranded in online_sent by a storage failure while the process kept
+   * running is sent to reversal now, as a restart would.
+   */
+  private beforePayment(): void {
+    try {
+      assertStorageHeadroom(this.db, resolveDataPath(this.config, 'pos-companion.db'));
+      this.recover();
+    } catch (err) {
+      throw storageFailure(err) ?? err;
+    }
+  }
+
+  private async customerReceipt(txn: Transaction): Promise<{ printed: boolean; printError?: string; receiptQueued: boolean }> {
+    const job = this.printing.jobsFor(txn.id).find((j) => j.kind === 'receipt' && j.copy === 'customer');
+    if (!job) return { printed: false, receiptQueued: false };
+    const report = await this.printing.report(job.id);
+    if (report.printed) return { printed: true, receiptQueued: false };
+    return { printed: false, printError: report.error?.message ?? `printer ${report.printer}`, receiptQueued: true };
+  }
+
+  /** Queues a copy of a past receipt from the journal, marked REPRINT, and reports its first attempt. */
+  reprint(id: number, copy: 'merchant' | 'customer' = 'customer'): Promise<JobReport> {
+    const job = this.receipts.reprint(this.journal.get(id), copy);
+    return this.printing.report(job.id);
   }
 
   /** Lets an in-flight sale finish (up to graceMs); whatever is still in flight stays parked in the journal. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    await this.jobs.stop(this.config.jobs.stopGraceMs);
     if (this.current) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -185,7 +385,17 @@ export class Terminal {
       ]);
       clearTimeout(timer);
     }
+    // Unanswered advices stay queued with their transmission counted: a 0221 after the restart.
+    await this.saf.stop(2_000);
+    // Stopping the link ends any reversal attempt on the wire, so its outcome commits before the close.
+    const reversalsStopped = this.reversals.stop();
+    // Closing the printer ends a job on the wire; its outcome is recorded before the database closes.
+    const printingStopped = this.printing.stop();
     await Promise.allSettled([this.reader.close(), this.printer.close(), this.link.stop()]);
+    await reversalsStopped;
+    await printingStopped;
+    this.monitors.stop();
+    await this.upstream?.stop();
     this.db.close();
   }
 }

@@ -5,12 +5,14 @@ import { HostSim, type HostSimOptions } from './host/host-sim.js';
 import { PrinterSim } from './printer/printer-sim.js';
 import { PtyPair } from './pty.js';
 import { ReaderSim } from './reader/reader-sim.js';
+import { TmsSim } from './tms/tms-sim.js';
 
 export interface SimulatorOptions {
   /** Folder for the pty links; a fresh temporary one by default. */
   dir?: string;
   hostPort?: number;
   host?: HostSimOptions;
+  tmsPort?: number;
   tapDelayMs?: number;
 }
 
@@ -19,6 +21,8 @@ export class Simulator {
   readonly reader: ReaderSim;
   readonly printer: PrinterSim;
   readonly host: HostSim;
+  /** The terminal-management server on loopback HTTP. */
+  readonly tms: TmsSim;
   readonly readerPty: PtyPair;
   readonly printerPty: PtyPair;
 
@@ -28,6 +32,7 @@ export class Simulator {
     this.reader = new ReaderSim({ path: this.readerPty.simPath, tapDelayMs: options.tapDelayMs });
     this.printer = new PrinterSim({ path: this.printerPty.simPath });
     this.host = new HostSim({ port: options.hostPort ?? 0, ...options.host });
+    this.tms = new TmsSim({ port: options.tmsPort ?? 0 });
   }
 
   static async start(options: SimulatorOptions = {}): Promise<Simulator> {
@@ -40,6 +45,7 @@ export class Simulator {
       await sim.reader.start();
       await sim.printer.start();
       await sim.host.start();
+      await sim.tms.start();
     } catch (err) {
       await sim.stop();
       throw err;
@@ -48,8 +54,8 @@ export class Simulator {
   }
 
   /** What the terminal's configuration should point at. */
-  get endpoints(): { readerPath: string; printerPath: string; hostAddress: string; hostPort: number } {
-    return { readerPath: this.readerPty.devicePath, printerPath: this.printerPty.devicePath, hostAddress: '127.0.0.1', hostPort: this.host.port };
+  get endpoints(): { readerPath: string; printerPath: string; hostAddress: string; hostPort: number; tmsUrl: string } {
+    return { readerPath: this.readerPty.devicePath, printerPath: this.printerPty.devicePath, hostAddress: '127.0.0.1', hostPort: this.host.port, tmsUrl: this.tms.url };
   }
 
   /** The reader's USB cable is pulled: its device path vanishes. */
@@ -65,7 +71,7 @@ export class Simulator {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.reader.stop(), this.printer.stop(), this.host.stop()]);
+    await Promise.allSettled([this.reader.stop(), this.printer.stop(), this.host.stop(), this.tms.stop()]);
     await Promise.allSettled([this.readerPty.stop(), this.printerPty.stop()]);
   }
 }

@@ -1,4 +1,5 @@
 import { PosError } from '../base/errors.js';
+import { MAX_FRAME_LENGTH } from './frame.js';
 
 /** Every timeout and retry count of the reader link, in one validated object (shortened in tests). */
 export interface ReaderOptions {
@@ -8,12 +9,19 @@ export interface ReaderOptions {
   commandTimeoutMs: number;
   /** READ and PIN may take their own timeout argument plus this margin. */
   interactiveMarginMs: number;
-  /** Transmissions of one frame in all (first + retransmissions after NAK). */
+  /** Transmissions of one frame in all (first + retransmissions after NAK); the terminal sends at most this minus one NAKs per command. */
   maxTransmissions: number;
+  /** Longest line buffered from the reader; at least the protocol's 1024-byte frame. */
   maxLineLength: number;
+  /** First reconnect delay after the port is lost; doubles up to reconnectMaxMs. */
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  /** Idle STATUS probe period; 0 disables. Needed because `close` is not reliable on Linux. */
+  /**
+   * Health probe period; 0 disables. An idle link gets STATUS (no answer within
+   * commandTimeoutMs = disconnected), a busy one an empty line (write error = disconnected).
+   * Needed because `close` is not emitted when a pty or USB adapter vanishes on Linux, so it
+   * bounds how long an unplug during READ goes unnoticed.
+   */
   healthProbeMs: number;
 }
 
@@ -44,6 +52,7 @@ export function resolveReaderOptions(input: Partial<ReaderOptions> & { path: str
   }
   if (!Number.isInteger(o.healthProbeMs) || o.healthProbeMs < 0) throw new ReaderOptionsError('healthProbeMs', 'must be 0 or a positive integer');
   if (o.reconnectMaxMs < o.reconnectMinMs) throw new ReaderOptionsError('reconnectMaxMs', 'must be >= reconnectMinMs');
-  if (o.maxLineLength < 128) throw new ReaderOptionsError('maxLineLength', 'must be at least 128');
+  if (o.maxLineLength < MAX_FRAME_LENGTH || o.maxLineLength > 65536) throw new ReaderOptionsError('maxLineLength', `must be ${MAX_FRAME_LENGTH}-65536`);
+  if (o.maxTransmissions > 10) throw new ReaderOptionsError('maxTransmissions', 'must be at most 10');
   return o;
 }

@@ -28,10 +28,14 @@ export interface ReaderStatus {
   cardPresent: boolean;
 }
 
+/** Keys the reader reports in KEY events, which it sends only while no READ or PIN runs. */
+export const READER_KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'ENTER', 'CLEAR', 'CANCEL'] as const;
+export type ReaderKey = (typeof READER_KEYS)[number];
+
 export type ReaderEvent =
   | { type: 'CARD_INSERTED' }
   | { type: 'CARD_REMOVED' }
   | { type: 'CARD_TAPPED' }
-  | { type: 'KEY'; key: string };
+  | { type: 'KEY'; key: ReaderKey };
 
 export type PinResult = { bypassed: true } | { bypassed: false; pinBlock: Buffer };

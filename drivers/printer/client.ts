@@ -55,9 +55,11 @@ export class PrinterClient extends EventEmitter {
     this.port = port;
   }
 
+  /** A status answer still awaited fails at once: nobody is left to answer it. */
   async close(): Promise<void> {
     const port = this.port;
     this.port = undefined;
+    this.failWaiter(new PrinterDisconnectedError(this.options.path, 'closed'));
     if (port) await closePort(port);
   }
 
@@ -92,6 +94,8 @@ export class PrinterClient extends EventEmitter {
     for (const n of [1, 2, 3, 4] as const) {
       // Listen before writing: the answer can arrive before the write's drain callback runs.
       const answer = this.nextByte(`DLE EOT ${n}`);
+      // The link can fail while the request is still being written; the await below reports it.
+      answer.catch(() => undefined);
       await this.write(DLE_EOT(n)).catch((err: unknown) => {
         this.cancelWaiter();
         throw err;
@@ -164,11 +168,15 @@ export class PrinterClient extends EventEmitter {
     if (this.port !== port) return;
     this.port = undefined;
     this.deps.logger.warn({ path: this.options.path, reason }, 'printer link lost');
+    this.failWaiter(new PrinterDisconnectedError(this.options.path, reason));
+  }
+
+  private failWaiter(err: Error): void {
     const w = this.waiter;
     this.waiter = undefined;
     if (w) {
       this.clock.clearTimeout(w.timer);
-      w.reject(new PrinterDisconnectedError(this.options.path, reason));
+      w.reject(err);
     }
   }
 }

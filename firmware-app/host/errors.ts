@@ -20,3 +20,10 @@ export class HostProtocolError extends PosError {
     super('HOST_PROTOCOL', `acquirer host protocol error: ${problem}`, { problem });
   }
 }
+
+/** A second exchange with the same terminal id + STAN while the first is unanswered: a caller bug. */
+export class DuplicateExchangeError extends PosError {
+  constructor(key: string) {
+    super('HOST_DUPLICATE_EXCHANGE', `an exchange ${key} is already in flight`, { key });
+  }
+}

@@ -3,10 +3,15 @@ import { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { systemClock } from '../../drivers/base/clock.js';
 import type { Logger } from '../logging/logger.js';
-import { HostTimeoutError, HostUnreachableError } from './errors.js';
+import { DuplicateExchangeError, HostTimeoutError, HostUnreachableError } from './errors.js';
 import { IsoError } from './iso8583/errors.js';
 import { describe, pack, responseMti, unpack, type IsoMessage } from './iso8583/packager.js';
+import { networkRequest, readAnswer, type TerminalIdentity } from './messages.js';
 
+/**
+ * offline: no connection. degraded: connected, but not signed on yet, sign-on refused, or a
+ * request went unanswered since the last answer. online: signed on and answering.
+ */
 export type LinkState = 'online' | 'degraded' | 'offline';
 
 export interface HostLinkOptions {
@@ -15,6 +20,19 @@ export interface HostLinkOptions {
   connectTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** An echo test (0800/301) goes out when nothing was sent or received for this long. */
+  echoIntervalMs: number;
+  /** How long a sign-on or echo may stay unanswered before the connection counts as dead. */
+  echoTimeoutMs: number;
+  identity: TerminalIdentity;
+}
+
+export interface HostLinkDeps {
+  logger: Logger;
+  /** Allocates the STAN of each 0800 from the terminal's persistent counter. */
+  nextStan: () => string;
+  clock?: Clock;
+  random?: () => number;
 }
 
 interface InFlight {
@@ -24,8 +42,6 @@ interface InFlight {
   resolve: (m: IsoMessage) => void;
   reject: (e: Error) => void;
 }
-
-const MAX_FRAME = 0xffff;
 
 function fieldText(msg: IsoMessage, n: number): string {
   const v = msg.fields.get(n);
@@ -40,21 +56,27 @@ export function matchKey(mti: string, msg: IsoMessage): string {
 /**
  * One persistent TCP connection to the acquirer: 2-byte big-endian length framing,
  * several requests in flight matched by MTI class + terminal id + STAN, per-request
- * timeouts, reconnect with capped exponential backoff.
+ * timeouts, reconnect with capped exponential backoff, sign-on after every connect and
+ * an echo test whenever the link has been idle.
+ *
+ * Events: 'state' (LinkState), 'unmatched' (IsoMessage: a late or duplicate response),
+ * 'sign-on-refused' (response code).
  */
 export class HostLink extends EventEmitter {
   private socket: Socket | undefined;
   private connected = false;
+  private signedOn = false;
   private stopped = true;
-  private rx = Buffer.alloc(0);
   private readonly inFlight = new Map<string, InFlight>();
   private reconnectTimer: TimerHandle | undefined;
+  private echoTimer: TimerHandle | undefined;
   private reconnectDelay: number;
   private linkState: LinkState = 'offline';
+  private lastActivity = 0;
 
   constructor(
     private readonly options: HostLinkOptions,
-    private readonly deps: { logger: Logger; clock?: Clock; random?: () => number },
+    private readonly deps: HostLinkDeps,
   ) {
     super();
     this.reconnectDelay = options.reconnectMinMs;
@@ -77,16 +99,16 @@ export class HostLink extends EventEmitter {
     this.connect();
   }
 
-  /** Resolves once connected, or false after the timeout. */
+  /** Resolves true once the link is online (connected and signed on), false after the timeout. */
   waitOnline(timeoutMs: number): Promise<boolean> {
-    if (this.connected) return Promise.resolve(true);
+    if (this.linkState === 'online') return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = this.clock.setTimeout(() => {
         this.off('state', onState);
         resolve(false);
       }, timeoutMs);
       const onState = (s: LinkState) => {
-        if (s === 'offline') return;
+        if (s !== 'online') return;
         this.clock.clearTimeout(timer);
         this.off('state', onState);
         resolve(true);
@@ -99,9 +121,17 @@ export class HostLink extends EventEmitter {
     this.stopped = true;
     if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.disarmEcho();
     const socket = this.socket;
     this.socket = undefined;
     this.connected = false;
+    this.signedOn = false;
+    // Whatever is still unanswered was sent: its callers must treat it as timed out (and reverse).
+    for (const pending of this.inFlight.values()) {
+      this.clock.clearTimeout(pending.timer);
+      pending.reject(new HostTimeoutError(pending.request.mti, fieldText(pending.request, 11), 0));
+    }
+    this.inFlight.clear();
     if (socket) {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
@@ -121,19 +151,71 @@ export class HostLink extends EventEmitter {
     if (!socket || !this.connected) return Promise.reject(new HostUnreachableError('not connected'));
     const frame = pack(msg);
     const key = matchKey(responseMti(msg.mti), msg);
-    if (this.inFlight.has(key)) return Promise.reject(new Error(`request ${key} is already in flight`));
+    if (this.inFlight.has(key)) return Promise.reject(new DuplicateExchangeError(key));
     return new Promise<IsoMessage>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.inFlight.delete(key);
-        this.setState('degraded');
+        // Only a live connection can be degraded; a dropped one is already offline. An echo
+        // right away tells whether the host is still there (online again, or reconnect).
+        if (this.connected) {
+          this.setState('degraded');
+          if (msg.mti !== '0800') this.armEcho(0, true);
+        }
         reject(new HostTimeoutError(msg.mti, fieldText(msg, 11), timeoutMs));
       }, timeoutMs);
+      timer.unref?.();
       this.inFlight.set(key, { key, request: msg, timer, resolve, reject });
       const header = Buffer.alloc(2);
       header.writeUInt16BE(frame.length);
       socket.write(Buffer.concat([header, frame]));
+      this.touch();
       this.deps.logger.debug({ message: describe(msg) }, 'sent to host');
     });
+  }
+
+  /** Sends an echo test now; resolves whether the host answered in time. */
+  async echo(): Promise<boolean> {
+    return this.network('echo');
+  }
+
+  private async network(purpose: 'signOn' | 'echo'): Promise<boolean> {
+    const socket = this.socket;
+    if (!socket || !this.connected) return false;
+    let stan: string;
+    try {
+      stan = this.deps.nextStan();
+    } catch (err) {
+      // No durable STAN (the journal cannot be written): nothing is sent, and the timer caller must not crash.
+      this.deps.logger.error({ err, purpose }, 'no STAN for the network message; not sent');
+      return false;
+    }
+    const msg = networkRequest(this.options.identity, { stan, at: new Date(this.clock.now()), purpose });
+    try {
+      const answer = readAnswer(await this.request(msg, this.options.echoTimeoutMs));
+      if (purpose === 'signOn') {
+        this.signedOn = answer.responseCode === '00';
+        if (!this.signedOn) {
+          this.deps.logger.error({ responseCode: answer.responseCode }, 'host refused sign-on');
+          this.emit('sign-on-refused', answer.responseCode);
+          this.setState('degraded');
+          return false;
+        }
+      }
+      if (this.signedOn) this.setState('online');
+      return true;
+    } catch (err) {
+      if (err instanceof HostTimeoutError) {
+        // A connection that cannot answer a network message is dead even if TCP has not noticed.
+        // Only the connection it was sent on; a newer one has not been tested yet.
+        if (this.socket === socket) {
+          this.deps.logger.warn({ purpose }, 'host did not answer the network message; reconnecting');
+          socket.destroy();
+        }
+        return false;
+      }
+      if (err instanceof HostUnreachableError) return false;
+      throw err;
+    }
   }
 
   private setState(s: LinkState): void {
@@ -143,21 +225,62 @@ export class HostLink extends EventEmitter {
     this.emit('state', s);
   }
 
+  private touch(): void {
+    this.lastActivity = this.clock.now();
+  }
+
+  private disarmEcho(): void {
+    if (this.echoTimer) this.clock.clearTimeout(this.echoTimer);
+    this.echoTimer = undefined;
+  }
+
+  private armEcho(delayMs: number, force = false): void {
+    this.disarmEcho();
+    this.echoTimer = this.clock.setTimeout(() => {
+      this.echoTimer = undefined;
+      if (!this.connected) return;
+      const idle = this.clock.now() - this.lastActivity;
+      if (!force && idle < this.options.echoIntervalMs) {
+        this.armEcho(this.options.echoIntervalMs - idle);
+        return;
+      }
+      // A refused sign-on is retried in place of the echo: the host may learn the terminal.
+      void this.network(this.signedOn ? 'echo' : 'signOn').finally(() => {
+        if (this.connected) this.armEcho(this.options.echoIntervalMs);
+      });
+    }, delayMs);
+    this.echoTimer.unref?.();
+  }
+
   private connect(): void {
     if (this.stopped) return;
     const socket = new Socket();
     this.socket = socket;
-    this.rx = Buffer.alloc(0);
+    let rx = Buffer.alloc(0);
     socket.setNoDelay(true);
     socket.setTimeout(this.options.connectTimeoutMs);
     socket.once('timeout', () => socket.destroy(new Error('connect timeout')));
     socket.once('connect', () => {
       socket.setTimeout(0);
       this.connected = true;
+      this.signedOn = false;
       this.reconnectDelay = this.options.reconnectMinMs;
-      this.setState('online');
+      this.setState('degraded');
+      this.touch();
+      this.armEcho(this.options.echoIntervalMs);
+      void this.network('signOn');
     });
-    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('data', (chunk: Buffer) => {
+      // Each connection has its own buffer: a frame cut by a dropped connection is discarded with it.
+      rx = Buffer.concat([rx, chunk]);
+      while (rx.length >= 2) {
+        const len = rx.readUInt16BE(0);
+        if (rx.length < 2 + len) return;
+        const frame = Buffer.from(rx.subarray(2, 2 + len));
+        rx = rx.subarray(2 + len);
+        if (len > 0) this.onFrame(frame);
+      }
+    });
     socket.on('error', (err) => this.deps.logger.debug({ err }, 'host socket error'));
     socket.once('close', () => this.onClose(socket));
     socket.connect(this.options.port, this.options.address);
@@ -167,6 +290,8 @@ export class HostLink extends EventEmitter {
     if (this.socket !== socket) return;
     this.socket = undefined;
     this.connected = false;
+    this.signedOn = false;
+    this.disarmEcho();
     this.setState('offline');
     // In-flight requests stay until their own timeout: the host may have them, so their
     // fate is decided by the timeout (and a reversal), never by the disconnect.
@@ -181,20 +306,8 @@ export class HostLink extends EventEmitter {
     this.reconnectTimer.unref?.();
   }
 
-  private onData(socket: Socket, chunk: Buffer): void {
-    this.rx = Buffer.concat([this.rx, chunk]);
-    while (this.rx.length >= 2) {
-      const len = this.rx.readUInt16BE(0);
-      if (this.rx.length < 2 + len) return;
-      const frame = this.rx.subarray(2, 2 + len);
-      this.rx = this.rx.subarray(2 + len);
-      if (len === 0 || len > MAX_FRAME) continue;
-      this.onFrame(Buffer.from(frame));
-    }
-    if (socket !== this.socket) this.rx = Buffer.alloc(0);
-  }
-
   private onFrame(frame: Buffer): void {
+    this.touch();
     let msg: IsoMessage;
     try {
       msg = unpack(frame);
@@ -216,7 +329,7 @@ export class HostLink extends EventEmitter {
     }
     this.inFlight.delete(key);
     this.clock.clearTimeout(pending.timer);
-    if (this.linkState === 'degraded') this.setState('online');
+    if (this.linkState === 'degraded' && this.signedOn) this.setState('online');
     pending.resolve(msg);
   }
 }

@@ -4,7 +4,8 @@
  * the moment it is attempted, not a corrupted journal found later.
  */
 export const TRANSITIONS = {
-  created: ['card_read', 'declined_local'],
+  // A void names its original and needs no card, so it goes straight to the host.
+  created: ['card_read', 'online_sent', 'declined_local'],
   card_read: ['online_sent', 'offline_approved', 'declined_local'],
   online_sent: ['approved', 'declined', 'reversal_pending'],
   reversal_pending: ['reversed'],
@@ -29,6 +30,13 @@ export const FINAL_STATES: readonly TxnState[] = (Object.keys(TRANSITIONS) as Tx
 
 export function canTransition(from: TxnState, to: TxnState): boolean {
   return (TRANSITIONS[from] as readonly string[]).includes(to);
+}
+
+/** States of a payment the terminal approved on its own; its receipt says OFFLINE. */
+export const OFFLINE_APPROVAL_STATES: readonly TxnState[] = ['offline_approved', 'forwarded_approved', 'forwarded_declined', 'expired'];
+
+export function isOfflineApproval(state: TxnState): boolean {
+  return OFFLINE_APPROVAL_STATES.includes(state);
 }
 
 export function isTxnState(value: string): value is TxnState {

@@ -1,29 +1,47 @@
-import type { CardReaderClient } from '../../drivers/card-reader/client.js';
 import type { CardReadResult } from '../../drivers/card-reader/types.js';
 import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
-import { AmountError, formatAmount, type CurrencyCode } from '../core/money.js';
+import { AmountError, formatAmount, isCurrencyCode, type CurrencyCode } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
 import { HostTimeoutError, HostUnreachableError } from '../host/errors.js';
-import type { HostLink } from '../host/link.js';
-import { financialRequest, localDay, readAnswer, transmissionDateTime, type TerminalIdentity } from '../host/messages.js';
+import type { IsoMessage } from '../host/iso8583/packager.js';
+import type { LinkState } from '../host/link.js';
+import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest, type TerminalIdentity } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
-import { nextStan } from '../store/counters.js';
+import { enqueueSaf, safExposure } from '../saf/queue.js';
+import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
+import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction } from './journal.js';
+import type { TxnState } from './lifecycle.js';
+import { decideOffline, type OfflineRules } from './offline-rules.js';
 
-export interface SaleSettings {
+/** The part of the card reader the engine uses. */
+export interface PaymentCardReader {
+  read(input: { amount: number; currency: string; timeoutMs: number }): Promise<CardReadResult>;
+  display(line1: string, line2?: string): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+/** The part of the host link the engine uses. */
+export interface PaymentHostChannel {
+  readonly state: LinkState;
+  request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
+}
+
+export interface PaymentSettings {
   identity: TerminalIdentity;
   currency: CurrencyCode;
   maxAmount: number;
   readTimeoutMs: number;
   responseTimeoutMs: number;
+  offline: OfflineRules;
 }
 
-export type SaleResult = 'approved' | 'declined' | 'reversal_pending' | 'declined_local';
+export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local';
 
-export interface SaleOutcome {
-  result: SaleResult;
+export interface PaymentOutcome {
+  result: PaymentResult;
   transaction: Transaction;
   /** The catalog code explaining a non-approval (field 39 or a local reason). */
   code: string | null;
@@ -31,55 +49,196 @@ export interface SaleOutcome {
   message: string;
 }
 
-export type SaleProgress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'done';
+export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'done';
+
+/** The console and receipts speak of sales; refunds and voids report the same way. */
+export type SaleProgress = PaymentProgress;
+export type SaleOutcome = PaymentOutcome;
+export type SaleResult = PaymentResult;
+
+type Progress = (p: PaymentProgress) => void;
+
+/** States in which a sale has been paid (online, or offline and possibly forwarded). */
+const REFUNDABLE: readonly TxnState[] = ['approved', 'forwarded_approved'];
+/** Refund states that use up the original's refundable amount. */
+const REFUND_COUNTED: readonly TxnState[] = ['approved', 'online_sent', 'card_read', 'created'];
 
 /**
- * One sale, obeying the write-ahead rule: every step is committed before its effect
- * leaves the process. `online_sent` with its STAN is durable before the 0200 is written
- * to the socket; the result is durable before the cashier sees it.
+ * The payments engine: sale, refund and void, each a walk through the lifecycle in
+ * lifecycle.ts, obeying the write-ahead rule (every step committed before its effect
+ * leaves the process). When the host is unreachable and nothing was sent, a sale may be
+ * approved offline within the offline rules; the approval and its store-and-forward row
+ * commit in one SQLite transaction.
  */
-export class SaleFlow {
+export class PaymentEngine {
+  private reading = false;
+
   constructor(
     private readonly deps: {
       db: Db;
       journal: Journal;
-      reader: CardReaderClient;
-      link: HostLink;
+      reader: PaymentCardReader;
+      link: PaymentHostChannel;
       clock: Clock;
       logger: Logger;
-      settings: SaleSettings;
+      settings: PaymentSettings;
     },
   ) {}
 
-  validateAmount(amount: number): void {
-    const { maxAmount, currency } = this.deps.settings;
+  /** Amount > 0, whole minor units, within the terminal limit, in the terminal's currency. */
+  validateAmount(amount: number, currency: string = this.deps.settings.currency): void {
+    const { maxAmount, currency: accepted } = this.deps.settings;
+    if (!isCurrencyCode(currency) || currency !== accepted) throw new CurrencyNotAcceptedError(currency, accepted);
     if (!Number.isSafeInteger(amount) || amount <= 0) throw new AmountError('amount must be a positive whole number of minor units');
     if (amount > maxAmount) {
-      throw new AmountError(`amount ${formatAmount(amount, currency)} is over the terminal limit ${formatAmount(maxAmount, currency)}`, {
+      throw new AmountError(`amount ${formatAmount(amount, accepted)} is over the terminal limit ${formatAmount(maxAmount, accepted)}`, {
         reason: 'AMOUNT_OVER_LIMIT',
       });
     }
   }
 
-  async sale(amount: number, onProgress: (p: SaleProgress) => void = () => undefined): Promise<SaleOutcome> {
-    const { journal, reader, settings, logger } = this.deps;
-    this.validateAmount(amount);
-    let txn = journal.create({ type: 'sale', amount, currency: settings.currency });
-    const log = logger.child('sale');
-    log.info({ txn: txn.id, amount, currency: settings.currency }, 'sale started');
+  async sale(input: { amount: number; currency?: string }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+    this.validateAmount(input.amount, input.currency);
+    const txn = this.deps.journal.create({ type: 'sale', amount: input.amount, currency: this.deps.settings.currency });
+    this.deps.logger.child('payments').info({ txn: txn.id, type: 'sale', amount: input.amount }, 'sale started');
+    return this.withCard(txn, onProgress);
+  }
 
+  /**
+   * Refunds are online only. Linked to its original sale, a refund may not take back more
+   * than was paid, counting earlier refunds of the same sale.
+   */
+  async refund(input: { amount: number; currency?: string; originalId?: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+    const { journal, db, settings } = this.deps;
+    this.validateAmount(input.amount, input.currency);
+    if (input.originalId !== undefined) {
+      const original = journal.get(input.originalId);
+      if (original.type !== 'sale') throw new NotRefundableError(original.id, `it is a ${original.type}`);
+      if (!REFUNDABLE.includes(original.state)) throw new NotRefundableError(original.id, `it is ${original.state}`);
+      if (original.currency !== settings.currency) throw new CurrencyNotAcceptedError(original.currency, settings.currency);
+      const placeholders = REFUND_COUNTED.map(() => '?').join(', ');
+      const refunded = db
+        .prepare<unknown[], { total: number | null }>(
+          `SELECT sum(amount) AS total FROM transactions WHERE type = 'refund' AND original_id = ? AND state IN (${placeholders})`,
+        )
+        .get(original.id, ...REFUND_COUNTED)!.total ?? 0;
+      if (input.amount > original.amount - refunded) throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
+    }
+    const txn = journal.create({ type: 'refund', amount: input.amount, currency: settings.currency, originalId: input.originalId });
+    this.deps.logger.child('payments').info({ txn: txn.id, type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
+    return this.withCard(txn, onProgress);
+  }
+
+  /** Voids an approved sale of the open batch. No card needed: the void names the original. Online only. */
+  async void(input: { originalId: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+    const { db, journal, link, clock, settings } = this.deps;
+    const log = this.deps.logger.child('payments');
+    const original = journal.get(input.originalId);
+    if (original.type !== 'sale') throw new NotVoidableError(original.id, `it is a ${original.type}`);
+    if (original.state !== 'approved') throw new NotVoidableError(original.id, `it is ${original.state}; only sales approved online can be voided`);
+    if (original.batchNumber !== currentBatch(db)) throw new NotVoidableError(original.id, `its batch ${original.batchNumber} is closed`);
+    if (!original.stan || !original.transmittedAt || !original.rrn) throw new NotVoidableError(original.id, 'the host reference is missing');
+
+    if (link.state === 'offline') {
+      const refused = db
+        .transaction(() => {
+          const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+          return journal.transition(v.id, 'declined_local', { declineCode: 'OFFLINE_VOID_NOT_ALLOWED' }, { reason: 'link offline' }, 'created');
+        })
+        .immediate();
+      return this.outcome('declined_local', refused, 'OFFLINE_VOID_NOT_ALLOWED');
+    }
+
+    const at = new Date(clock.now());
+    const sent = db
+      .transaction(() => {
+        const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+        journal.transition(original.id, 'void_pending', {}, { voidId: v.id }, 'approved');
+        const stan = nextStan(db);
+        return journal.transition(v.id, 'online_sent', { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }, { stan }, 'created');
+      })
+      .immediate();
+    log.info({ txn: sent.id, original: original.id, stan: sent.stan }, 'void sent');
+    const request = voidRequest(settings.identity, {
+      stan: sent.stan!,
+      amount: original.amount,
+      currency: original.currency,
+      at,
+      batchNumber: sent.batchNumber,
+      original: { mti: '0200', stan: original.stan, transmittedAt: original.transmittedAt, rrn: original.rrn },
+    });
+    onProgress('waiting-for-host');
+    const settle = (to: TxnState, patch: Parameters<Journal['transition']>[2], detail: Record<string, unknown>, originalTo: 'voided' | 'approved') =>
+      db
+        .transaction(() => {
+          const done = journal.transition(sent.id, to, patch, detail, 'online_sent');
+          journal.transition(original.id, originalTo, {}, { voidId: sent.id, voidState: to }, 'void_pending');
+          return done;
+        })
+        .immediate();
+    try {
+      const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
+      const approved = answer.responseCode === '00';
+      const done = settle(
+        approved ? 'approved' : 'declined',
+        { responseCode: answer.responseCode, authCode: answer.authCode, rrn: answer.rrn, declineCode: approved ? null : answer.responseCode },
+        { responseCode: answer.responseCode },
+        approved ? 'voided' : 'approved',
+      );
+      onProgress('done');
+      return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
+    } catch (err) {
+      onProgress('done');
+      if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
+        // The void itself is reversed, so the sale it named stands.
+        return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'approved'), 'HOST_TIMEOUT');
+      }
+      throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
+    }
+  }
+
+  /** Cancels the card read in progress (the cashier pressed cancel). Returns false when no read was running. */
+  async cancel(): Promise<boolean> {
+    if (!this.reading) return false;
+    await this.deps.reader.cancel();
+    return true;
+  }
+
+  /**
+   * Start-up: a void whose answer never came leaves its sale in void_pending. The void
+   * itself was made reversal_pending by the journal recovery, so the sale stands again;
+   * a void that did get approved before the crash completes its sale's voiding.
+   */
+  recoverVoids(): void {
+    const { db, journal } = this.deps;
+    for (const original of journal.inState('void_pending')) {
+      const v = db
+        .prepare<[number], { id: number; state: TxnState }>(`SELECT id, state FROM transactions WHERE type = 'void' AND original_id = ? ORDER BY id DESC LIMIT 1`)
+        .get(original.id);
+      const to = v?.state === 'approved' ? 'voided' : 'approved';
+      journal.transition(original.id, to, {}, { reason: 'recovered at start-up', voidId: v?.id ?? null }, 'void_pending');
+    }
+  }
+
+  private async withCard(txn: Transaction, onProgress: Progress): Promise<PaymentOutcome> {
+    const { journal, reader, settings } = this.deps;
+    const log = this.deps.logger.child('payments');
     onProgress('waiting-for-card');
     let card: CardReadResult;
+    this.reading = true;
     try {
-      await reader.display(`${settings.currency} ${formatAmount(amount, settings.currency)}`, 'Tap or insert card').catch(() => undefined);
-      card = await reader.read({ amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
+      const label = txn.type === 'refund' ? 'REFUND ' : '';
+      await reader.display(`${label}${settings.currency} ${formatAmount(txn.amount, settings.currency)}`, 'Tap or insert card').catch(() => undefined);
+      card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
     } catch (err) {
       const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
-      txn = journal.transition(txn.id, 'declined_local', { declineCode: code }, { error: code }, 'created');
+      const declined = journal.transition(txn.id, 'declined_local', { declineCode: code }, { error: code }, 'created');
       log.warn({ txn: txn.id, code }, 'card read failed');
-      return this.outcome('declined_local', txn, code);
+      return this.outcome('declined_local', declined, code);
+    } finally {
+      this.reading = false;
     }
-    txn = journal.transition(
+    const read = journal.transition(
       txn.id,
       'card_read',
       { maskedPan: card.maskedPan, last4: card.last4, panToken: card.panToken, entryMode: card.entryMode },
@@ -87,32 +246,25 @@ export class SaleFlow {
       'created',
     );
     onProgress('card-read');
-    return this.authorize(txn, card, onProgress);
+    return this.authorize(read, card, onProgress);
   }
 
-  private async authorize(txn: Transaction, card: CardReadResult, onProgress: (p: SaleProgress) => void): Promise<SaleOutcome> {
-    const { db, journal, link, clock, settings, logger } = this.deps;
-    const log = logger.child('sale');
-    if (link.state === 'offline') {
-      const declined = journal.transition(txn.id, 'declined_local', { declineCode: 'HOST_UNREACHABLE' }, { reason: 'link offline' }, 'card_read');
-      return this.outcome('declined_local', declined, 'HOST_UNREACHABLE');
-    }
+  private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
+    const { db, journal, link, clock, settings } = this.deps;
+    const log = this.deps.logger.child('payments');
+    // The link reports unreachable synchronously and nothing awaits between here and the
+    // send, so this check is the moment "nothing was sent" is known for certain.
+    if (link.state === 'offline') return this.decideOffline(txn, card, onProgress);
     const at = new Date(clock.now());
     // STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
       .transaction(() => {
         const stan = nextStan(db);
-        return journal.transition(
-          txn.id,
-          'online_sent',
-          { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
-          { stan },
-          'card_read',
-        );
+        return journal.transition(txn.id, 'online_sent', { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }, { stan }, 'card_read');
       })
       .immediate();
     const request = financialRequest(settings.identity, {
-      kind: 'sale',
+      kind: txn.type === 'refund' ? 'refund' : 'sale',
       stan: sent.stan!,
       amount: sent.amount,
       currency: settings.currency,
@@ -124,8 +276,7 @@ export class SaleFlow {
     });
     onProgress('waiting-for-host');
     try {
-      const response = await link.request(request, settings.responseTimeoutMs);
-      const answer = readAnswer(response);
+      const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
       const approved = answer.responseCode === '00';
       const done = journal.transition(
         sent.id,
@@ -139,19 +290,69 @@ export class SaleFlow {
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
-        // Whether or not the host got it, the only safe move is a reversal; never a re-send.
-        const code = err instanceof HostTimeoutError ? 'HOST_TIMEOUT' : 'HOST_UNREACHABLE';
-        const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: code }, { reason: code }, 'online_sent');
-        log.warn({ txn: pending.id, stan: pending.stan, code }, 'no answer from host; reversal pending');
+        // Offline is decided from card_read, before online_sent commits (the lifecycle allows
+        // no other way); once online_sent is durable, a reversal is the only safe move, never a re-send.
+        const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'online_sent');
+        log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
         onProgress('done');
         return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
       }
-      throw err instanceof PosError ? err : new PosError('SALE_FAILED', 'sale failed unexpectedly', {}, { cause: err });
+      throw err instanceof PosError ? err : new PosError('PAYMENT_FAILED', 'payment failed unexpectedly', {}, { cause: err });
     }
   }
 
-  private outcome(result: SaleResult, transaction: Transaction, code: string | null): SaleOutcome {
-    const message = result === 'approved' ? 'APPROVED' : `DECLINED: ${explain(code ?? '').cashier.en}`;
+  /**
+   * The offline rules read the queue and the approval writes to it in one immediate
+   * transaction, so the caps hold even if two decisions raced.
+   */
+  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress): PaymentOutcome {
+    const { db, journal, clock, settings } = this.deps;
+    const log = this.deps.logger.child('payments');
+    const decided = db
+      .transaction(() => {
+        const now = clock.now();
+        const decision = decideOffline(
+          settings.offline,
+          { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken },
+          safExposure(db, settings.currency),
+          now,
+        );
+        if (!decision.approve) {
+          const declined = journal.transition(txn.id, 'declined_local', { declineCode: decision.code }, { reason: 'offline rules', ...decision.detail }, 'card_read');
+          return { txn: declined, code: decision.code };
+        }
+        const stan = nextStan(db);
+        const approved = journal.transition(
+          txn.id,
+          'offline_approved',
+          { stan, stanDay: localDay(new Date(now)), authCode: offlineAuthCode(stan) },
+          { stan, reason: 'link offline' },
+          'card_read',
+        );
+        enqueueSaf(db, { transactionId: approved.id, encryptedBlob: card.encryptedBlob, expiry: card.expiry || null, now });
+        return { txn: approved, code: null };
+      })
+      .immediate();
+    onProgress('done');
+    if (decided.code === null) {
+      log.info({ txn: decided.txn.id, stan: decided.txn.stan }, 'approved offline; queued for forwarding');
+      return this.outcome('offline_approved', decided.txn, null);
+    }
+    log.info({ txn: decided.txn.id, code: decided.code }, 'offline rules declined');
+    return this.outcome('declined_local', decided.txn, decided.code);
+  }
+
+  private outcome(result: PaymentResult, transaction: Transaction, code: string | null): PaymentOutcome {
+    const message =
+      result === 'approved' ? 'APPROVED' : result === 'offline_approved' ? 'APPROVED OFFLINE' : `DECLINED: ${explain(code ?? '').cashier.en}`;
     return { result, transaction, code, message };
   }
+}
+
+/**
+ * Field 38 for an offline approval: "Y1" (the EMV convention for offline-approved) and the
+ * last four digits of the STAN, so it is unique within the queue and recognisable on a slip.
+ */
+export function offlineAuthCode(stan: string): string {
+  return `Y1${stan.slice(-4)}`;
 }

@@ -1,8 +1,11 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../../drivers/base/clock.js';
 import { PosError } from '../../drivers/base/errors.js';
-import { migrate } from './migrations.js';
+import { silentLogger, type Logger } from '../../drivers/base/logger.js';
+import { backupDatabaseSync } from './backup.js';
+import { migrate, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
 
@@ -11,6 +14,17 @@ export class StoreError extends PosError {}
 export interface OpenOptions {
   /** Open without migrating or writing (tools and tests that only look). */
   readonly?: boolean;
+  logger?: Logger;
+  clock?: Clock;
+  /** Where the pre-migration copy goes; defaults to `backups/` beside the database. */
+  backupDir?: string;
+  /** The schema steps this build knows (tests play older and newer builds with it). */
+  migrations?: readonly Migration[];
+}
+
+/** The folder backups go to unless configured otherwise: beside the database, on the same disk. */
+export function defaultBackupDir(databaseFile: string): string {
+  return join(dirname(databaseFile), 'backups');
 }
 
 /**
@@ -35,7 +49,21 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('journal_size_limit = 67108864');
-      migrate(db);
+      const log = options.logger ?? silentLogger;
+      let upgradedFrom: number | undefined;
+      const version = migrate(db, {
+        migrations: options.migrations,
+        beforeMigrating: (from, to) => {
+          const copy = backupDatabaseSync(db, {
+            dir: options.backupDir ?? defaultBackupDir(file),
+            label: `pre-migration-v${from}`,
+            clock: options.clock ?? systemClock,
+          });
+          log.info({ from, to, backup: copy.file, bytes: copy.bytes }, 'database backed up before schema upgrade');
+          upgradedFrom = from;
+        },
+      });
+      if (upgradedFrom !== undefined) log.info({ from: upgradedFrom, to: version }, 'database schema upgraded');
     }
   } catch (err) {
     db.close();

@@ -188,6 +188,23 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `,
   },
+  {
+    name: 'reversal transmissions',
+    // attempts counts tries (the alert threshold); transmissions counts the ones that
+    // actually left, so the first transmission is a 0400 and only later ones are 0401.
+    sql: `
+    ALTER TABLE reversals ADD COLUMN transmissions   INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE reversals ADD COLUMN acknowledged_at INTEGER;
+    `,
+  },
+  {
+    name: 'journal events by state and time',
+    // The alert monitors and decline statistics count outcomes in a time window after
+    // every sale; without this index each count scans the whole history.
+    sql: `
+    CREATE INDEX transaction_events_state_at ON transaction_events(to_state, at);
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}
@@ -196,21 +213,34 @@ export function schemaVersion(db: Database.Database): number {
   return Number(db.pragma('user_version', { simple: true }));
 }
 
+export interface MigrateOptions {
+  /**
+   * Runs once before the first pending step, and only when the database already holds a
+   * schema (version > 0): the place for the pre-migration backup. Throwing stops the upgrade
+   * before anything changed.
+   */
+  beforeMigrating?: (from: number, to: number) => void;
+  /** The steps this build knows; tests pass a shorter or longer list to play an older or newer build. */
+  migrations?: readonly Migration[];
+}
+
 /** Runs the missing steps, each in its own transaction together with the version bump. */
-export function migrate(db: Database.Database): number {
+export function migrate(db: Database.Database, options: MigrateOptions = {}): number {
+  const steps = options.migrations ?? MIGRATIONS;
   const current = schemaVersion(db);
-  if (current > MIGRATIONS.length) {
+  if (current > steps.length) {
     throw new MigrationError(
       'STORE_SCHEMA_NEWER',
-      `database schema version ${current} is newer than this build understands (${MIGRATIONS.length}); refusing to start - install the newer build or restore a backup`,
-      { databaseVersion: current, buildVersion: MIGRATIONS.length },
+      `database schema version ${current} is newer than this build understands (${steps.length}); refusing to start - install the newer build or restore a backup`,
+      { databaseVersion: current, buildVersion: steps.length },
     );
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  if (current > 0 && current < steps.length) options.beforeMigrating?.(current, steps.length);
+  for (let version = current; version < steps.length; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version]!.sql);
+      db.exec(steps[version]!.sql);
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
   }
-  return MIGRATIONS.length;
+  return steps.length;
 }

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { isPosError } from '../../drivers/base/errors.js';
 import { formatAmount, parseAmount } from '../core/money.js';
+import { explain } from '../declines/catalog.js';
 import type { SaleProgress } from '../payments/sale.js';
 import type { Terminal } from '../terminal.js';
 
@@ -25,7 +26,7 @@ export async function runPrompt(terminal: Terminal, input: Readable, output: Wri
     return `[host ${s.host} | reader ${s.reader} | printer ${s.printer}]`;
   };
   say(`pos-companion ready ${status()}`);
-  say(`Enter an amount in ${currency} (e.g. 12.34) to ring up a sale, "status", or "q" to quit.`);
+  say(`Enter an amount in ${currency} (e.g. 12.34) to ring up a sale, "status", "settle" (end of day), or "q" to quit.`);
   output.write('> ');
   for await (const raw of rl) {
     const line = raw.trim();
@@ -39,6 +40,21 @@ export async function runPrompt(terminal: Terminal, input: Readable, output: Wri
       output.write('> ');
       continue;
     }
+    if (line === 'settle') {
+      say('Settling...');
+      try {
+        const run = await terminal.settle();
+        const batches = (run.detail?.batches ?? run.detail?.outcomes ?? []) as { batchNumber: number; result: string; reportPrinted: boolean }[];
+        for (const b of batches) {
+          say(`Batch ${String(b.batchNumber).padStart(6, '0')}: ${b.result === 'in_balance' ? 'IN BALANCE, closed' : 'OUT OF BALANCE, kept open'}${b.reportPrinted ? ', report printed' : ''}`);
+        }
+        if (run.outcome !== 'ok') say(`Settlement not complete: ${run.error ?? run.outcome}`);
+      } catch (err) {
+        say(`Error: ${isPosError(err) ? err.message : String(err)}`);
+      }
+      output.write('> ');
+      continue;
+    }
     try {
       const amount = parseAmount(line, currency);
       say(`Sale ${currency} ${formatAmount(amount, currency)}`);
@@ -47,8 +63,9 @@ export async function runPrompt(terminal: Terminal, input: Readable, output: Wri
       });
       const t = result.transaction;
       say(`${result.message}${t.authCode ? ` auth ${t.authCode}` : ''}${t.rrn ? ` RRN ${t.rrn}` : ''}${t.stan ? ` STAN ${t.stan}` : ''} (transaction ${t.id})`);
+      if (result.result !== 'approved' && result.code) say(`What to do: ${explain(result.code).cashierHint}`);
       if (result.printed) say('Receipt printed.');
-      else if (result.printError) say(`Receipt NOT printed: ${result.printError}`);
+      else if (result.printError) say(`Receipt NOT printed: ${result.printError}${result.receiptQueued ? ' (kept in the print queue; it prints when the printer is ready)' : ''}`);
     } catch (err) {
       say(`Error: ${isPosError(err) ? err.message : String(err)}`);
     }

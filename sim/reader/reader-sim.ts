@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
-import { encodeFrame, parseFrame, type Frame, FrameError, dec64 } from '../../drivers/card-reader/frame.js';
+import { dec64, encodeFrame, FrameError, isEventSeq, MAX_FRAME_LENGTH, parseFrame, type Frame } from '../../drivers/card-reader/frame.js';
 import { LineFramer } from '../../drivers/serial/line-framer.js';
 import { cardByName, DEFAULT_CARD, encryptCardData, maskPan, panToken, type TestCard } from '../cards.js';
+import { encryptPinBlock } from './pin-block.js';
 
 export interface ReaderSimOptions {
   /** The simulator's end of the pty pair. */
@@ -14,20 +15,82 @@ export interface ReaderSimOptions {
   autoPresent?: boolean;
 }
 
-type CardAction = { card: TestCard } | { cancel: true };
+/** What the cardholder does at the next READ. */
+type CardAction = { card: TestCard } | { cancel: true } | { nothing: true };
+/** What the cardholder does at the next PIN. */
+export type PinAction = { pin: string } | { bypass: true } | { cancel: true } | { nothing: true };
+
+/** Wire faults, each consumed frame by frame; see the fault methods of ReaderSim. */
+interface Faults {
+  corruptAnswers: number;
+  damageIncoming: number;
+  splitAnswers: number;
+  mergeNext: boolean;
+  hang: boolean;
+  answerDelayMs: number;
+}
+
+interface StoredAnswer {
+  seq: string;
+  wire: string;
+  transmissions: number;
+  commandLine: string;
+  at: number;
+}
+
+interface Job {
+  req: Frame;
+  line: string;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const MAX_TRANSMISSIONS = 3;
+const DUPLICATE_WINDOW_MS = 2000;
+const MERGE_WAIT_MS = 300;
+const INT = /^(?:0|[1-9]\d*)$/;
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Field checks per command (section 6 of the protocol): a mismatch is a SYNTAX NAK. */
+const FIELD_RULES: Record<string, (f: string[]) => boolean> = {
+  INFO: (f) => f.length === 0,
+  STATUS: (f) => f.length === 0,
+  CANCEL: (f) => f.length === 0,
+  RESET: (f) => f.length === 0,
+  READ: (f) =>
+    f.length === 3 && INT.test(f[0]!) && f[0]!.length <= 12 && /^[A-Z]{3}$/.test(f[1]!) && INT.test(f[2]!) && Number(f[2]) > 0,
+  PIN: (f) => f.length === 1 && INT.test(f[0]!) && Number(f[0]) > 0,
+  DISPLAY: (f) => f.length === 2 && f.every((x) => B64.test(x)),
+  BEEP: (f) =>
+    f.length === 2 && INT.test(f[0]!) && INT.test(f[1]!) && Number(f[0]) >= 1 && Number(f[0]) <= 9 && Number(f[1]) >= 10 && Number(f[1]) <= 2000,
+};
 
 /**
- * A card reader speaking docs/protocols/card-reader.md on a real pty. Tests script what
- * the "cardholder" does (`presentCard`, `cancelByCardholder`) and which faults occur.
+ * A card reader speaking docs/protocols/card-reader.md on a real pty. Tests (and
+ * `npm run sim` flags) script what the cardholder does (`presentCard`, `cancelByCardholder`,
+ * `enterPin`...) and which faults the line and the reader show (`corruptAnswers`,
+ * `sendGarbage`, `splitAnswers`, `mergeNextFrames`, `sendOverlong`, `hang`, `answerDelayMs`).
  */
 export class ReaderSim extends EventEmitter {
   private port: SerialPort | undefined;
   private framer: LineFramer | undefined;
   private eventSeq = 0;
-  private readonly actions: CardAction[] = [];
-  private reading: { req: Frame; timer: NodeJS.Timeout | undefined } | undefined;
+  private readonly cardActions: CardAction[] = [];
+  private readonly pinActions: PinAction[] = [];
+  private job: Job | undefined;
+  private mode: 'IDLE' | 'READING' | 'PIN' = 'IDLE';
+  private cardInSlot = false;
+  private lastCard: TestCard | undefined;
   private display: [string, string] = ['', ''];
+  private answers: StoredAnswer[] = [];
+  private out: Promise<void> = Promise.resolve();
+  private held: string | undefined;
+  private readonly faults: Faults = { corruptAnswers: 0, damageIncoming: 0, splitAnswers: 0, mergeNext: false, hang: false, answerDelayMs: 0 };
+  /** Every well-formed command received, duplicates included. */
   readonly received: Frame[] = [];
+  /** Every NAK this reader sent, by reason: what a test checks to see the damage was noticed. */
+  readonly naksSent: string[] = [];
+  /** Every NAK the terminal sent this reader, by reason. */
+  readonly naksReceived: string[] = [];
   tapDelayMs: number;
   autoPresent: boolean;
 
@@ -41,139 +104,384 @@ export class ReaderSim extends EventEmitter {
     return [...this.display];
   }
 
+  get state(): 'IDLE' | 'READING' | 'PIN' {
+    return this.mode;
+  }
+
   async start(): Promise<void> {
     const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 115200, autoOpen: false, lock: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    const framer = new LineFramer({ maxLength: 1024 });
+    const framer = new LineFramer({ maxLength: MAX_FRAME_LENGTH });
     port.pipe(framer);
     framer.on('data', (line: string) => this.onLine(line));
-    framer.on('overlong', () => this.send({ seq: '0', command: 'NAK', fields: ['OVERLONG'] }));
+    framer.on('overlong', () => this.nak('0', 'OVERLONG'));
     port.on('error', () => undefined);
     this.port = port;
     this.framer = framer;
   }
 
+  /** Power off: the job in progress and the stored answers are lost, scripted cards and faults stay. */
   async stop(): Promise<void> {
-    if (this.reading?.timer) clearTimeout(this.reading.timer);
-    this.reading = undefined;
+    this.endJob();
+    this.answers = [];
+    this.held = undefined;
     const port = this.port;
     this.port = undefined;
     if (port && this.framer) port.unpipe(this.framer);
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 
+  // ---- the cardholder -------------------------------------------------------------
+
   /** Queue the card the next READ will get. */
   presentCard(name: string): void {
-    this.actions.push({ card: cardByName(name) });
+    this.cardActions.push({ card: cardByName(name) });
   }
 
-  /** The next READ is cancelled by the cardholder pressing the reader's cancel key. */
+  /** The next READ is cancelled by the cardholder pressing the reader's cancel key; during a READ, it is cancelled now. */
   cancelByCardholder(): void {
-    this.actions.push({ cancel: true });
+    if (this.mode === 'READING') this.finishRead({ cancel: true });
+    else if (this.mode === 'PIN') this.finishPin({ cancel: true });
+    else this.cardActions.push({ cancel: true });
   }
 
-  private send(frame: Frame): void {
-    this.port?.write(encodeFrame(frame));
+  /** The next READ gets no card: the reader answers ERR,TIMEOUT after the READ's own timeout. */
+  presentNothing(): void {
+    this.cardActions.push({ nothing: true });
+  }
+
+  /** The next PIN: the cardholder types these digits (4-12); the answer is the encrypted PIN block. */
+  enterPin(pin: string): void {
+    this.pinActions.push({ pin });
+  }
+
+  bypassPin(): void {
+    this.pinActions.push({ bypass: true });
+  }
+
+  cancelPin(): void {
+    this.pinActions.push({ cancel: true });
+  }
+
+  /** The next PIN gets no key at all: ERR,TIMEOUT after its timeout. */
+  ignorePin(): void {
+    this.pinActions.push({ nothing: true });
+  }
+
+  /** A card goes into the chip slot (or comes out): CARD_INSERTED / CARD_REMOVED events. */
+  insertCard(): void {
+    this.cardInSlot = true;
+    this.event(['CARD_INSERTED']);
+  }
+
+  removeCard(): void {
+    this.cardInSlot = false;
+    this.event(['CARD_REMOVED']);
+  }
+
+  /** A key pressed while idle becomes a KEY event; during a READ or PIN only CANCEL matters (and is no event). */
+  pressKey(key: string): void {
+    if (this.mode !== 'IDLE') {
+      if (key === 'CANCEL') this.cancelByCardholder();
+      return;
+    }
+    this.event(['KEY', key]);
+  }
+
+  // ---- faults ---------------------------------------------------------------------
+
+  /** The next `n` answer transmissions (retransmissions included) leave with a wrong checksum. */
+  corruptAnswers(n: number): void {
+    this.faults.corruptAnswers += n;
+  }
+
+  /** The next `n` commands arrive damaged, as line noise would leave them: answered NAK,CHECKSUM. */
+  damageIncoming(n: number): void {
+    this.faults.damageIncoming += n;
+  }
+
+  /** The next `n` answers are written in small pieces with pauses between them. */
+  splitAnswers(n: number): void {
+    this.faults.splitAnswers += n;
+  }
+
+  /** The next frame is held back and written in one chunk with the frame after it (alone if none follows within 300 ms). */
+  mergeNextFrames(): void {
+    this.faults.mergeNext = true;
+  }
+
+  /** The reader stops answering (commands are still read, no answer or NAK is sent), until `hang(false)`. */
+  hang(on = true): void {
+    this.faults.hang = on;
+  }
+
+  /** Every answer waits this long before it is sent. */
+  set answerDelayMs(ms: number) {
+    this.faults.answerDelayMs = ms;
+  }
+
+  get answerDelayMs(): number {
+    return this.faults.answerDelayMs;
+  }
+
+  /** Bytes that are no frame at all (noise on the line), followed by CR LF so the next frame starts clean. */
+  sendGarbage(bytes: Buffer = Buffer.from([0x00, 0xff, 0x24, 0x2a, 0x13, 0x37, 0x80, 0x7e])): void {
+    this.enqueue(Buffer.concat([bytes, Buffer.from('\r\n')]));
+  }
+
+  /** A line longer than the protocol's 1024-byte maximum. */
+  sendOverlong(length = 4096): void {
+    this.enqueue(Buffer.from(`$1,READ,OK,${'A'.repeat(Math.max(0, length - 11))}\r\n`, 'latin1'));
+  }
+
+  // ---- the wire -------------------------------------------------------------------
+
+  /** Writes stay in order; delays and splits happen inside the chain. */
+  private enqueue(data: Buffer | string, options: { answer?: boolean } = {}): void {
+    const { answer = false } = options;
+    this.out = this.out.then(async () => {
+      if (answer && this.faults.answerDelayMs > 0) await pause(this.faults.answerDelayMs);
+      let text = typeof data === 'string' ? data : data.toString('latin1');
+      if (answer && this.faults.corruptAnswers > 0) {
+        this.faults.corruptAnswers--;
+        text = corruptChecksum(text);
+      }
+      if (this.faults.mergeNext) {
+        this.faults.mergeNext = false;
+        this.held = text;
+        // With nothing following, the held frame still leaves: a merge fault never becomes a hang.
+        setTimeout(() => {
+          if (this.held !== text) return;
+          this.held = undefined;
+          void this.write(text);
+        }, MERGE_WAIT_MS).unref();
+        return;
+      }
+      if (this.held !== undefined) {
+        text = this.held + text;
+        this.held = undefined;
+      }
+      if (answer && this.faults.splitAnswers > 0) {
+        this.faults.splitAnswers--;
+        const step = Math.max(1, Math.ceil(text.length / 4));
+        for (let i = 0; i < text.length; i += step) {
+          await this.write(text.slice(i, i + step));
+          await pause(20);
+        }
+        return;
+      }
+      await this.write(text);
+    });
+  }
+
+  private write(text: string): Promise<void> {
+    const port = this.port;
+    if (!port) return Promise.resolve();
+    return new Promise((resolve) => port.write(Buffer.from(text, 'latin1'), () => resolve()));
+  }
+
+  private nak(seq: string, reason: string): void {
+    if (this.faults.hang) return;
+    this.naksSent.push(reason);
+    this.enqueue(encodeFrame({ seq, command: 'NAK', fields: [reason] }));
   }
 
   private event(fields: string[]): void {
     this.eventSeq = this.eventSeq >= 999 ? 1 : this.eventSeq + 1;
-    this.send({ seq: `E${this.eventSeq}`, command: 'EVENT', fields });
+    this.enqueue(encodeFrame({ seq: `E${this.eventSeq}`, command: 'EVENT', fields }));
   }
 
-  private ok(req: Frame, fields: string[] = []): void {
-    this.send({ seq: req.seq, command: req.command, fields: ['OK', ...fields] });
+  private answer(req: Frame, line: string, fields: string[]): void {
+    if (this.faults.hang) return;
+    const wire = encodeFrame({ seq: req.seq, command: req.command, fields });
+    this.answers = [...this.answers.slice(-1), { seq: req.seq, wire, transmissions: 1, commandLine: line, at: Date.now() }];
+    this.enqueue(wire, { answer: true });
   }
 
-  private err(req: Frame, code: string): void {
-    this.send({ seq: req.seq, command: req.command, fields: ['ERR', code] });
+  private ok(req: Frame, line: string, fields: string[] = []): void {
+    this.answer(req, line, ['OK', ...fields]);
+  }
+
+  private err(req: Frame, line: string, code: string): void {
+    this.answer(req, line, ['ERR', code]);
   }
 
   private onLine(line: string): void {
+    if (this.faults.damageIncoming > 0 && line.startsWith('$') && !/^\$\d+,NAK,/.test(line)) {
+      this.faults.damageIncoming--;
+      const seq = /^\$(\d+),/.exec(line)?.[1];
+      this.nak(seq ?? '0', 'CHECKSUM');
+      return;
+    }
     let frame: Frame;
     try {
       frame = parseFrame(line);
     } catch (e) {
-      if (e instanceof FrameError) {
-        this.send({ seq: e.seq ?? '0', command: 'NAK', fields: [e.code === 'FRAME_CHECKSUM' ? 'CHECKSUM' : 'SYNTAX'] });
-        return;
-      }
-      throw e;
-    }
-    if (frame.command === 'NAK') return;
-    this.received.push(frame);
-    this.emit('command', frame);
-    this.handle(frame);
-  }
-
-  private handle(req: Frame): void {
-    switch (req.command) {
-      case 'INFO':
-        this.ok(req, ['SIMCO', 'SR-100', 'SIM00001', '1.0.0']);
-        return;
-      case 'STATUS':
-        this.ok(req, [this.reading ? 'READING' : 'IDLE', '0']);
-        return;
-      case 'READ':
-        this.startRead(req);
-        return;
-      case 'PIN':
-        this.ok(req, ['BYPASSED']);
-        return;
-      case 'CANCEL':
-        if (this.reading) this.finishRead({ cancel: true });
-        this.ok(req);
-        return;
-      case 'DISPLAY':
-        this.display = [dec64(req.fields[0] ?? ''), dec64(req.fields[1] ?? '')];
-        this.ok(req);
-        return;
-      case 'BEEP':
-      case 'RESET':
-        this.ok(req);
-        return;
-      default:
-        this.err(req, 'UNKNOWN_COMMAND');
-    }
-  }
-
-  private startRead(req: Frame): void {
-    if (this.reading) {
-      this.err(req, 'BUSY');
+      if (!(e instanceof FrameError)) throw e;
+      // Never NAK a NAK or an event: two peers could trade NAKs forever.
+      if (/^\$(?:\d+|E\d+),NAK,/.test(line) || (e.seq !== undefined && isEventSeq(e.seq))) return;
+      this.nak(e.seq ?? '0', e.code === 'FRAME_CHECKSUM' ? 'CHECKSUM' : 'SYNTAX');
       return;
     }
-    const timeoutMs = Number(req.fields[2] ?? '30000');
-    const action = this.actions.shift() ?? (this.autoPresent ? { card: cardByName(DEFAULT_CARD) } : undefined);
-    const timer = action
-      ? setTimeout(() => this.finishRead(action), this.tapDelayMs)
-      : setTimeout(() => this.finishRead(undefined), timeoutMs);
-    timer.unref();
-    this.reading = { req, timer };
+    if (frame.command === 'NAK') {
+      this.naksReceived.push(frame.fields[0] ?? '');
+      this.onNak(frame.seq);
+      return;
+    }
+    if (frame.command === 'EVENT') return;
+    this.received.push(frame);
+    this.emit('command', frame);
+    const rule = FIELD_RULES[frame.command];
+    if (!rule || !rule(frame.fields)) {
+      this.nak(frame.seq, 'SYNTAX');
+      return;
+    }
+    if (this.faults.hang) return;
+    this.handle(frame, line);
   }
 
-  private finishRead(action: CardAction | undefined): void {
-    const reading = this.reading;
-    if (!reading) return;
-    if (reading.timer) clearTimeout(reading.timer);
-    this.reading = undefined;
-    const req = reading.req;
-    if (!action) {
-      this.err(req, 'TIMEOUT');
+  /** Seq 0 means the most recent answer; each answer is transmitted at most 3 times in all. */
+  private onNak(seq: string): void {
+    const stored = seq === '0' ? this.answers[this.answers.length - 1] : this.answers.find((a) => a.seq === seq);
+    if (!stored || stored.transmissions >= MAX_TRANSMISSIONS || this.faults.hang) return;
+    stored.transmissions++;
+    this.enqueue(stored.wire, { answer: true });
+  }
+
+  private handle(req: Frame, line: string): void {
+    if (req.command !== 'RESET') {
+      if (this.job?.line === line) return;
+      const last = this.answers[this.answers.length - 1];
+      if (last && last.commandLine === line && Date.now() - last.at <= DUPLICATE_WINDOW_MS) {
+        this.enqueue(last.wire, { answer: true });
+        return;
+      }
+    }
+    if (this.mode !== 'IDLE' && !['CANCEL', 'RESET', 'STATUS'].includes(req.command)) {
+      this.err(req, line, 'BUSY');
+      return;
+    }
+    switch (req.command) {
+      case 'INFO':
+        this.ok(req, line, ['SIMCO', 'SR-100', 'SIM00001', '1.0.0']);
+        return;
+      case 'STATUS':
+        this.ok(req, line, [this.mode === 'IDLE' && (this.display[0] || this.display[1]) ? 'DISPLAY' : this.mode, this.cardInSlot ? '1' : '0']);
+        return;
+      case 'READ':
+        this.startRead(req, line);
+        return;
+      case 'PIN':
+        this.startPin(req, line);
+        return;
+      case 'CANCEL':
+        this.abortJob();
+        this.ok(req, line);
+        return;
+      case 'DISPLAY':
+        this.display = [dec64(req.fields[0]!), dec64(req.fields[1]!)];
+        this.ok(req, line);
+        return;
+      case 'BEEP':
+        this.ok(req, line);
+        return;
+      case 'RESET':
+        this.abortJob();
+        this.display = ['', ''];
+        this.answers = [];
+        this.lastCard = undefined;
+        this.ok(req, line);
+        return;
+    }
+  }
+
+  private abortJob(): void {
+    if (this.mode === 'READING') this.finishRead({ cancel: true });
+    else if (this.mode === 'PIN') this.finishPin({ cancel: true });
+  }
+
+  private endJob(): Job | undefined {
+    const job = this.job;
+    if (job?.timer) clearTimeout(job.timer);
+    this.job = undefined;
+    this.mode = 'IDLE';
+    return job;
+  }
+
+  private startRead(req: Frame, line: string): void {
+    const timeoutMs = Number(req.fields[2]);
+    const action = this.cardActions.shift() ?? (this.autoPresent ? { card: cardByName(DEFAULT_CARD) } : { nothing: true as const });
+    const timer =
+      'nothing' in action ? setTimeout(() => this.finishRead(action), timeoutMs) : setTimeout(() => this.finishRead(action), this.tapDelayMs);
+    timer.unref();
+    this.job = { req, line, timer };
+    this.mode = 'READING';
+  }
+
+  private finishRead(action: CardAction): void {
+    if (this.mode !== 'READING') return;
+    const job = this.endJob();
+    if (!job) return;
+    const { req, line } = job;
+    if ('nothing' in action) {
+      this.err(req, line, 'TIMEOUT');
       return;
     }
     if ('cancel' in action) {
-      this.event(['KEY', 'CANCEL']);
-      this.err(req, 'CANCELLED');
+      // The cancel key belongs to the READ: no KEY event, only the READ's answer.
+      this.err(req, line, 'CANCELLED');
       return;
     }
     const card = action.card;
-    this.event([card.entryMode === 'CTLS' ? 'CARD_TAPPED' : 'CARD_INSERTED']);
+    if (card.entryMode === 'CTLS') {
+      this.event(['CARD_TAPPED']);
+    } else if (card.entryMode === 'CHIP' && !this.cardInSlot) {
+      this.cardInSlot = true;
+      this.event(['CARD_INSERTED']);
+    }
     if (card.unreadable) {
-      this.err(req, 'CARD_READ_FAILED');
+      this.err(req, line, 'CARD_READ_FAILED');
       return;
     }
+    this.lastCard = card;
     const blob = encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
-    this.ok(req, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64')]);
+    this.ok(req, line, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64')]);
     this.emit('card-read', card.name);
   }
+
+  private startPin(req: Frame, line: string): void {
+    if (!this.lastCard) {
+      this.err(req, line, 'CANCELLED');
+      return;
+    }
+    const card = this.lastCard;
+    const action: PinAction = this.pinActions.shift() ?? (card.pinRequired ? { pin: '1234' } : { bypass: true });
+    const delay = 'nothing' in action ? Number(req.fields[0]) : this.tapDelayMs;
+    const timer = setTimeout(() => this.finishPin(action), delay);
+    timer.unref();
+    this.job = { req, line, timer };
+    this.mode = 'PIN';
+  }
+
+  private finishPin(action: PinAction): void {
+    if (this.mode !== 'PIN') return;
+    const job = this.endJob();
+    if (!job) return;
+    const { req, line } = job;
+    if ('nothing' in action) this.err(req, line, 'TIMEOUT');
+    else if ('cancel' in action) this.err(req, line, 'CANCELLED');
+    else if ('bypass' in action) this.ok(req, line, ['BYPASSED']);
+    else this.ok(req, line, [encryptPinBlock(action.pin, this.lastCard!.pan).toString('base64')]);
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Flips the checksum's last hex digit, keeping it a hex digit, so only the checksum test fails. */
+function corruptChecksum(wire: string): string {
+  const i = wire.length - 3;
+  const digit = wire[i]!;
+  return wire.slice(0, i) + (digit === '0' ? '1' : '0') + wire.slice(i + 1);
 }

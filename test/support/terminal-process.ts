@@ -35,8 +35,10 @@ export class TerminalProcess {
   stderr = '';
   private readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `launch` runs another entry point (an installed copy) instead of the repository's dist/. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, launch?: { command: string; cwd: string }) {
+    const [command, argv] = launch ? [launch.command, args] : [process.execPath, [MAIN, ...args]];
+    this.child = spawn(command, argv, { cwd: launch?.cwd ?? REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (d: Buffer) => {
       this.stdout += d.toString();
     });

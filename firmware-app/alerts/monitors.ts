@@ -1,0 +1,172 @@
+import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
+import type { Logger } from '../logging/logger.js';
+import type { Journal } from '../payments/journal.js';
+import type { TxnState } from '../payments/lifecycle.js';
+import type { Db } from '../store/db.js';
+import { openAlerts, type Alert } from './alerts.js';
+import { clearAndReport, raiseAndReport } from './upstream.js';
+
+export interface MonitorSettings {
+  /** The sliding window the rates are computed over. */
+  windowMs: number;
+  /** Below this many outcomes in the window a rate means nothing: no raise, and an open alert clears. */
+  minSamples: number;
+  declineRatePercent: number;
+  declineClearPercent: number;
+  timeoutRatePercent: number;
+  timeoutClearPercent: number;
+  /** Oldest queued offline payment older than this raises an alert (before offline.maxAgeMs expires it). */
+  offlineQueueAgeMs: number;
+  evaluateEveryMs: number;
+}
+
+export const ALERT_KEY = {
+  declineRate: 'declines.rate',
+  timeoutRate: 'host.timeout-rate',
+  offlineQueueAge: 'saf.queue-age',
+} as const;
+
+export interface Reading {
+  key: string;
+  /** Percent for the rates, milliseconds for the queue age; null when there is nothing to measure. */
+  value: number | null;
+  samples: number;
+  threshold: number;
+}
+
+export type Decision = 'raise' | 'clear' | 'keep';
+
+/** Hysteresis: raise over `raiseAt`, clear only below `clearBelow`, so a rate hovering at the threshold does not flap. */
+export function decide(open: boolean, value: number | null, raiseAt: number, clearBelow: number): Decision {
+  if (!open) return value !== null && value > raiseAt ? 'raise' : 'keep';
+  return value === null || value < clearBelow ? 'clear' : 'keep';
+}
+
+/** Sales that ended (approved, declined, timed out, approved offline) in the window. */
+const OUTCOMES: readonly TxnState[] = ['approved', 'declined', 'declined_local', 'reversal_pending', 'offline_approved'];
+const DECLINES: readonly TxnState[] = ['declined', 'declined_local'];
+
+const percent = (part: number, whole: number) => Math.round((part * 1000) / whole) / 10;
+
+/**
+ * Watches the decline rate, the host timeout rate and the age of the offline queue, each
+ * read from the journal over a sliding window (so a restart does not reset it). Crossing a
+ * threshold raises an alert locally and upstream; going back to normal clears it.
+ * Evaluated after every sale outcome and on a timer, so a window that slides past the
+ * bad minutes clears the alert with no new sale.
+ */
+export class AlertMonitors {
+  private timer: TimerHandle | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly db: Db,
+    private readonly settings: MonitorSettings,
+    private readonly deps: { clock: Clock; logger: Logger; onUpstreamEvent?: () => void },
+  ) {
+    this.log = deps.logger.child('alerts');
+  }
+
+  /**
+   * Evaluates inside the transaction of every sale outcome. A monitor failure must never
+   * undo a payment, so it runs in its own savepoint and is only logged.
+   */
+  attach(journal: Journal): void {
+    journal.onTransition(({ to }) => {
+      if (!OUTCOMES.includes(to)) return;
+      try {
+        this.evaluate();
+      } catch (err) {
+        this.log.error({ err }, 'alert evaluation failed');
+      }
+    });
+  }
+
+  start(): void {
+    this.stop();
+    const tick = () => {
+      try {
+        this.evaluate();
+      } catch (err) {
+        this.log.error({ err }, 'alert evaluation failed');
+      }
+      this.timer = this.deps.clock.setTimeout(tick, this.settings.evaluateEveryMs);
+      this.timer.unref?.();
+    };
+    tick();
+  }
+
+  stop(): void {
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  readings(): Reading[] {
+    const s = this.settings;
+    const since = this.deps.clock.now() - s.windowMs;
+    const count = (states: readonly TxnState[], extra = '') =>
+      this.db
+        .prepare<unknown[], { n: number }>(
+          `SELECT count(*) AS n FROM transaction_events WHERE at > ? AND to_state IN (${states.map(() => '?').join(', ')}) ${extra}`,
+        )
+        .get(since, ...states)!.n;
+    const outcomes = count(OUTCOMES);
+    const declines = count(DECLINES);
+    const answeredOrNot = count(['approved', 'declined', 'reversal_pending'], `AND from_state = 'online_sent'`);
+    const timeouts = count(['reversal_pending'], `AND from_state = 'online_sent'`);
+    const oldest = this.db.prepare<[], { at: number | null }>(`SELECT min(queued_at) AS at FROM saf_queue WHERE state = 'queued'`).get()?.at ?? null;
+    return [
+      { key: ALERT_KEY.declineRate, value: outcomes >= s.minSamples ? percent(declines, outcomes) : null, samples: outcomes, threshold: s.declineRatePercent },
+      { key: ALERT_KEY.timeoutRate, value: answeredOrNot >= s.minSamples ? percent(timeouts, answeredOrNot) : null, samples: answeredOrNot, threshold: s.timeoutRatePercent },
+      { key: ALERT_KEY.offlineQueueAge, value: oldest === null ? null : this.deps.clock.now() - oldest, samples: oldest === null ? 0 : 1, threshold: s.offlineQueueAgeMs },
+    ];
+  }
+
+  /** Raises and clears as the readings say; returns what changed. */
+  evaluate(): { raised: Alert[]; cleared: Alert[] } {
+    const s = this.settings;
+    const limits: Record<string, { clearBelow: number; message: (r: Reading) => string }> = {
+      [ALERT_KEY.declineRate]: {
+        clearBelow: s.declineClearPercent,
+        message: (r) => `decline rate ${r.value}% over the last ${minutes(s.windowMs)} (${r.samples} sales), threshold ${s.declineRatePercent}%`,
+      },
+      [ALERT_KEY.timeoutRate]: {
+        clearBelow: s.timeoutClearPercent,
+        message: (r) => `host timeout rate ${r.value}% over the last ${minutes(s.windowMs)} (${r.samples} requests), threshold ${s.timeoutRatePercent}%`,
+      },
+      [ALERT_KEY.offlineQueueAge]: {
+        clearBelow: s.offlineQueueAgeMs,
+        message: (r) => `oldest offline payment waiting ${minutes(r.value ?? 0)} for the host, threshold ${minutes(s.offlineQueueAgeMs)}`,
+      },
+    };
+    const raised: Alert[] = [];
+    const cleared: Alert[] = [];
+    this.db.transaction(() => {
+      const open = new Set(openAlerts(this.db).map((a) => a.key));
+      for (const r of this.readings()) {
+        const limit = limits[r.key]!;
+        const decision = decide(open.has(r.key), r.value, r.threshold, limit.clearBelow);
+        if (decision === 'raise') {
+          const a = raiseAndReport(this.db, this.deps.clock, {
+            key: r.key,
+            severity: 'warning',
+            message: limit.message(r),
+            detail: { value: r.value, samples: r.samples, threshold: r.threshold, windowMs: s.windowMs },
+          });
+          if (a) raised.push(a);
+        } else if (decision === 'clear') {
+          const a = clearAndReport(this.db, this.deps.clock, r.key);
+          if (a) cleared.push(a);
+        }
+      }
+    })();
+    for (const a of raised) this.log.warn({ key: a.key, detail: a.detail }, a.message);
+    for (const a of cleared) this.log.info({ key: a.key }, 'alert cleared');
+    if (raised.length + cleared.length > 0) this.deps.onUpstreamEvent?.();
+    return { raised, cleared };
+  }
+}
+
+function minutes(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}

@@ -1,0 +1,47 @@
+import type { Clock } from '../../drivers/base/clock.js';
+import type { Logger } from '../logging/logger.js';
+import type { Journal, Transaction } from '../payments/journal.js';
+import type { Db } from '../store/db.js';
+import { enqueueEvent } from '../upstream/outbox.js';
+import { TMS_EVENT } from '../upstream/events.js';
+import { explain } from './catalog.js';
+import { DECLINE_STATES } from './statistics.js';
+
+/** One transaction is reported at most once, whoever enqueues it (this reporter, the SAF forwarder). */
+export const declineEventId = (txn: Pick<Transaction, 'uuid'>): string => `decline:${txn.uuid}`;
+
+/** The upstream payload: what the fleet operator needs, never card data (no PAN, token or last four). */
+export function declinePayload(txn: Transaction): Record<string, unknown> {
+  const code = txn.declineCode ?? txn.responseCode ?? '';
+  const entry = explain(code);
+  return {
+    transactionId: txn.uuid,
+    transactionType: txn.type,
+    state: txn.state,
+    code,
+    category: entry.category,
+    retry: entry.retry,
+    known: entry.known,
+    responseCode: txn.responseCode,
+    amount: txn.amount,
+    currency: txn.currency,
+    stan: txn.stan,
+    entryMode: txn.entryMode,
+    batchNumber: txn.batchNumber,
+  };
+}
+
+/**
+ * Writes a decline event to the outbox inside the SQLite transaction of the decline
+ * itself (journal observers run inside it), so the report exists if and only if the
+ * decline does. `onEnqueued` runs after the observer and must only schedule work.
+ */
+export function attachDeclineReporter(journal: Journal, db: Db, clock: Clock, options: { logger?: Logger; onEnqueued?: () => void } = {}): void {
+  journal.onTransition(({ txn, to }) => {
+    if (!DECLINE_STATES.includes(to)) return;
+    const payload = declinePayload(txn);
+    if (payload.known === false) options.logger?.warn({ txn: txn.id, code: payload.code }, 'decline code not in the catalog');
+    enqueueEvent(db, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload });
+    options.onEnqueued?.();
+  });
+}

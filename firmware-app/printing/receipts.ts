@@ -1,0 +1,73 @@
+import { PosError } from '../../drivers/base/errors.js';
+import type { TxnState } from '../payments/lifecycle.js';
+import type { Journal, Transaction, TransitionObserver } from '../payments/journal.js';
+import { receiptForTransaction, type ReceiptContext } from '../receipts/from-transaction.js';
+import { layoutReceipt, renderReceipt, type PaperWidth, type ReceiptCopy } from '../receipts/layout.js';
+import type { PrintJob, PrintQueue } from './queue.js';
+
+export class NothingToReprintError extends PosError {
+  constructor(id: number, state: TxnState) {
+    super('PRINT_NOTHING_TO_REPRINT', `transaction ${id} has no receipt to reprint (it is ${state})`, { id, state });
+  }
+}
+
+export interface ReceiptSettings extends ReceiptContext {
+  widthMm: PaperWidth;
+  /** Print a merchant copy before the customer copy of an approval. */
+  merchantCopy: boolean;
+}
+
+/** A payment still being decided; only a transition out of one of these is a result to print. */
+const UNDECIDED: readonly TxnState[] = ['created', 'card_read', 'online_sent'];
+/** States a finished payment stops in; the slip goes out with the result. */
+const APPROVALS: readonly TxnState[] = ['approved', 'offline_approved'];
+const DECLINES: readonly TxnState[] = ['declined', 'declined_local', 'reversal_pending'];
+/** States a reprint can show: a result the customer could have seen. */
+const REPRINTABLE: readonly TxnState[] = [
+  ...APPROVALS, ...DECLINES, 'reversed', 'forwarded_approved', 'forwarded_declined', 'expired', 'void_pending', 'voided',
+];
+
+/**
+ * Receipts as print jobs. The slips for a result are written to `print_jobs` by a journal
+ * observer, inside the SQLite transaction that commits the result: once the cashier can see
+ * APPROVED, the receipt is durably queued, and a crash cannot lose one without the other.
+ */
+export class ReceiptJobs {
+  constructor(
+    private readonly queue: PrintQueue,
+    private readonly settings: ReceiptSettings,
+  ) {}
+
+  /**
+   * Starts queuing slips for results from now on. Called after start-up recovery, so a sale
+   * interrupted before a restart does not print a slip long after the customer left.
+   */
+  attach(journal: Journal): void {
+    journal.onTransition(this.observer);
+  }
+
+  /** Which copies a state change prints: approvals both (merchant first), declines one slip. */
+  copiesFor(txn: Transaction, from: TxnState | null, to: TxnState): ReceiptCopy[] {
+    // A failed void puts its sale back to approved: that is not a new result to print.
+    if (from === null || !UNDECIDED.includes(from)) return [];
+    if (APPROVALS.includes(to)) return this.settings.merchantCopy ? ['merchant', 'customer'] : ['customer'];
+    // A decline before any card was read (cancelled, no card) has nobody to give a slip to.
+    if (DECLINES.includes(to) && txn.last4) return ['customer'];
+    return [];
+  }
+
+  private readonly observer: TransitionObserver = ({ txn, from, to }) => {
+    for (const copy of this.copiesFor(txn, from, to)) this.enqueue(txn, copy, false);
+  };
+
+  /** Queues a copy of any past receipt from the journal, marked REPRINT. */
+  reprint(txn: Transaction, copy: ReceiptCopy = 'customer'): PrintJob {
+    if (!REPRINTABLE.includes(txn.state)) throw new NothingToReprintError(txn.id, txn.state);
+    return this.enqueue(txn, copy, true);
+  }
+
+  private enqueue(txn: Transaction, copy: ReceiptCopy, reprint: boolean): PrintJob {
+    const payload = renderReceipt(layoutReceipt(receiptForTransaction(txn, this.settings, copy, reprint)), this.settings.widthMm);
+    return this.queue.enqueue({ kind: reprint ? 'reprint' : 'receipt', payload, transactionId: txn.id, copy });
+  }
+}

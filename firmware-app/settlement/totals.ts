@@ -1,0 +1,146 @@
+import { PosError } from '../../drivers/base/errors.js';
+import { isCurrencyCode, type CurrencyCode } from '../core/money.js';
+import type { SettlementTotals } from '../host/messages.js';
+import type { TxnState, TxnType } from '../payments/lifecycle.js';
+import type { Db } from '../store/db.js';
+
+export interface Tally {
+  count: number;
+  /** Minor units of the currency. */
+  amount: number;
+}
+
+export interface CurrencyTotals {
+  /** Sales the host posted: approved online (void still pending included) and offline sales it accepted as advices. */
+  sales: Tally;
+  /** The part of `sales` that was approved offline and forwarded. */
+  offlineSales: Tally;
+  refunds: Tally;
+  /** Sales cancelled by a void; in neither sales nor refunds. */
+  voids: Tally;
+}
+
+export interface BatchTotals {
+  batchNumber: number;
+  byCurrency: Partial<Record<CurrencyCode, CurrencyTotals>>;
+  /** Payments of the batch the host's figures may not agree with yet. */
+  unsettled: {
+    /** Sent to the host, answer not yet in. */
+    inFlight: number;
+    /** Waiting for a 0410: the host may hold a posting the journal does not count. */
+    reversalsPending: number;
+    /** Approved offline, not yet accepted by the host as an advice. */
+    offlinePending: number;
+    /** Void sent, answer not yet in. */
+    voidsPending: number;
+  };
+}
+
+export class SettlementTotalsError extends PosError {}
+
+const zero = (): Tally => ({ count: 0, amount: 0 });
+const emptyCurrency = (): CurrencyTotals => ({ sales: zero(), offlineSales: zero(), refunds: zero(), voids: zero() });
+
+function add(t: Tally, count: number, amount: number): void {
+  t.count += count;
+  t.amount += amount;
+}
+
+/**
+ * Which totals line a journal row counts in, by type and state. Follows the host contract
+ * (docs/protocols/host-iso8583.md 4.5): sales answered 00 plus advices answered 00,
+ * refunds answered 00, nothing that was reversed.
+ */
+export function classify(type: TxnType, state: TxnState): 'sale' | 'offlineSale' | 'refund' | 'void' | 'inFlight' | 'reversalPending' | 'offlinePending' | 'voidPending' | null {
+  if (type === 'void') return null;
+  switch (state) {
+    // Before online_sent nothing reached the host, so nothing there can differ; a sale
+    // still at the card is waited for by settlement, one a crash left there never moves.
+    case 'online_sent':
+      return 'inFlight';
+    case 'reversal_pending':
+      return 'reversalPending';
+    case 'offline_approved':
+      return 'offlinePending';
+    case 'approved':
+      return type === 'refund' ? 'refund' : 'sale';
+    case 'void_pending':
+      return 'voidPending';
+    case 'forwarded_approved':
+      return 'offlineSale';
+    case 'voided':
+      return 'void';
+    default:
+      return null;
+  }
+}
+
+/** The batch's totals per currency, read from the journal in one consistent snapshot. */
+export function batchTotals(db: Db, batchNumber: number): BatchTotals {
+  const rows = db
+    .prepare<[number], { type: TxnType; state: TxnState; currency: string; n: number; amount: number }>(
+      `SELECT type, state, currency, count(*) AS n, coalesce(sum(amount), 0) AS amount
+         FROM transactions WHERE batch_number = ? GROUP BY type, state, currency`,
+    )
+    .all(batchNumber);
+  const totals: BatchTotals = { batchNumber, byCurrency: {}, unsettled: { inFlight: 0, reversalsPending: 0, offlinePending: 0, voidsPending: 0 } };
+  for (const r of rows) {
+    const kind = classify(r.type, r.state);
+    if (kind === null) continue;
+    if (!isCurrencyCode(r.currency)) {
+      throw new SettlementTotalsError('SETTLEMENT_UNKNOWN_CURRENCY', `batch ${batchNumber} holds payments in ${r.currency}, which this build does not know`, { batchNumber });
+    }
+    const c = (totals.byCurrency[r.currency] ??= emptyCurrency());
+    switch (kind) {
+      case 'sale':
+        add(c.sales, r.n, r.amount);
+        break;
+      case 'offlineSale':
+        add(c.sales, r.n, r.amount);
+        add(c.offlineSales, r.n, r.amount);
+        break;
+      case 'refund':
+        add(c.refunds, r.n, r.amount);
+        break;
+      case 'void':
+        add(c.voids, r.n, r.amount);
+        break;
+      case 'inFlight':
+        totals.unsettled.inFlight += r.n;
+        break;
+      case 'reversalPending':
+        totals.unsettled.reversalsPending += r.n;
+        break;
+      case 'offlinePending':
+        totals.unsettled.offlinePending += r.n;
+        break;
+      case 'voidPending':
+        totals.unsettled.voidsPending += r.n;
+        break;
+    }
+  }
+  return totals;
+}
+
+/**
+ * Field 63 carries one currency. A batch with money in another currency than the
+ * terminal's cannot be settled over this link: that is a configuration change made
+ * mid-batch, and the technician must see it rather than have part of the money vanish.
+ */
+export function hostTotals(totals: BatchTotals, currency: CurrencyCode): SettlementTotals {
+  const others = (Object.keys(totals.byCurrency) as CurrencyCode[]).filter((c) => c !== currency);
+  if (others.length > 0) {
+    throw new SettlementTotalsError(
+      'SETTLEMENT_MIXED_CURRENCY',
+      `batch ${totals.batchNumber} holds payments in ${others.join(', ')} besides the terminal currency ${currency}`,
+      { batchNumber: totals.batchNumber, currencies: others },
+    );
+  }
+  const c = totals.byCurrency[currency] ?? emptyCurrency();
+  return { salesCount: c.sales.count, salesAmount: c.sales.amount, refundsCount: c.refunds.count, refundsAmount: c.refunds.amount };
+}
+
+export function unsettledCount(totals: BatchTotals): number {
+  const u = totals.unsettled;
+  return u.inFlight + u.reversalsPending + u.offlinePending + u.voidsPending;
+}

@@ -1,0 +1,366 @@
+import { systemClock, type Clock, type TimerHandle } from '../../../drivers/base/clock.js';
+import { isPosError } from '../../../drivers/base/errors.js';
+import { formatAmount, parseAmount } from '../../core/money.js';
+import { explain } from '../../declines/catalog.js';
+import { formatDateTime } from '../format.js';
+import type { CashierPort, PaymentResult, Progress, TxnQuery, TxnView } from '../terminal-port.js';
+import { ansi, renderMenu, type MenuItem, type Tty } from '../tty.js';
+import { stateWord, t, type Language, type TextKey } from './strings.js';
+
+export interface CashierOptions {
+  clock?: Clock;
+  /** How often the status line is refreshed. */
+  refreshMs?: number;
+  /** Opens the technician menu on this same screen; absent when the build has none. */
+  openDiagnostics?: (tty: Tty, header: () => void) => Promise<void>;
+}
+
+type Action = 'sale' | 'refund' | 'void' | 'reprint' | 'find' | 'decline' | 'lang' | 'tech' | 'quit';
+
+const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
+  { key: '1', action: 'sale', text: 'sale' },
+  { key: '2', action: 'refund', text: 'refund' },
+  { key: '3', action: 'void', text: 'void' },
+  { key: '4', action: 'reprint', text: 'reprint' },
+  { key: '5', action: 'find', text: 'find' },
+  { key: '6', action: 'decline', text: 'lastDecline' },
+  { key: 'l', action: 'lang', text: 'language' },
+  { key: 't', action: 'tech', text: 'technician' },
+  { key: 'q', action: 'quit', text: 'quit' },
+];
+
+/**
+ * The cashier console: a status line pinned to the top row (a scroll region keeps it there
+ * whatever the screen below does) and a keyboard menu for every cashier task.
+ */
+export class CashierConsole {
+  private lang: Language;
+  private readonly clock: Clock;
+  private timer: TimerHandle | undefined;
+  private lastStatus = '';
+  private running = false;
+
+  constructor(
+    private readonly port: CashierPort,
+    private readonly tty: Tty,
+    private readonly options: CashierOptions = {},
+  ) {
+    this.lang = port.language;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get language(): Language {
+    return this.lang;
+  }
+
+  async run(): Promise<void> {
+    this.running = true;
+    this.scheduleRefresh();
+    try {
+      for (;;) {
+        this.home();
+        const items = MENU.filter((m) => m.action !== 'tech' || this.options.openDiagnostics).map((m) => ({ key: m.key, label: this.tr(m.text) }));
+        for (const l of renderMenu(items)) this.tty.line(l);
+        this.tty.line();
+        this.tty.write(`${this.tr('choose')} `);
+        const key = await this.tty.choose(items);
+        if (key === null) return;
+        const action = MENU.find((m) => m.key === key)?.action;
+        if (action === 'quit') return;
+        if (action && !(await this.perform(action))) return;
+      }
+    } finally {
+      this.running = false;
+      if (this.timer) this.clock.clearTimeout(this.timer);
+      this.tty.write(`${ansi.saveCursor}\x1b[r${ansi.restoreCursor}\n${this.tr('bye')}\n`);
+    }
+  }
+
+  /** Runs one menu action; false when the input ended and the console should close. */
+  private async perform(action: Action): Promise<boolean> {
+    switch (action) {
+      case 'sale':
+      case 'refund':
+        return this.payment(action);
+      case 'void':
+        return this.voidOne();
+      case 'reprint':
+        return this.reprintLast();
+      case 'find':
+        return this.find();
+      case 'decline':
+        return this.lastDecline();
+      case 'lang':
+        this.lang = this.lang === 'en' ? 'zh-CN' : 'en';
+        this.lastStatus = '';
+        return true;
+      case 'tech':
+        await this.options.openDiagnostics?.(this.tty, () => this.drawStatus(true));
+        this.lastStatus = '';
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  private tr(key: TextKey, vars?: Record<string, string>): string {
+    return t(this.lang, key, vars);
+  }
+
+  statusLine(): string {
+    const s = this.port.status();
+    const w = (state: string) => stateWord(this.lang, state);
+    return `${this.tr('host')} ${w(s.host)} | ${this.tr('saf')} ${s.safDepth} | ${this.tr('printer')} ${w(s.printer)} | ${this.tr('reader')} ${w(s.reader)}`;
+  }
+
+  private drawStatus(force: boolean): void {
+    const text = this.statusLine();
+    if (!force && text === this.lastStatus) return;
+    this.lastStatus = text;
+    this.tty.write(`${ansi.saveCursor}${ansi.moveTo(1)}${ansi.clearLine}${ansi.inverse(` ${text} `)}${ansi.restoreCursor}`);
+  }
+
+  private scheduleRefresh(): void {
+    this.timer = this.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.drawStatus(false);
+      this.scheduleRefresh();
+    }, this.options.refreshMs ?? 1000);
+    this.timer.unref?.();
+  }
+
+  /** Clears the screen below the status line and shows the title. */
+  private home(subtitle?: string): void {
+    this.tty.write(`${ansi.clear}\x1b[2;${this.tty.rows}r${ansi.moveTo(2)}`);
+    this.drawStatus(true);
+    this.tty.line(ansi.bold(`pos-companion - ${this.tr('title')}${subtitle ? ` - ${subtitle}` : ''}`));
+    this.tty.line();
+  }
+
+  private async done(): Promise<boolean> {
+    this.tty.line();
+    this.tty.write(`${this.tr('anyKey')} `);
+    return this.tty.pause();
+  }
+
+  private failure(err: unknown): void {
+    const message = isPosError(err) && err.code === 'UI_FEATURE_UNAVAILABLE' ? this.tr('unavailable') : `${this.tr('error')}: ${isPosError(err) ? err.message : String(err)}`;
+    this.tty.line(message);
+  }
+
+  /** Asks until the amount parses and the terminal accepts it; null when the cashier backs out. */
+  private async askAmount(): Promise<number | null> {
+    for (;;) {
+      const text = await this.tty.readLine(this.tr('amountPrompt', { currency: this.port.currency }), { maxLength: 16 });
+      if (text === null) return null;
+      if (text.trim() === '') continue;
+      try {
+        const amount = parseAmount(text, this.port.currency);
+        this.port.validateAmount(amount);
+        return amount;
+      } catch (err) {
+        this.tty.line(`${this.tr('invalid')}: ${isPosError(err) ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  private async payment(kind: 'sale' | 'refund'): Promise<boolean> {
+    this.home(this.tr(kind));
+    const amount = await this.askAmount();
+    if (amount === null) return true;
+    let originalId: number | undefined;
+    if (kind === 'refund') {
+      const text = await this.tty.readLine(this.tr('refundOriginal'), { maxLength: 10 });
+      if (text === null) return true;
+      if (text.trim() !== '') {
+        const original = this.port.transaction(Number(text.trim()));
+        if (!original) {
+          this.tty.line(this.tr('invalid'));
+          return this.done();
+        }
+        this.tty.line(this.describe(original));
+        originalId = original.id;
+      }
+    }
+    this.tty.line(`${this.tr(kind)} ${this.port.currency} ${formatAmount(amount, this.port.currency)}`);
+    this.tty.line(this.tr('cancelHint'));
+    await this.runPayment((onProgress) => (kind === 'sale' ? this.port.sale(amount, onProgress) : this.port.refund(amount, originalId, onProgress)));
+    return this.done();
+  }
+
+  private async voidOne(): Promise<boolean> {
+    this.home(this.tr('void'));
+    const text = await this.tty.readLine(this.tr('voidPrompt'), { maxLength: 10 });
+    if (text === null || text.trim() === '') return true;
+    const id = Number(text.trim());
+    const txn = Number.isSafeInteger(id) && id > 0 ? this.port.transaction(id) : undefined;
+    if (!txn) {
+      this.tty.line(this.tr('invalid'));
+      return this.done();
+    }
+    // A void cannot be taken back: the cashier sees which payment it is before it goes out.
+    this.tty.line(this.describe(txn));
+    const confirm = await this.tty.readLine(this.tr('voidConfirm'), { maxLength: 1 });
+    if (confirm === null) return true;
+    await this.runPayment((onProgress) => this.port.voidTransaction(id, onProgress));
+    return this.done();
+  }
+
+  /** Runs a payment with its progress on screen; Escape asks the reader to cancel. */
+  private async runPayment(start: (onProgress: (p: Progress) => void) => Promise<PaymentResult>): Promise<void> {
+    let result: PaymentResult;
+    try {
+      const work = start((p) => {
+        if (p !== 'done') this.tty.line(this.tr(p));
+      });
+      result = await this.tty.whileRunning(work, (k) => {
+        if (k.name === 'escape' || (k.ctrl && k.name === 'c')) {
+          this.tty.line(this.tr('cancelling'));
+          this.port.cancel().catch(() => undefined);
+        }
+      });
+    } catch (err) {
+      this.failure(err);
+      return;
+    }
+    this.showResult(result);
+  }
+
+  private showResult(r: PaymentResult): void {
+    const x = r.transaction;
+    if (r.approved) {
+      const refs = `${x.authCode ? ` auth ${x.authCode}` : ''}${x.rrn ? ` RRN ${x.rrn}` : ''}${x.stan ? ` STAN ${x.stan}` : ''}`;
+      const label = x.type === 'void' ? this.tr('voided') : x.type === 'refund' ? this.tr('refundApproved') : this.tr('approved');
+      this.tty.line(ansi.bold(`${label}${r.offline ? ` ${this.tr('offline')}` : ''}${refs} (transaction ${x.id})`));
+    } else {
+      this.explainDecline(r.code ?? x.declineCode ?? '');
+    }
+    if (r.printed) this.tty.line(this.tr('receiptPrinted'));
+    else if (r.printError) this.tty.line(`${this.tr('receiptNotPrinted')}: ${r.printError}`);
+  }
+
+  private explainDecline(code: string): void {
+    const entry = explain(code);
+    this.tty.line(ansi.bold(`${this.tr('declined')}: ${entry.cashier[this.lang]}`));
+    this.tty.line(`${this.tr('code')}: ${code}  (${entry.category})`);
+    this.tty.line(`${this.tr('whatToDo')}: ${entry.cashierHint}`);
+    this.tty.line(`${this.tr('tellCustomer')}: ${entry.customer[this.lang]}`);
+  }
+
+  private async reprintLast(): Promise<boolean> {
+    this.home(this.tr('reprint'));
+    const last = this.port.lastTransaction();
+    if (!last) {
+      this.tty.line(this.tr('noTransaction'));
+      return this.done();
+    }
+    await this.reprint(last);
+    return this.done();
+  }
+
+  private async reprint(txn: TxnView): Promise<void> {
+    this.tty.line(this.describe(txn));
+    this.tty.line(this.tr('printing'));
+    try {
+      const r = await this.port.reprint(txn.id);
+      this.tty.line(r.printed ? this.tr('receiptPrinted') : `${this.tr('receiptNotPrinted')}: ${r.error ?? ''}`);
+    } catch (err) {
+      this.failure(err);
+    }
+  }
+
+  private async lastDecline(): Promise<boolean> {
+    this.home(this.tr('lastDecline'));
+    const txn = this.port.lastDecline();
+    if (!txn) {
+      this.tty.line(this.tr('noDecline'));
+      return this.done();
+    }
+    this.tty.line(this.describe(txn));
+    this.tty.line();
+    this.explainDecline(txn.declineCode ?? '');
+    return this.done();
+  }
+
+  private describe(x: TxnView): string {
+    const parts = [
+      `#${x.id}`,
+      formatDateTime(x.createdAt),
+      x.type,
+      `${x.currency} ${formatAmount(x.amount, x.currency)}`,
+      x.state,
+      x.last4 ? `****${x.last4}` : '',
+      x.authCode ? `auth ${x.authCode}` : '',
+      x.rrn ? `RRN ${x.rrn}` : '',
+      x.declineCode && x.state !== 'approved' ? `code ${x.declineCode}` : '',
+    ];
+    return parts.filter(Boolean).join('  ');
+  }
+
+  private async find(): Promise<boolean> {
+    this.home(this.tr('find'));
+    const items: MenuItem[] = [
+      { key: '1', label: this.tr('byAmount') },
+      { key: '2', label: this.tr('byTime') },
+      { key: '3', label: this.tr('byLast4') },
+      { key: '4', label: this.tr('byAuth') },
+      { key: '5', label: this.tr('byRrn') },
+    ];
+    this.tty.line(`${this.tr('findBy')}:`);
+    for (const l of renderMenu(items)) this.tty.line(l);
+    this.tty.line(`  [Esc] ${this.tr('back')}`);
+    const key = await this.tty.choose(items);
+    if (key === null) return true;
+    const text = await this.tty.readLine(`${items.find((i) => i.key === key)?.label ?? ''} - ${this.tr('valuePrompt')}`, { maxLength: 24 });
+    if (text === null) return true;
+    const query = this.buildQuery(key, text.trim());
+    if (!query) {
+      this.tty.line(this.tr('invalid'));
+      return this.done();
+    }
+    const found = this.port.find({ ...query, limit: 9 });
+    this.tty.line();
+    if (found.length === 0) {
+      this.tty.line(this.tr('noResults'));
+      return this.done();
+    }
+    this.tty.line(`${this.tr('results')}:`);
+    found.forEach((x, i) => this.tty.line(`  [${i + 1}] ${this.describe(x)}`));
+    this.tty.line();
+    this.tty.line(this.tr('pickResult'));
+    const pick = await this.tty.choose(found.map((_, i) => ({ key: String(i + 1), label: '' })));
+    if (pick === null) return true;
+    const txn = found[Number(pick) - 1];
+    if (txn) await this.reprint(txn);
+    return this.done();
+  }
+
+  private buildQuery(key: string, text: string): TxnQuery | undefined {
+    switch (key) {
+      case '1':
+        try {
+          return { amount: parseAmount(text, this.port.currency) };
+        } catch {
+          return undefined;
+        }
+      case '2': {
+        const m = /^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$/.exec(text);
+        if (!m) return undefined;
+        const at = (h: string, min: string) => {
+          const d = new Date(this.clock.now());
+          d.setHours(Number(h), Number(min), 0, 0);
+          return d.getTime();
+        };
+        return { from: at(m[1]!, m[2]!), to: at(m[3]!, m[4]!) + 59_999 };
+      }
+      case '3':
+        return /^\d{4}$/.test(text) ? { last4: text } : undefined;
+      case '4':
+        return /^[A-Za-z0-9 ]{1,6}$/.test(text) ? { authCode: text.toUpperCase() } : undefined;
+      case '5':
+        return /^\d{1,12}$/.test(text) ? { rrn: text.padStart(12, '0') } : undefined;
+      default:
+        return undefined;
+    }
+  }
+}

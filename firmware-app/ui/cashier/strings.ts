@@ -1,0 +1,89 @@
+export type Language = 'en' | 'zh-CN';
+export const LANGUAGES: readonly Language[] = ['en', 'zh-CN'];
+
+/** Every text the cashier console shows, in both languages (data, not scattered strings). */
+const TEXT = {
+  title: { en: 'Cashier', 'zh-CN': '收银台' },
+  host: { en: 'host', 'zh-CN': '主机' },
+  saf: { en: 'SAF', 'zh-CN': '离线队列' },
+  printer: { en: 'printer', 'zh-CN': '打印机' },
+  reader: { en: 'reader', 'zh-CN': '读卡器' },
+  sale: { en: 'Sale', 'zh-CN': '消费' },
+  refund: { en: 'Refund', 'zh-CN': '退货' },
+  void: { en: 'Void', 'zh-CN': '撤销' },
+  reprint: { en: 'Reprint last receipt', 'zh-CN': '重打上一张小票' },
+  find: { en: 'Find a transaction', 'zh-CN': '查询交易' },
+  lastDecline: { en: 'Last decline explained', 'zh-CN': '最近一次拒绝原因' },
+  language: { en: 'Language: 中文', 'zh-CN': 'Language: English' },
+  technician: { en: 'Technician menu', 'zh-CN': '维护菜单' },
+  quit: { en: 'Quit', 'zh-CN': '退出' },
+  choose: { en: 'Press a key.', 'zh-CN': '请按键选择。' },
+  amountPrompt: { en: 'Amount ({currency}), Esc to go back: ', 'zh-CN': '金额 ({currency})，Esc 返回: ' },
+  cancelHint: { en: 'Esc cancels while waiting for the card.', 'zh-CN': '等待刷卡时按 Esc 取消。' },
+  'waiting-for-card': { en: 'Waiting for card...', 'zh-CN': '请刷卡/插卡/挥卡...' },
+  'card-read': { en: 'Card read.', 'zh-CN': '已读卡。' },
+  'waiting-for-host': { en: 'Waiting for host...', 'zh-CN': '正在连接主机...' },
+  printing: { en: 'Printing...', 'zh-CN': '正在打印...' },
+  cancelling: { en: 'Cancelling...', 'zh-CN': '正在取消...' },
+  approved: { en: 'APPROVED', 'zh-CN': '交易成功 APPROVED' },
+  voided: { en: 'VOIDED', 'zh-CN': '已撤销 VOIDED' },
+  refundApproved: { en: 'REFUND APPROVED', 'zh-CN': '退货成功 REFUND APPROVED' },
+  offline: { en: 'OFFLINE (forwarded when the host is back)', 'zh-CN': '离线 (主机恢复后上送)' },
+  declined: { en: 'DECLINED', 'zh-CN': '交易拒绝 DECLINED' },
+  receiptPrinted: { en: 'Receipt printed.', 'zh-CN': '小票已打印。 Receipt printed.' },
+  receiptNotPrinted: { en: 'Receipt NOT printed', 'zh-CN': '小票未打印' },
+  whatToDo: { en: 'What to do', 'zh-CN': '处理建议' },
+  tellCustomer: { en: 'Tell the customer', 'zh-CN': '告知顾客' },
+  reason: { en: 'Reason', 'zh-CN': '原因' },
+  code: { en: 'Code', 'zh-CN': '代码' },
+  anyKey: { en: 'Press any key.', 'zh-CN': '按任意键继续。' },
+  noTransaction: { en: 'No transaction yet.', 'zh-CN': '暂无交易。' },
+  noDecline: { en: 'No decline so far.', 'zh-CN': '暂无拒绝交易。' },
+  findBy: { en: 'Find by', 'zh-CN': '查询条件' },
+  byAmount: { en: 'Amount', 'zh-CN': '金额' },
+  byTime: { en: 'Time range (today, HH:MM-HH:MM)', 'zh-CN': '时间段 (今天, HH:MM-HH:MM)' },
+  byLast4: { en: 'Card last four digits', 'zh-CN': '卡号后四位' },
+  byAuth: { en: 'Authorization code', 'zh-CN': '授权码' },
+  byRrn: { en: 'RRN (reference number)', 'zh-CN': '参考号 RRN' },
+  back: { en: 'Back', 'zh-CN': '返回' },
+  valuePrompt: { en: 'Value: ', 'zh-CN': '输入: ' },
+  invalid: { en: 'Not valid', 'zh-CN': '输入无效' },
+  results: { en: 'Matching transactions', 'zh-CN': '符合条件的交易' },
+  noResults: { en: 'No matching transaction.', 'zh-CN': '没有符合条件的交易。' },
+  pickResult: { en: 'Number to reprint its receipt, Esc to go back.', 'zh-CN': '输入序号重打小票，Esc 返回。' },
+  voidPrompt: { en: 'Transaction number to void (see Find), Esc to go back: ', 'zh-CN': '要撤销的交易号 (见查询)，Esc 返回: ' },
+  voidConfirm: { en: 'Enter to void this payment, Esc to keep it: ', 'zh-CN': '按回车撤销此交易，Esc 保留: ' },
+  refundOriginal: { en: 'Original sale number (Enter if unknown): ', 'zh-CN': '原消费交易号 (不知道请直接回车): ' },
+  unavailable: { en: 'Not available on this terminal', 'zh-CN': '本终端暂不支持' },
+  error: { en: 'Error', 'zh-CN': '错误' },
+  bye: { en: 'Goodbye.', 'zh-CN': '再见。' },
+} as const satisfies Record<string, Record<Language, string>>;
+
+export type TextKey = keyof typeof TEXT;
+
+/** Device and link states as the status line shows them in Chinese; anything else stays as reported. */
+const STATE_ZH: Record<string, string> = {
+  online: '在线',
+  offline: '离线',
+  degraded: '不稳定',
+  ready: '就绪',
+  connected: '已连接',
+  connecting: '连接中',
+  disconnected: '未连接',
+  'paper out': '缺纸',
+  'paper low': '纸将尽',
+  'cover open': '纸仓盖打开',
+  'not answering': '无响应',
+  unknown: '未知',
+  error: '故障',
+  waiting: '待打印',
+};
+
+export function stateWord(lang: Language, state: string): string {
+  if (lang === 'en') return state;
+  return state.replace(/paper out|paper low|cover open|not answering|[a-z]+/g, (w) => STATE_ZH[w] ?? w);
+}
+
+export function t(lang: Language, key: TextKey, vars: Record<string, string> = {}): string {
+  return TEXT[key][lang].replace(/\{(\w+)\}/g, (m, name: string) => vars[name] ?? m);
+}

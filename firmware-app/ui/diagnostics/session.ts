@@ -1,0 +1,169 @@
+import { isPosError, PosError } from '../../../drivers/base/errors.js';
+import type {
+  AlertView,
+  BundleResult,
+  CardTestResult,
+  DeclineStat,
+  DeviceInfo,
+  DiagnosticsPort,
+  DrainProgress,
+  DrainResult,
+  EchoResult,
+  JobRunView,
+  QueueInfo,
+  QueueName,
+  StatusSnapshot,
+} from '../terminal-port.js';
+import { QUEUE_NAMES } from '../terminal-port.js';
+import type { LoginResult, PinGuard } from './pin.js';
+
+/**
+ * What the diagnostic menu talks to. Asynchronous throughout so the same menu runs in the
+ * terminal process (a local session) and in `npm run diag` (a session over the control socket).
+ */
+export interface DiagnosticsSession {
+  login(pin: string): Promise<LoginResult>;
+  deviceInfo(): Promise<DeviceInfo>;
+  status(): Promise<StatusSnapshot>;
+  cardReadTest(): Promise<CardTestResult>;
+  testPrint(): Promise<{ printed: boolean; error?: string }>;
+  hostEcho(): Promise<EchoResult>;
+  queues(): Promise<QueueInfo[]>;
+  drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult>;
+  declineStats(): Promise<DeclineStat[]>;
+  alerts(): Promise<AlertView[]>;
+  jobs(): Promise<{ runs: JobRunView[]; names: string[] }>;
+  runJob(name: string): Promise<string>;
+  logTail(lines: number): Promise<string[]>;
+  config(): Promise<Record<string, unknown>>;
+  exportBundle(): Promise<BundleResult>;
+  logout(): Promise<void>;
+}
+
+/** The methods a remote client may call, with nothing else reachable through the socket. */
+export const SESSION_METHODS = [
+  'login', 'deviceInfo', 'status', 'cardReadTest', 'testPrint', 'hostEcho', 'queues', 'drain',
+  'declineStats', 'alerts', 'jobs', 'runJob', 'logTail', 'config', 'exportBundle', 'logout',
+] as const satisfies readonly (keyof DiagnosticsSession)[];
+
+export type SessionMethod = (typeof SESSION_METHODS)[number];
+
+export class NotLoggedInError extends PosError {
+  constructor() {
+    super('DIAG_NOT_LOGGED_IN', 'technician PIN required');
+  }
+}
+
+export class BadRequestError extends PosError {
+  constructor(message: string) {
+    super('DIAG_BAD_REQUEST', message);
+  }
+}
+
+/**
+ * A technician's session inside the terminal process: nothing but `login` works before
+ * the PIN is accepted, and every call, allowed or refused, is written to `audit_log`.
+ */
+export class LocalDiagnosticsSession implements DiagnosticsSession {
+  private loggedIn = false;
+
+  constructor(
+    private readonly port: DiagnosticsPort,
+    private readonly guard: PinGuard,
+    /** Who is at the keyboard: `console`, or `socket uid=1000 pid=...`. */
+    private readonly actor: string,
+  ) {}
+
+  async login(pin: string): Promise<LoginResult> {
+    if (typeof pin !== 'string') throw new BadRequestError('pin must be a string');
+    const result = this.guard.check(pin);
+    this.loggedIn = result.ok;
+    const detail = result.ok ? undefined : result.reason === 'wrong-pin' ? { attemptsLeft: result.attemptsLeft } : result.reason === 'locked' ? { lockedForMs: result.lockedForMs } : undefined;
+    this.port.audit({ actor: this.actor, action: 'login', detail, outcome: result.ok ? 'ok' : result.reason });
+    return result;
+  }
+
+  async logout(): Promise<void> {
+    if (this.loggedIn) this.port.audit({ actor: this.actor, action: 'logout', outcome: 'ok' });
+    this.loggedIn = false;
+  }
+
+  deviceInfo(): Promise<DeviceInfo> {
+    return this.run('device-info', undefined, () => this.port.deviceInfo());
+  }
+
+  /**
+   * The device screen polls this every second, so it is not audited call by call: opening
+   * the screen is (as `device-info`). It still needs the PIN.
+   */
+  async status(): Promise<StatusSnapshot> {
+    if (!this.loggedIn) return this.run('status', undefined, async () => this.port.status());
+    return this.port.status();
+  }
+
+  cardReadTest(): Promise<CardTestResult> {
+    return this.run('card-read-test', undefined, () => this.port.cardReadTest(), (r) => (r.ok ? 'ok' : 'failed'));
+  }
+
+  testPrint(): Promise<{ printed: boolean; error?: string }> {
+    return this.run('test-print', undefined, () => this.port.testPrint(), (r) => (r.printed ? 'ok' : 'failed'));
+  }
+
+  hostEcho(): Promise<EchoResult> {
+    return this.run('host-echo', undefined, () => this.port.hostEcho(), (r) => (r.ok ? 'ok' : 'failed'));
+  }
+
+  queues(): Promise<QueueInfo[]> {
+    return this.run('queues', undefined, async () => this.port.queues());
+  }
+
+  drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult> {
+    if (!QUEUE_NAMES.includes(queue)) return Promise.reject(new BadRequestError(`unknown queue ${String(queue)}`));
+    return this.run('drain', { queue }, () => this.port.drain(queue, onProgress), (r) => (r.remaining === 0 ? 'ok' : `remaining ${r.remaining}`));
+  }
+
+  declineStats(): Promise<DeclineStat[]> {
+    return this.run('decline-stats', undefined, async () => this.port.declineStats());
+  }
+
+  alerts(): Promise<AlertView[]> {
+    return this.run('alerts', undefined, async () => this.port.alerts());
+  }
+
+  jobs(): Promise<{ runs: JobRunView[]; names: string[] }> {
+    return this.run('jobs', undefined, async () => ({ runs: this.port.jobs(), names: this.port.jobNames() }));
+  }
+
+  runJob(name: string): Promise<string> {
+    if (typeof name !== 'string') return Promise.reject(new BadRequestError('job name must be a string'));
+    return this.run('run-job', { job: name }, () => this.port.runJob(name));
+  }
+
+  logTail(lines: number): Promise<string[]> {
+    const n = Number.isSafeInteger(lines) ? Math.min(Math.max(lines, 1), 500) : 40;
+    return this.run('log-tail', { lines: n }, async () => this.port.logTail(n));
+  }
+
+  config(): Promise<Record<string, unknown>> {
+    return this.run('config-view', undefined, async () => this.port.config());
+  }
+
+  exportBundle(): Promise<BundleResult> {
+    return this.run('export-bundle', undefined, () => this.port.exportBundle());
+  }
+
+  private async run<T>(action: string, detail: Record<string, unknown> | undefined, fn: () => Promise<T>, outcome: (r: T) => string = () => 'ok'): Promise<T> {
+    if (!this.loggedIn) {
+      this.port.audit({ actor: this.actor, action, detail, outcome: 'refused' });
+      throw new NotLoggedInError();
+    }
+    try {
+      const result = await fn();
+      this.port.audit({ actor: this.actor, action, detail, outcome: outcome(result) });
+      return result;
+    } catch (err) {
+      this.port.audit({ actor: this.actor, action, detail: { ...detail, error: isPosError(err) ? err.code : 'ERROR' }, outcome: 'error' });
+      throw err;
+    }
+  }
+}

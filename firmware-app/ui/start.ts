@@ -1,0 +1,62 @@
+import type { Readable, Writable } from 'node:stream';
+import { systemClock, type Clock } from '../../drivers/base/clock.js';
+import type { Config } from '../config/schema.js';
+import { ControlServer } from '../control/server.js';
+import type { Logger } from '../logging/logger.js';
+import { resolveDataPath, type Terminal } from '../terminal.js';
+import { CashierConsole } from './cashier/console.js';
+import { runDiagnosticsMenu } from './diagnostics/menu.js';
+import { hashPin, PinGuard } from './diagnostics/pin.js';
+import { LocalDiagnosticsSession } from './diagnostics/session.js';
+import { runPrompt } from './prompt.js';
+import { TerminalAdapter } from './terminal-adapter.js';
+import { Tty } from './tty.js';
+
+/** The technician PIN of the embedded simulator when no hash is configured (demo and laptop use only). */
+export const SIM_DEFAULT_PIN = '0000';
+
+export function pinGuardFor(config: Config, clock: Clock): PinGuard {
+  const d = config.diagnostics;
+  const pinHash = d.pinHash || (config.sim ? hashPin(SIM_DEFAULT_PIN) : '');
+  return new PinGuard({ pinHash, maxFailures: d.maxPinFailures, lockoutMs: d.lockoutMs, maxLockoutMs: d.lockoutMaxMs }, clock);
+}
+
+/**
+ * Runs the user interfaces until the cashier quits: the control socket for `npm run diag`
+ * and, on a terminal, the cashier console (on a pipe, the line-mode prompt scripts use).
+ */
+export async function runUi(
+  terminal: Terminal,
+  io: { input: Readable & { isTTY?: boolean }; output: Writable; logger: Logger; clock?: Clock },
+): Promise<void> {
+  const config = terminal.config;
+  const clock = io.clock ?? systemClock;
+  const adapter = new TerminalAdapter(terminal, { clock });
+  const guard = pinGuardFor(config, clock);
+  const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
+  let control: ControlServer | undefined;
+  if (config.diagnostics.controlSocket) {
+    control = new ControlServer(resolveDataPath(config, config.diagnostics.controlSocket), { openSession, logger: io.logger.child('control') });
+    await control.start().catch((err: unknown) => {
+      io.logger.warn({ err }, 'control socket not available; npm run diag will not reach this terminal');
+      control = undefined;
+    });
+  }
+  try {
+    if (io.input.isTTY) {
+      const tty = new Tty(io.input, io.output);
+      try {
+        await new CashierConsole(adapter, tty, {
+          clock,
+          openDiagnostics: (t, header) => runDiagnosticsMenu(openSession('console'), t, { clock, where: 'this terminal', header }),
+        }).run();
+      } finally {
+        tty.close();
+      }
+    } else {
+      await runPrompt(terminal, io.input, io.output);
+    }
+  } finally {
+    await control?.stop();
+  }
+}

@@ -1,0 +1,414 @@
+import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
+import { isPosError } from '../../drivers/base/errors.js';
+import { EscPosBuilder } from '../../drivers/printer/escpos.js';
+import { recentAlerts } from '../alerts/alerts.js';
+import type { Config } from '../config/schema.js';
+import { explain } from '../declines/catalog.js';
+import { declineStatistics } from '../declines/statistics.js';
+import { scrubString, scrubValue } from '../logging/redact.js';
+import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
+import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
+import { schemaVersion } from '../store/migrations.js';
+import { resolveDataPath, type Terminal } from '../terminal.js';
+import { outboxDepth } from '../upstream/outbox.js';
+import { formatDateTime } from './format.js';
+import {
+  FeatureUnavailableError,
+  type AlertView,
+  type AuditEntry,
+  type BundleResult,
+  type CardTestResult,
+  type DeclineStat,
+  type DeviceInfo,
+  type DrainProgress,
+  type DrainResult,
+  type EchoResult,
+  type JobRunView,
+  type PaymentResult,
+  type Progress,
+  type QueueInfo,
+  type QueueName,
+  type StatusSnapshot,
+  type TerminalPort,
+  type TxnQuery,
+  type TxnView,
+} from './terminal-port.js';
+
+const SECRET_KEY = /pin|hash|secret|password|token|credential|apikey|api_key|privatekey/i;
+
+/** The configuration as a technician may see it: every secret-looking value masked. */
+export function maskSecrets(value: unknown, key = ''): unknown {
+  if (SECRET_KEY.test(key) && value !== '' && value !== null && value !== undefined) return '********';
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskSecrets(v, k)]));
+  }
+  return value;
+}
+
+function view(t: Transaction): TxnView {
+  return {
+    id: t.id, type: t.type, state: t.state, amount: t.amount, currency: t.currency, last4: t.last4,
+    authCode: t.authCode, rrn: t.rrn, stan: t.stan, declineCode: t.declineCode, createdAt: t.createdAt,
+  };
+}
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Reads at most the last `maxBytes` of a file (a log tail must not load a whole log). */
+function tailFile(file: string, maxBytes: number): string {
+  const size = statSync(file).size;
+  const start = Math.max(0, size - maxBytes);
+  const buf = Buffer.alloc(size - start);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, start);
+  } finally {
+    closeSync(fd);
+  }
+  return buf.toString('utf8');
+}
+
+/** One pino JSON line as a technician reads it: time, level, component, message. */
+function logLine(raw: string): string {
+  try {
+    const o = JSON.parse(raw) as { time?: number; level?: number; component?: string; msg?: string; err?: { message?: string } };
+    const level = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }[o.level ?? 30] ?? String(o.level);
+    return scrubString(`${o.time ? formatDateTime(o.time).slice(11) : ''} ${level.padEnd(5)} ${(o.component ?? '-').padEnd(9)} ${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`);
+  } catch {
+    return scrubString(raw);
+  }
+}
+
+/** The engine's steps as the cashier sees them; after the host answers, the slip prints. */
+function progressTo(onProgress: (p: Progress) => void): (p: PaymentProgress) => void {
+  return (p) => onProgress(p === 'done' ? 'printing' : p);
+}
+
+export interface AdapterOptions {
+  clock?: Clock;
+  /** Poll interval of a forced drain's progress. */
+  drainPollMs?: number;
+}
+
+/** `TerminalPort` over the running `Terminal`: the only place the UIs touch the product. */
+export class TerminalAdapter implements TerminalPort {
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly terminal: Terminal,
+    private readonly options: AdapterOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+  }
+
+  private get cfg(): Config {
+    return this.terminal.config;
+  }
+
+  get currency() {
+    return this.cfg.terminal.currency;
+  }
+
+  get language() {
+    return this.cfg.terminal.language;
+  }
+
+  status(): StatusSnapshot {
+    const s = this.terminal.status();
+    return { host: this.terminal.link.state, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
+  }
+
+  validateAmount(amount: number): void {
+    this.terminal.sales.validateAmount(amount);
+  }
+
+  sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
+    return this.payment(this.terminal.sale(amount, progressTo(onProgress)));
+  }
+
+  refund(amount: number, originalId: number | undefined, onProgress: (p: Progress) => void): Promise<PaymentResult> {
+    return this.payment(this.terminal.refund(amount, { originalId }, progressTo(onProgress)));
+  }
+
+  voidTransaction(id: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
+    return this.payment(this.terminal.void(id, progressTo(onProgress)));
+  }
+
+  private async payment(run: Promise<PaymentOutcome & { printed: boolean; printError?: string }>): Promise<PaymentResult> {
+    const r = await run;
+    const offline = r.result === 'offline_approved';
+    return { approved: r.result === 'approved' || offline, offline, code: r.code, transaction: view(r.transaction), printed: r.printed, printError: r.printError };
+  }
+
+  async cancel(): Promise<void> {
+    await this.terminal.cancel();
+  }
+
+  async reprint(id: number): Promise<{ printed: boolean; error?: string }> {
+    const r = await this.terminal.reprint(id);
+    return r.printed ? { printed: true } : { printed: false, error: r.error?.message ?? `printer ${r.printer}` };
+  }
+
+  transaction(id: number): TxnView | undefined {
+    try {
+      return view(this.terminal.journal.get(id));
+    } catch (err) {
+      if (err instanceof TransactionNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  lastTransaction(): TxnView | undefined {
+    return this.oneTxn(`SELECT id FROM transactions WHERE last4 IS NOT NULL ORDER BY id DESC LIMIT 1`);
+  }
+
+  lastDecline(): TxnView | undefined {
+    return this.oneTxn(`SELECT id FROM transactions WHERE decline_code IS NOT NULL AND state <> 'approved' ORDER BY id DESC LIMIT 1`);
+  }
+
+  find(q: TxnQuery): TxnView[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      where.push(sql);
+      args.push(v);
+    };
+    if (q.amount !== undefined) add('amount = ?', q.amount);
+    if (q.from !== undefined) add('created_at >= ?', q.from);
+    if (q.to !== undefined) add('created_at <= ?', q.to);
+    if (q.last4 !== undefined) add('last4 = ?', q.last4);
+    if (q.authCode !== undefined) add('upper(trim(auth_code)) = ?', q.authCode.trim().toUpperCase());
+    if (q.rrn !== undefined) add('rrn = ?', q.rrn);
+    const ids = this.terminal.db
+      .prepare<unknown[], { id: number }>(`SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, q.limit ?? 20);
+    return ids.map((r) => view(this.terminal.journal.get(r.id)));
+  }
+
+  private oneTxn(sql: string): TxnView | undefined {
+    const row = this.terminal.db.prepare<[], { id: number }>(sql).get();
+    return row ? view(this.terminal.journal.get(row.id)) : undefined;
+  }
+
+  async deviceInfo(): Promise<DeviceInfo> {
+    const c = this.cfg;
+    const reader: DeviceInfo['reader'] = { path: c.reader.path, state: this.terminal.reader.state };
+    try {
+      Object.assign(reader, await this.terminal.reader.info());
+    } catch (err) {
+      reader.error = isPosError(err) ? err.code : 'ERROR';
+    }
+    return {
+      terminalId: c.terminal.id,
+      merchantId: c.terminal.merchantId,
+      version: readVersion(),
+      node: process.version,
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      schemaVersion: schemaVersion(this.terminal.db),
+      reader,
+      printer: { path: c.printer.path, state: this.terminal.status().printer },
+      host: { address: c.host.address, port: c.host.port, state: this.terminal.link.state },
+    };
+  }
+
+  async cardReadTest(): Promise<CardTestResult> {
+    try {
+      await this.terminal.reader.display('CARD TEST', 'Tap or insert card').catch(() => undefined);
+      const card = await this.terminal.reader.read({ amount: 0, currency: this.currency, timeoutMs: this.cfg.reader.readTimeoutMs });
+      return { ok: true, maskedPan: card.maskedPan, entryMode: card.entryMode };
+    } catch (err) {
+      return { ok: false, error: isPosError(err) ? `${err.code}: ${err.message}` : String(err) };
+    }
+  }
+
+  testPrint(): Promise<{ printed: boolean; error?: string }> {
+    const c = this.cfg;
+    const bytes = new EscPosBuilder()
+      .init()
+      .align('center')
+      .bold(true)
+      .line('TEST PRINT')
+      .bold(false)
+      .line(c.terminal.merchantName)
+      .line(`TID ${c.terminal.id}  MID ${c.terminal.merchantId}`)
+      .line(formatDateTime(this.clock.now()))
+      .line('0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ')
+      .feed(3)
+      .cut()
+      .bytes();
+    return this.print(bytes);
+  }
+
+  private async print(bytes: Buffer): Promise<{ printed: boolean; error?: string }> {
+    try {
+      await this.terminal.printer.print(bytes);
+      return { printed: true };
+    } catch (err) {
+      return { printed: false, error: isPosError(err) ? err.message : String(err) };
+    }
+  }
+
+  async hostEcho(): Promise<EchoResult> {
+    const started = this.clock.now();
+    try {
+      const ok = await this.terminal.link.echo();
+      return ok ? { ok, rttMs: this.clock.now() - started, responseCode: '00' } : { ok, rttMs: this.clock.now() - started, error: 'no answer or refused' };
+    } catch (err) {
+      return { ok: false, rttMs: this.clock.now() - started, error: isPosError(err) ? `${err.code}: ${err.message}` : String(err) };
+    }
+  }
+
+  queues(): QueueInfo[] {
+    const db = this.terminal.db;
+    const one = (sql: string) => db.prepare<[], { n: number; oldest: number | null }>(sql).get()!;
+    const saf = one(`SELECT count(*) AS n, min(queued_at) AS oldest FROM saf_queue WHERE state = 'queued'`);
+    const rev = one(`SELECT count(*) AS n, min(created_at) AS oldest FROM reversals WHERE state = 'pending'`);
+    const out = outboxDepth(db);
+    const print = one(`SELECT count(*) AS n, min(created_at) AS oldest FROM print_jobs WHERE state = 'queued'`);
+    return [
+      { name: 'saf', count: saf.n, oldestAt: saf.oldest },
+      { name: 'reversals', count: rev.n, oldestAt: rev.oldest },
+      { name: 'outbox', count: out.pending, oldestAt: out.oldestCreatedAt },
+      { name: 'print', count: print.n, oldestAt: print.oldest },
+    ];
+  }
+
+  private count(queue: QueueName): number {
+    return this.queues().find((q) => q.name === queue)?.count ?? 0;
+  }
+
+  /** Starts one delivery pass of a queue; what it sends is reported by the queue count. */
+  private kick(queue: QueueName): Promise<unknown> {
+    switch (queue) {
+      case 'saf':
+        return this.terminal.saf.drain();
+      case 'reversals':
+        return this.terminal.reversals.drain();
+      case 'outbox':
+        if (!this.terminal.upstream) throw new FeatureUnavailableError('outbox delivery (no TMS configured)');
+        return this.terminal.upstream.flushOnce();
+      case 'print':
+        return this.terminal.printing.drain();
+    }
+  }
+
+  /**
+   * Forces a queue to deliver now and reports progress from its depth, so the bar shows
+   * what actually left the terminal. Pass after pass until the queue is empty or a pass
+   * moves nothing (host still down, paper out), then reports what is left.
+   */
+  async drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult> {
+    const total = this.count(queue);
+    const pollMs = this.options.drainPollMs ?? 250;
+    let remaining = total;
+    onProgress({ done: 0, total });
+    while (remaining > 0) {
+      const before = remaining;
+      let settled = false;
+      const pass = this.kick(queue).then(
+        () => undefined,
+        () => undefined,
+      );
+      void pass.then(() => {
+        settled = true;
+      });
+      while (!settled) {
+        await Promise.race([pass, sleep(this.clock, pollMs)]);
+        remaining = this.count(queue);
+        onProgress({ done: Math.max(0, total - remaining), total });
+      }
+      if (remaining === 0 || remaining >= before) break;
+    }
+    return { done: Math.max(0, total - remaining), total, remaining };
+  }
+
+  declineStats(): DeclineStat[] {
+    return declineStatistics(this.terminal.db).byCode.map((d) => ({
+      code: d.code,
+      count: d.count,
+      category: d.category,
+      text: explain(d.code).cashier.en,
+    }));
+  }
+
+  alerts(): AlertView[] {
+    return recentAlerts(this.terminal.db, 30).map((a) => ({ id: a.id, severity: a.severity, message: a.message, raisedAt: a.raisedAt, clearedAt: a.clearedAt }));
+  }
+
+  jobs(): JobRunView[] {
+    return this.terminal.jobs
+      .history({ limit: 15 })
+      .map((r) => ({ job: r.job, startedAt: r.startedAt, finishedAt: r.finishedAt, outcome: r.outcome, error: r.error }));
+  }
+
+  jobNames(): string[] {
+    return Object.keys(this.terminal.jobs.nextSlots());
+  }
+
+  async runJob(name: string): Promise<string> {
+    if (!this.jobNames().includes(name)) throw new FeatureUnavailableError(`job ${name}`);
+    const run = await this.terminal.jobs.runNow(name);
+    return `${run.outcome}${run.error ? `: ${run.error}` : ''}`;
+  }
+
+  logTail(lines: number): string[] {
+    if (this.cfg.log.target !== 'file') return [];
+    try {
+      const text = tailFile(resolveDataPath(this.cfg, this.cfg.log.file), 256 * 1024);
+      return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).map(logLine);
+    } catch {
+      return [];
+    }
+  }
+
+  config(): Record<string, unknown> {
+    return maskSecrets(this.cfg) as Record<string, unknown>;
+  }
+
+  /**
+   * A support bundle: status, queues, statistics, alerts, jobs, masked configuration, the
+   * log tail and recent transactions stripped of every card field (no PAN, token, last four).
+   */
+  async exportBundle(): Promise<BundleResult> {
+    const now = this.clock.now();
+    const recent = this.terminal.journal.recent(50).map((t) => ({
+      id: t.id, type: t.type, state: t.state, amount: t.amount, currency: t.currency, stan: t.stan,
+      responseCode: t.responseCode, declineCode: t.declineCode, createdAt: t.createdAt, updatedAt: t.updatedAt,
+    }));
+    const bundle = {
+      createdAt: new Date(now).toISOString(),
+      device: await this.deviceInfo(),
+      status: this.status(),
+      queues: this.queues(),
+      declines: this.declineStats(),
+      alerts: this.alerts(),
+      jobs: this.jobs(),
+      config: this.config(),
+      transactions: recent,
+      log: this.logTail(300),
+    };
+    const text = JSON.stringify(scrubValue(bundle), null, 2);
+    const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+    const path = join(resolveDataPath(this.cfg, '.'), `diagnostics-${this.cfg.terminal.id.trim()}-${stamp}.json`);
+    writeFileSync(path, text, { mode: 0o600 });
+    return { path, bytes: Buffer.byteLength(text) };
+  }
+
+  audit(entry: AuditEntry): void {
+    this.terminal.db
+      .prepare(`INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, ?, ?, ?)`)
+      .run(this.clock.now(), entry.actor, entry.action, entry.detail ? JSON.stringify(entry.detail) : null, entry.outcome);
+  }
+}

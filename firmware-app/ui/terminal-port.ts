@@ -1,0 +1,186 @@
+import { PosError } from '../../drivers/base/errors.js';
+import type { CurrencyCode } from '../core/money.js';
+import type { Language } from './cashier/strings.js';
+
+/**
+ * What the cashier console and the diagnostic menu need from the running terminal. The
+ * UIs depend only on this; `TerminalAdapter` implements it over `Terminal`, unit tests
+ * with a fake.
+ */
+
+export interface StatusSnapshot {
+  host: 'online' | 'offline' | 'degraded';
+  reader: string;
+  printer: string;
+  safDepth: number;
+}
+
+/** Steps of a long operation the cashier is shown while it runs. */
+export type Progress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'printing' | 'done';
+
+export interface TxnView {
+  id: number;
+  type: 'sale' | 'refund' | 'void';
+  state: string;
+  amount: number;
+  currency: CurrencyCode;
+  last4: string | null;
+  authCode: string | null;
+  rrn: string | null;
+  stan: string | null;
+  declineCode: string | null;
+  createdAt: number;
+}
+
+export interface PaymentResult {
+  approved: boolean;
+  /** Approved by the terminal's offline rules; forwarded to the host later (SAF). */
+  offline?: boolean;
+  /** Catalog code explaining a non-approval. */
+  code: string | null;
+  transaction: TxnView;
+  printed: boolean;
+  printError?: string;
+}
+
+export interface TxnQuery {
+  /** Minor units. */
+  amount?: number;
+  /** Epoch milliseconds, inclusive. */
+  from?: number;
+  to?: number;
+  last4?: string;
+  authCode?: string;
+  rrn?: string;
+  limit?: number;
+}
+
+export interface QueueInfo {
+  name: QueueName;
+  count: number;
+  /** Epoch milliseconds of the oldest waiting item. */
+  oldestAt: number | null;
+}
+
+export type QueueName = 'saf' | 'reversals' | 'outbox' | 'print';
+export const QUEUE_NAMES: readonly QueueName[] = ['saf', 'reversals', 'outbox', 'print'];
+
+export interface DrainProgress {
+  done: number;
+  total: number;
+}
+
+export interface DrainResult extends DrainProgress {
+  /** Items still waiting when the drain gave up (host still down, paper out...). */
+  remaining: number;
+}
+
+export interface DeviceInfo {
+  terminalId: string;
+  merchantId: string;
+  version: string;
+  node: string;
+  uptimeSeconds: number;
+  schemaVersion: number;
+  reader: { path: string; state: string; vendor?: string; model?: string; serial?: string; firmware?: string; error?: string };
+  printer: { path: string; state: string };
+  host: { address: string; port: number; state: string };
+}
+
+export interface CardTestResult {
+  ok: boolean;
+  /** BIN + last four at most. */
+  maskedPan?: string;
+  entryMode?: string;
+  error?: string;
+}
+
+export interface EchoResult {
+  ok: boolean;
+  rttMs: number;
+  responseCode?: string;
+  error?: string;
+}
+
+export interface DeclineStat {
+  code: string;
+  count: number;
+  text: string;
+  category: string;
+}
+
+export interface AlertView {
+  id: number;
+  severity: string;
+  message: string;
+  raisedAt: number;
+  clearedAt: number | null;
+}
+
+export interface JobRunView {
+  job: string;
+  startedAt: number;
+  finishedAt: number | null;
+  outcome: string;
+  error: string | null;
+}
+
+export interface BundleResult {
+  path: string;
+  bytes: number;
+}
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  detail?: Record<string, unknown>;
+  outcome: string;
+}
+
+/** A feature the running build does not offer (yet): the menu says so instead of failing. */
+export class FeatureUnavailableError extends PosError {
+  constructor(feature: string) {
+    super('UI_FEATURE_UNAVAILABLE', `${feature} is not available on this terminal`, { feature });
+  }
+}
+
+export interface CashierPort {
+  readonly currency: CurrencyCode;
+  readonly language: Language;
+  status(): StatusSnapshot;
+  /** Throws a PosError (AMOUNT_INVALID...) when the amount is not acceptable. */
+  validateAmount(amount: number): void;
+  sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult>;
+  /** Refund (online only), linked to its original sale when known. */
+  refund(amount: number, originalId: number | undefined, onProgress: (p: Progress) => void): Promise<PaymentResult>;
+  voidTransaction(id: number, onProgress: (p: Progress) => void): Promise<PaymentResult>;
+  /** Aborts the card read or PIN entry in progress. */
+  cancel(): Promise<void>;
+  reprint(id: number): Promise<{ printed: boolean; error?: string }>;
+  transaction(id: number): TxnView | undefined;
+  lastTransaction(): TxnView | undefined;
+  lastDecline(): TxnView | undefined;
+  find(query: TxnQuery): TxnView[];
+}
+
+export interface DiagnosticsPort {
+  deviceInfo(): Promise<DeviceInfo>;
+  status(): StatusSnapshot;
+  cardReadTest(): Promise<CardTestResult>;
+  testPrint(): Promise<{ printed: boolean; error?: string }>;
+  hostEcho(): Promise<EchoResult>;
+  queues(): QueueInfo[];
+  drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult>;
+  declineStats(): DeclineStat[];
+  alerts(): AlertView[];
+  jobs(): JobRunView[];
+  jobNames(): string[];
+  runJob(name: string): Promise<string>;
+  logTail(lines: number): string[];
+  /** The effective configuration with secrets masked. */
+  config(): Record<string, unknown>;
+  exportBundle(): Promise<BundleResult>;
+  audit(entry: AuditEntry): void;
+}
+
+export type TerminalPort = CashierPort & DiagnosticsPort;

@@ -1,0 +1,25 @@
+/** The event types of docs/protocols/tms-events.md. */
+export const TMS_EVENT = {
+  decline: 'decline',
+  alertRaised: 'alert.raised',
+  alertCleared: 'alert.cleared',
+  heartbeat: 'heartbeat',
+  settlementResult: 'settlement.result',
+} as const;
+
+/** One event as the TMS receives it (the envelope of docs/protocols/tms-events.md section 2). */
+export interface TmsEvent {
+  eventId: string;
+  type: string;
+  terminalId: string;
+  /** Epoch milliseconds at which the fact happened (the outbox row's creation). */
+  occurredAt: number;
+  payload: Record<string, unknown>;
+}
+
+/** One POST body. */
+export interface TmsBatch {
+  terminalId: string;
+  sentAt: number;
+  events: TmsEvent[];
+}

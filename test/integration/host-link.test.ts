@@ -1,0 +1,176 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../drivers/base/clock.js';
+import { silentLogger } from '../../drivers/base/logger.js';
+import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
+import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
+import { HostLink, type HostLinkOptions, type LinkState } from '../../firmware-app/host/link.js';
+import { financialRequest } from '../../firmware-app/host/messages.js';
+import { encryptCardData } from '../../sim/cards.js';
+import { HostSim } from '../../sim/host/host-sim.js';
+import { ManualClock } from '../support/manual-clock.js';
+
+/** The real link against the real simulated host over loopback TCP. */
+const IDENTITY = { terminalId: 'TERM0001', merchantId: '000000000000001', nii: '001' };
+const BLOB = encryptCardData({ pan: '4111111111111111', expiry: '2812', entryMode: 'CHIP' });
+
+let host: HostSim;
+let link: HostLink;
+let stan = 0;
+const nextStan = () => String(++stan).padStart(6, '0');
+
+function sale(amount: number): IsoMessage {
+  return financialRequest(IDENTITY, {
+    kind: 'sale', stan: nextStan(), amount, currency: 'CNY', at: new Date(), entryMode: 'CHIP', expiry: '2812', encryptedBlob: BLOB, batchNumber: 1,
+  });
+}
+
+function startLink(overrides: Partial<HostLinkOptions> = {}, clock?: Clock): HostLink {
+  link = new HostLink(
+    {
+      address: '127.0.0.1', port: host.port, connectTimeoutMs: 5000, reconnectMinMs: 100, reconnectMaxMs: 500,
+      echoIntervalMs: 60_000, echoTimeoutMs: 5000, identity: IDENTITY, ...overrides,
+    },
+    { logger: silentLogger, nextStan, clock },
+  );
+  link.start();
+  return link;
+}
+
+function nextState(l: HostLink, want: LinkState, timeoutMs = 20_000): Promise<void> {
+  if (l.state === want) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`link never became ${want} (is ${l.state})`)), timeoutMs);
+    const on = (s: LinkState) => {
+      if (s !== want) return;
+      clearTimeout(timer);
+      l.off('state', on);
+      resolve();
+    };
+    l.on('state', on);
+  });
+}
+
+beforeEach(async () => {
+  host = new HostSim();
+  await host.start();
+});
+
+afterEach(async () => {
+  await link?.stop();
+  await host.stop();
+});
+
+describe('host link over loopback TCP', () => {
+  it('signs on after connecting and is online only once the host answered the sign-on', async () => {
+    const states: LinkState[] = [];
+    startLink().on('state', (s: LinkState) => states.push(s));
+    expect(await link.waitOnline(20_000)).toBe(true);
+    expect(states).toEqual(['degraded', 'online']);
+    expect(host.received.map((r) => [r.message.mti, r.message.fields.get(70)])).toEqual([['0800', '001']]);
+  });
+
+  it('stays degraded when the host refuses the sign-on', async () => {
+    await host.stop();
+    host = new HostSim({ knownTerminals: ['TERM9999'] });
+    await host.start();
+    const refused = new Promise<string>((resolve) => startLink().once('sign-on-refused', resolve));
+    expect(await refused).toBe('03');
+    expect(link.state).toBe('degraded');
+  });
+
+  it('matches 16 sales in flight at once to their own answers, whatever order the answers come in', async () => {
+    startLink();
+    expect(await link.waitOnline(20_000)).toBe(true);
+    // The first request is answered last, the last first.
+    for (let i = 0; i < 16; i++) host.queue({ type: 'delay', ms: (16 - i) * 40, then: { type: 'approve' } });
+    const requests = Array.from({ length: 16 }, (_, i) => sale(100 + i));
+    const answeredOrder: string[] = [];
+    const answers = await Promise.all(
+      requests.map((r) =>
+        link.request(r, 20_000).then((a) => {
+          answeredOrder.push(String(a.fields.get(11)));
+          return a;
+        }),
+      ),
+    );
+    expect(link.inFlightCount).toBe(0);
+    requests.forEach((r, i) => {
+      expect(answers[i]!.mti).toBe('0210');
+      expect(answers[i]!.fields.get(11)).toBe(r.fields.get(11));
+      expect(answers[i]!.fields.get(4)).toBe(r.fields.get(4));
+      expect(answers[i]!.fields.get(39)).toBe('00');
+      expect(host.ledger.get('TERM0001', String(r.fields.get(11)))).toMatchObject({ status: 'posted', amount: 100 + i });
+    });
+    expect(answeredOrder).toEqual(requests.map((r) => String(r.fields.get(11))).reverse());
+  });
+
+  it('ignores a duplicated answer and reports it as unmatched', async () => {
+    startLink();
+    expect(await link.waitOnline(20_000)).toBe(true);
+    host.queue({ type: 'duplicate' });
+    const unmatched = new Promise<IsoMessage>((resolve) => link.once('unmatched', resolve));
+    const req = sale(500);
+    const answer = await link.request(req, 20_000);
+    expect(answer.fields.get(39)).toBe('00');
+    expect((await unmatched).fields.get(11)).toBe(req.fields.get(11));
+    expect(host.ledger.posted()).toHaveLength(1);
+    expect(link.state).toBe('online');
+  });
+
+  it('drops an unreadable frame and still matches the answer behind it', async () => {
+    startLink();
+    expect(await link.waitOnline(20_000)).toBe(true);
+    host.queue({ type: 'garbage' });
+    const answer = await link.request(sale(700), 20_000);
+    expect(answer.fields.get(39)).toBe('00');
+    expect(link.state).toBe('online');
+  });
+
+  it('goes offline when the host goes down, refuses nothing-sent requests as unreachable, and comes back on the same port', async () => {
+    startLink();
+    expect(await link.waitOnline(20_000)).toBe(true);
+    const offline = nextState(link, 'offline');
+    await host.stop();
+    await offline;
+    await expect(link.request(sale(100), 5000)).rejects.toBeInstanceOf(HostUnreachableError);
+    await host.start();
+    expect(await link.waitOnline(20_000)).toBe(true);
+    expect(host.received.filter((r) => r.message.fields.get(70) === '001')).toHaveLength(2);
+  });
+
+  it('goes offline within the echo interval (plus the echo timeout) when the host stops answering', async () => {
+    // Link time is a manual clock (the TCP is real), so "within the interval" is exact, not a race.
+    const clock = new ManualClock(Date.now());
+    host.queueFor('0800', { type: 'approve' });
+    host.defaults['0800'] = { type: 'drop' };
+    startLink({ echoIntervalMs: 30_000, echoTimeoutMs: 5_000 }, clock);
+    expect(await link.waitOnline(20_000)).toBe(true);
+    const echoes = () => host.received.filter((r) => r.message.fields.get(70) === '301').length;
+
+    clock.advance(29_999);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(echoes()).toBe(0);
+    clock.advance(1);
+    await expect.poll(echoes, { timeout: 20_000 }).toBe(1);
+    expect(link.state).toBe('online');
+
+    const offline = nextState(link, 'offline');
+    clock.advance(5_000);
+    await offline;
+  });
+
+  it('reconnects after the connection is cut mid-frame; the cut request times out (to be reversed)', async () => {
+    startLink({ echoIntervalMs: 60_000 });
+    expect(await link.waitOnline(20_000)).toBe(true);
+    host.queue({ type: 'close-mid-frame' });
+    const states: LinkState[] = [];
+    link.on('state', (s: LinkState) => states.push(s));
+    const req = sale(900);
+    await expect(link.request(req, 3000)).rejects.toBeInstanceOf(HostTimeoutError);
+    expect(states).toContain('offline');
+    expect(await link.waitOnline(20_000)).toBe(true);
+    // The host did post it: only a reversal can take it back.
+    expect(host.ledger.get('TERM0001', String(req.fields.get(11)))?.status).toBe('posted');
+    expect((await link.request(sale(901), 20_000)).fields.get(39)).toBe('00');
+  });
+});

@@ -1,0 +1,137 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../drivers/base/clock.js';
+import { silentLogger } from '../../drivers/base/logger.js';
+import { HostLink } from '../../firmware-app/host/link.js';
+import { Journal } from '../../firmware-app/payments/journal.js';
+import { SafForwarder } from '../../firmware-app/saf/forwarder.js';
+import { enqueueSaf, listSafItems } from '../../firmware-app/saf/queue.js';
+import { nextStan } from '../../firmware-app/store/counters.js';
+import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { encryptCardData, TEST_CARDS } from '../../sim/cards.js';
+import { HostSim } from '../../sim/host/host-sim.js';
+
+/**
+ * The forwarder against the simulated acquirer over real TCP, with a real SQLite file:
+ * temporary host failures, a host that goes away and comes back, and the repeat rules.
+ */
+const identity = { terminalId: 'TERM0001', merchantId: '000000000000001', nii: '001' };
+
+let db: Db;
+let journal: Journal;
+let host: HostSim;
+let link: HostLink;
+let saf: SafForwarder;
+
+function offlineSale(amount: number, cardName = 'visa-chip'): string {
+  const card = TEST_CARDS.find((c) => c.name === cardName)!;
+  const t = journal.create({ type: 'sale', amount, currency: 'CNY' });
+  journal.transition(t.id, 'card_read', { last4: card.pan.slice(-4), entryMode: card.entryMode });
+  return db
+    .transaction(() => {
+      const stan = nextStan(db);
+      journal.transition(t.id, 'offline_approved', { stan, stanDay: '2027-01-15', authCode: `Y1${stan.slice(-4)}` });
+      enqueueSaf(db, { transactionId: t.id, encryptedBlob: encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode }), expiry: card.expiry, now: Date.now() });
+      return stan;
+    })
+    .immediate();
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const queued = () => listSafItems(db, { state: 'queued' }).length;
+const advices = () => host.received.map((r) => r.message).filter((m) => m.mti === '0220' || m.mti === '0221');
+
+beforeEach(async () => {
+  db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-saf-int-')), 'pos.db'));
+  journal = new Journal(db, systemClock);
+  host = new HostSim();
+  await host.start();
+  link = new HostLink(
+    { address: '127.0.0.1', port: host.port, connectTimeoutMs: 5_000, reconnectMinMs: 50, reconnectMaxMs: 200, echoIntervalMs: 60_000, echoTimeoutMs: 5_000, identity },
+    { logger: silentLogger, nextStan: () => nextStan(db) },
+  );
+  saf = new SafForwarder({
+    db,
+    journal,
+    link,
+    clock: systemClock,
+    logger: silentLogger,
+    identity,
+    settings: { window: 2, responseTimeoutMs: 5_000, backoffMinMs: 100, backoffMaxMs: 400, maxAttempts: 3, maxAgeMs: 86_400_000 },
+  });
+});
+
+afterEach(async () => {
+  await saf.stop();
+  await link.stop();
+  await host.stop();
+  db.close();
+});
+
+describe('SAF forwarder against the simulated host', () => {
+  it('repeats an advice the host answered 96 as a 0221 with the same STAN, without counting an attempt, and posts it once', async () => {
+    const stan = offlineSale(1_200);
+    host.queueFor('0220', { type: 'decline', code: '96' });
+    link.start();
+    saf.start();
+    await until('the advice to be accepted', () => queued() === 0);
+    expect(advices().map((m) => [m.mti, m.fields.get(11)])).toEqual([
+      ['0220', stan],
+      ['0221', stan],
+    ]);
+    expect(listSafItems(db)[0]).toMatchObject({ state: 'forwarded', attempts: 0, sends: 2, lastResponseCode: '00' });
+    expect(host.ledger.all().filter((e) => e.stan === stan)).toEqual([expect.objectContaining({ status: 'posted', amount: 1_200, receivedCount: 1 })]);
+  });
+
+  it('waits out a host outage and drains by itself when the host comes back', async () => {
+    link.start();
+    saf.start();
+    await until('the link to come up', () => link.state === 'online');
+    await host.stop();
+    await until('the link to notice', () => link.state === 'offline');
+    const stans = [offlineSale(100), offlineSale(200), offlineSale(300, 'visa-expired')];
+    expect(await saf.drain()).toEqual({ remaining: 3 });
+    await host.start();
+    await until('the queue to drain', () => queued() === 0);
+    expect(advices().map((m) => m.fields.get(11))).toEqual(stans);
+    expect(host.ledger.all().map((e) => [e.stan, e.status, e.responseCode])).toEqual([
+      [stans[0], 'posted', '00'],
+      [stans[1], 'posted', '00'],
+      [stans[2], 'declined', '54'],
+    ]);
+    expect(listSafItems(db, { state: 'declined' }).map((i) => i.stan)).toEqual([stans[2]]);
+  });
+
+  it('an advice whose answer was lost is repeated and still posted once', async () => {
+    const stan = offlineSale(900);
+    host.queueFor('0220', { type: 'drop' });
+    link.start();
+    await until('the link to come up', () => link.state === 'online');
+    const forwarder = new SafForwarder({
+      db,
+      journal,
+      link,
+      clock: systemClock,
+      logger: silentLogger,
+      identity,
+      settings: { window: 1, responseTimeoutMs: 1_000, backoffMinMs: 50, backoffMaxMs: 100, maxAttempts: 3, maxAgeMs: 86_400_000 },
+    });
+    forwarder.start();
+    await until('the advice to be accepted', () => queued() === 0);
+    await forwarder.stop();
+    const sent = advices().map((m) => [m.mti, m.fields.get(11)]);
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    expect(sent).toEqual([['0220', stan], ...sent.slice(1).map(() => ['0221', stan])]);
+    expect(host.ledger.get('TERM0001', stan)).toMatchObject({ status: 'posted', receivedCount: sent.length });
+    expect(host.ledger.totals()).toEqual({ count: 1, amount: 900 });
+  });
+});

@@ -1,0 +1,259 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../drivers/base/clock.js';
+import { silentLogger } from '../../drivers/base/logger.js';
+import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
+import type { CardReadResult, EntryMode } from '../../drivers/card-reader/types.js';
+import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
+import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
+import type { LinkState } from '../../firmware-app/host/link.js';
+import { Journal } from '../../firmware-app/payments/journal.js';
+import type { OfflineRules } from '../../firmware-app/payments/offline-rules.js';
+import { PaymentEngine, type PaymentSettings } from '../../firmware-app/payments/sale.js';
+import { listSafItems } from '../../firmware-app/saf/queue.js';
+import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+
+const clock: Clock = { now: () => 1_800_000_000_000, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+
+class FakeReader {
+  entryMode: EntryMode = 'CHIP';
+  panToken = 'cd'.repeat(32);
+  fail: Error | undefined;
+  private pendingReject: ((e: Error) => void) | undefined;
+  waitForCancel = false;
+  async display(): Promise<void> {}
+  read(): Promise<CardReadResult> {
+    if (this.fail) return Promise.reject(this.fail);
+    if (this.waitForCancel) return new Promise((_, reject) => (this.pendingReject = reject));
+    return Promise.resolve({ maskedPan: '411111******1111', last4: '1111', expiry: '2812', entryMode: this.entryMode, panToken: this.panToken, encryptedBlob: Buffer.alloc(48, 3) });
+  }
+  async cancel(): Promise<void> {
+    this.pendingReject?.(new ReaderCommandError('READ', 'CANCELLED'));
+  }
+}
+
+type HostReply = string | 'timeout' | 'unreachable';
+
+class FakeHost {
+  state: LinkState = 'online';
+  readonly sent: IsoMessage[] = [];
+  readonly script: HostReply[] = [];
+  /** Journal state of the transaction at the moment its request left. */
+  readonly stateAtSend: string[] = [];
+  constructor(private readonly stateOf: (stan: string) => string | undefined) {}
+  async request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
+    const reply = this.script.shift() ?? '00';
+    if (reply === 'unreachable') throw new HostUnreachableError('not connected');
+    this.sent.push(msg);
+    this.stateAtSend.push(this.stateOf(String(msg.fields.get(11))) ?? 'none');
+    if (reply === 'timeout') throw new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs);
+    const fields = new Map<number, string | Buffer>([[11, msg.fields.get(11)!], [37, `RRN${String(this.sent.length).padStart(9, '0')}`], [39, reply]]);
+    if (reply === '00') fields.set(38, `A${String(this.sent.length).padStart(5, '0')}`);
+    return { mti: '0210', fields };
+  }
+}
+
+const offline: OfflineRules = { enabled: true, floorLimit: 5_000, maxTotalAmount: 12_000, maxCount: 3, maxAgeMs: 86_400_000, entryModes: ['CHIP', 'CTLS'], hotListedTokens: ['ee'.repeat(32)] };
+
+let db: Db;
+let journal: Journal;
+let reader: FakeReader;
+let host: FakeHost;
+let engine: PaymentEngine;
+
+beforeEach(() => {
+  db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-pay-')), 'pos.db'));
+  journal = new Journal(db, clock);
+  reader = new FakeReader();
+  host = new FakeHost((stan) => journal.findByStan(stan)?.state);
+  const settings: PaymentSettings = {
+    identity: { terminalId: 'TERM0001', merchantId: '000000000000001', nii: '001' },
+    currency: 'CNY',
+    maxAmount: 100_000,
+    readTimeoutMs: 1000,
+    responseTimeoutMs: 1000,
+    offline,
+  };
+  engine = new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings });
+});
+
+afterEach(() => db.close());
+
+const history = (id: number) => journal.events(id).map((e) => e.toState);
+
+describe('payments engine: input validation', () => {
+  it('refuses zero, negative, fractional and over-limit amounts and other currencies, recording nothing', async () => {
+    for (const amount of [0, -5, 12.5, 100_001]) {
+      await expect(engine.sale({ amount })).rejects.toMatchObject({ code: 'AMOUNT_INVALID' });
+    }
+    await expect(engine.sale({ amount: 100, currency: 'USD' })).rejects.toMatchObject({ code: 'CURRENCY_NOT_ACCEPTED' });
+    await expect(engine.sale({ amount: 100, currency: 'XXX' })).rejects.toMatchObject({ code: 'CURRENCY_NOT_ACCEPTED' });
+    expect(journal.recent()).toEqual([]);
+    expect((await engine.sale({ amount: 100_000 })).result).toBe('approved');
+  });
+});
+
+describe('payments engine: sale', () => {
+  it('commits online_sent before the 0200 leaves and approves on 00', async () => {
+    const out = await engine.sale({ amount: 1_234 });
+    expect(out).toMatchObject({ result: 'approved', message: 'APPROVED' });
+    expect(host.stateAtSend).toEqual(['online_sent']);
+    expect(history(out.transaction.id)).toEqual(['created', 'card_read', 'online_sent', 'approved']);
+  });
+
+  it('a timeout becomes reversal_pending, never offline and never re-sent', async () => {
+    host.script.push('timeout');
+    const out = await engine.sale({ amount: 1_000 });
+    expect(out).toMatchObject({ result: 'reversal_pending', code: 'HOST_TIMEOUT' });
+    expect(host.sent).toHaveLength(1);
+    expect(listSafItems(db)).toEqual([]);
+  });
+
+  it('with the link down, approves offline within the rules and queues it in the same transaction', async () => {
+    host.state = 'offline';
+    const out = await engine.sale({ amount: 5_000 });
+    expect(out).toMatchObject({ result: 'offline_approved', message: 'APPROVED OFFLINE' });
+    const txn = journal.get(out.transaction.id);
+    expect(txn.authCode).toBe(`Y1${txn.stan!.slice(-4)}`);
+    expect(history(txn.id)).toEqual(['created', 'card_read', 'offline_approved']);
+    expect(listSafItems(db)).toEqual([expect.objectContaining({ transactionId: txn.id, stan: txn.stan, state: 'queued', sends: 0 })]);
+  });
+
+  it('once online_sent is committed, a link failure is reversed, never turned into an offline approval', async () => {
+    host.script.push('unreachable');
+    const out = await engine.sale({ amount: 500 });
+    expect(out).toMatchObject({ result: 'reversal_pending', code: 'HOST_TIMEOUT' });
+    expect(listSafItems(db)).toEqual([]);
+  });
+
+  it('with the link down, decides offline straight away and declines over the floor limit with its reason', async () => {
+    host.state = 'offline';
+    const ok = await engine.sale({ amount: 5_000 });
+    const over = await engine.sale({ amount: 5_001 });
+    expect(ok.result).toBe('offline_approved');
+    expect(history(ok.transaction.id)).toEqual(['created', 'card_read', 'offline_approved']);
+    expect(over).toMatchObject({ result: 'declined_local', code: 'OFFLINE_FLOOR_LIMIT', message: 'DECLINED: Offline: amount over floor limit' });
+    expect(host.sent).toEqual([]);
+    expect(listSafItems(db)).toEqual([expect.objectContaining({ transactionId: ok.transaction.id, stan: expect.stringMatching(/^\d{6}$/) })]);
+  });
+
+  it('enforces the queue caps across sales: count, then total amount', async () => {
+    host.state = 'offline';
+    const r = [];
+    for (const amount of [5_000, 5_000, 2_001]) r.push((await engine.sale({ amount })).code);
+    expect(r).toEqual([null, null, 'OFFLINE_AMOUNT_LIMIT']);
+    expect((await engine.sale({ amount: 2_000 })).result).toBe('offline_approved');
+    expect((await engine.sale({ amount: 1 })).code).toBe('OFFLINE_COUNT_LIMIT');
+    expect(listSafItems(db)).toHaveLength(3);
+  });
+
+  it('declines offline a swiped card and a hot-listed card', async () => {
+    host.state = 'offline';
+    reader.entryMode = 'SWIPE';
+    expect((await engine.sale({ amount: 100 })).code).toBe('OFFLINE_ENTRY_MODE');
+    reader.entryMode = 'CHIP';
+    reader.panToken = 'ee'.repeat(32);
+    expect((await engine.sale({ amount: 100 })).code).toBe('HOT_LISTED_CARD');
+  });
+
+  it('a cashier cancel during the card read ends the sale as cancelled', async () => {
+    reader.waitForCancel = true;
+    const sale = engine.sale({ amount: 100 });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await engine.cancel()).toBe(true);
+    expect(await sale).toMatchObject({ result: 'declined_local', code: 'READER_CANCELLED' });
+    expect(await engine.cancel()).toBe(false);
+  });
+});
+
+describe('payments engine: refund', () => {
+  it('sends a 0200 with processing code 200000 and refuses more than the original, counting earlier refunds', async () => {
+    const sale = await engine.sale({ amount: 3_000 });
+    const first = await engine.refund({ amount: 2_000, originalId: sale.transaction.id });
+    expect(first.result).toBe('approved');
+    expect(host.sent[1]!.fields.get(3)).toBe('200000');
+    await expect(engine.refund({ amount: 1_001, originalId: sale.transaction.id })).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_ORIGINAL' });
+    expect((await engine.refund({ amount: 1_000, originalId: sale.transaction.id })).result).toBe('approved');
+    await expect(engine.refund({ amount: 1, originalId: sale.transaction.id })).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_ORIGINAL' });
+  });
+
+  it('a declined refund does not use up the original', async () => {
+    const sale = await engine.sale({ amount: 3_000 });
+    host.script.push('05');
+    expect((await engine.refund({ amount: 3_000, originalId: sale.transaction.id })).result).toBe('declined');
+    expect((await engine.refund({ amount: 3_000, originalId: sale.transaction.id })).result).toBe('approved');
+  });
+
+  it('is online only: with the host unreachable it is declined locally, never queued', async () => {
+    host.state = 'offline';
+    const out = await engine.refund({ amount: 100 });
+    expect(out).toMatchObject({ result: 'declined_local', code: 'OFFLINE_REFUND_NOT_ALLOWED' });
+    expect(host.sent).toEqual([]);
+    expect(listSafItems(db)).toEqual([]);
+  });
+
+  it('refuses refunds of what was not a paid sale', async () => {
+    host.script.push('05');
+    const declined = await engine.sale({ amount: 500 });
+    await expect(engine.refund({ amount: 100, originalId: declined.transaction.id })).rejects.toMatchObject({ code: 'ORIGINAL_NOT_REFUNDABLE' });
+    await expect(engine.refund({ amount: 100, originalId: 9999 })).rejects.toMatchObject({ code: 'TXN_NOT_FOUND' });
+  });
+});
+
+describe('payments engine: void', () => {
+  it('voids an approved sale of the open batch with 020000, field 37 and field 90', async () => {
+    const sale = await engine.sale({ amount: 700 });
+    await engine.sale({ amount: 800 });
+    const v = await engine.void({ originalId: sale.transaction.id });
+    expect(v.result).toBe('approved');
+    const msg = host.sent[2]!;
+    const original = journal.get(sale.transaction.id);
+    expect(msg.fields.get(3)).toBe('020000');
+    expect(msg.fields.get(4)).toBe('000000000700');
+    expect(String(msg.fields.get(37)).trim()).toBe(original.rrn);
+    expect(msg.fields.get(90)).toBe(`0200${original.stan}${original.transmittedAt}${'0'.repeat(22)}`);
+    expect(host.stateAtSend[2]).toBe('online_sent');
+    expect(original.state).toBe('voided');
+    expect(history(original.id)).toEqual(['created', 'card_read', 'online_sent', 'approved', 'void_pending', 'voided']);
+    expect(journal.get(v.transaction.id)).toMatchObject({ type: 'void', originalId: original.id, state: 'approved' });
+    await expect(engine.void({ originalId: original.id })).rejects.toMatchObject({ code: 'ORIGINAL_NOT_VOIDABLE' });
+  });
+
+  it('a declined or timed-out void leaves the sale approved', async () => {
+    const sale = await engine.sale({ amount: 700 });
+    host.script.push('12');
+    expect((await engine.void({ originalId: sale.transaction.id })).result).toBe('declined');
+    expect(journal.get(sale.transaction.id).state).toBe('approved');
+    host.script.push('timeout');
+    expect((await engine.void({ originalId: sale.transaction.id })).result).toBe('reversal_pending');
+    expect(journal.get(sale.transaction.id).state).toBe('approved');
+  });
+
+  it('refuses offline sales, closed batches, and voiding while offline', async () => {
+    host.state = 'offline';
+    const off = await engine.sale({ amount: 100 });
+    await expect(engine.void({ originalId: off.transaction.id })).rejects.toMatchObject({ code: 'ORIGINAL_NOT_VOIDABLE' });
+    host.state = 'online';
+    const sale = await engine.sale({ amount: 100 });
+    host.state = 'offline';
+    expect(await engine.void({ originalId: sale.transaction.id })).toMatchObject({ result: 'declined_local', code: 'OFFLINE_VOID_NOT_ALLOWED' });
+    expect(journal.get(sale.transaction.id).state).toBe('approved');
+    host.state = 'online';
+    db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'batch'`).run();
+    await expect(engine.void({ originalId: sale.transaction.id })).rejects.toMatchObject({ code: 'ORIGINAL_NOT_VOIDABLE' });
+  });
+
+  it('start-up recovery puts a sale whose void never got an answer back to approved', async () => {
+    const sale = await engine.sale({ amount: 100 });
+    db.transaction(() => {
+      const v = journal.create({ type: 'void', amount: 100, currency: 'CNY', originalId: sale.transaction.id });
+      journal.transition(sale.transaction.id, 'void_pending');
+      journal.transition(v.id, 'online_sent', { stan: '000077', stanDay: '2027-01-15' });
+      journal.transition(v.id, 'reversal_pending');
+    })();
+    engine.recoverVoids();
+    expect(journal.get(sale.transaction.id).state).toBe('approved');
+  });
+});

@@ -1,0 +1,304 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../drivers/base/clock.js';
+import { AmountError } from '../../firmware-app/core/money.js';
+import { CashierConsole } from '../../firmware-app/ui/cashier/console.js';
+import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
+import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
+import { FakeTty } from '../support/fake-tty.js';
+
+const NOW = new Date(2026, 10, 23, 14, 30, 0).getTime();
+
+/** Time stands still and the status refresh never fires on its own: the tests call it. */
+const stillClock: Clock = { now: () => NOW, setTimeout: () => ({}), clearTimeout: () => undefined };
+
+function txn(over: Partial<TxnView> = {}): TxnView {
+  return {
+    id: 1, type: 'sale', state: 'approved', amount: 1234, currency: 'CNY', last4: '1111', authCode: 'A00001',
+    rrn: '000000000001', stan: '000001', declineCode: null, createdAt: NOW - 60_000, ...over,
+  };
+}
+
+class FakePort implements CashierPort {
+  readonly currency = 'CNY' as const;
+  readonly language = 'en' as const;
+  statusValue: StatusSnapshot = { host: 'online', reader: 'connected', printer: 'ready', safDepth: 0 };
+  next: PaymentResult = { approved: true, code: null, transaction: txn(), printed: true };
+  progress: Progress[] = ['waiting-for-card', 'card-read', 'waiting-for-host', 'printing'];
+  sales: number[] = [];
+  reprinted: number[] = [];
+  queries: TxnQuery[] = [];
+  cancelled = 0;
+  /** When set, the sale waits for cancel() before answering. */
+  waitForCancel = false;
+  private release: (() => void) | undefined;
+  txns: TxnView[] = [txn()];
+
+  status(): StatusSnapshot {
+    return this.statusValue;
+  }
+  validateAmount(amount: number): void {
+    if (amount <= 0) throw new AmountError('amount must be a positive whole number of minor units');
+    if (amount > 10_000_000) throw new AmountError('amount 100000.01 is over the terminal limit 100000.00');
+  }
+  async sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
+    this.sales.push(amount);
+    onProgress('waiting-for-card');
+    if (this.waitForCancel) {
+      await new Promise<void>((r) => (this.release = r));
+      return { approved: false, code: 'READER_CANCELLED', transaction: txn({ state: 'declined_local', declineCode: 'READER_CANCELLED', last4: null }), printed: false };
+    }
+    for (const p of this.progress.slice(1)) onProgress(p);
+    return this.next;
+  }
+  refunds: { amount: number; originalId: number | undefined }[] = [];
+  voided: number[] = [];
+  refundAvailable = true;
+  async refund(amount: number, originalId: number | undefined): Promise<PaymentResult> {
+    if (!this.refundAvailable) throw new FeatureUnavailableError('refund');
+    this.refunds.push({ amount, originalId });
+    return { approved: true, code: null, transaction: txn({ id: 99, type: 'refund', amount }), printed: true };
+  }
+  async voidTransaction(id: number): Promise<PaymentResult> {
+    this.voided.push(id);
+    return { approved: true, code: null, transaction: txn({ id: 100, type: 'void' }), printed: true };
+  }
+  transaction(id: number): TxnView | undefined {
+    return this.txns.find((t) => t.id === id);
+  }
+  async cancel(): Promise<void> {
+    this.cancelled++;
+    this.release?.();
+  }
+  async reprint(id: number): Promise<{ printed: boolean }> {
+    this.reprinted.push(id);
+    return { printed: true };
+  }
+  lastTransaction(): TxnView | undefined {
+    return this.txns.at(-1);
+  }
+  lastDecline(): TxnView | undefined {
+    return this.txns.filter((t) => t.declineCode).at(-1);
+  }
+  find(q: TxnQuery): TxnView[] {
+    this.queries.push(q);
+    return this.txns.filter((t) => (q.last4 === undefined || t.last4 === q.last4) && (q.amount === undefined || t.amount === q.amount));
+  }
+}
+
+describe('cashier console', () => {
+  let fake: FakeTty;
+  let port: FakePort;
+  let console_: CashierConsole;
+  let done: Promise<void>;
+
+  const start = () => {
+    fake = new FakeTty();
+    console_ = new CashierConsole(port, fake.tty, { clock: stillClock });
+    done = console_.run();
+  };
+
+  afterEach(async () => {
+    fake.end();
+    await done;
+  });
+
+  it('keeps the status line on the top row with host state, SAF depth, printer and reader', async () => {
+    port = new FakePort();
+    port.statusValue = { host: 'offline', reader: 'connected', printer: 'paper out', safDepth: 3 };
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    expect(fake.rawOutput).toContain('\x1b[1;1H');
+    expect(fake.screen).toContain('host offline | SAF 3 | printer paper out | reader connected');
+    expect(fake.rawOutput).toMatch(/\x1b\[2;\d+r/);
+  });
+
+  it('rings up a sale with progress, and shows auth, RRN and STAN', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.type('1');
+    await fake.waitFor(/Amount \(CNY\)/);
+    fake.enter('12.34');
+    await fake.waitFor(/Receipt printed\./);
+    expect(port.sales).toEqual([1234]);
+    const screen = fake.screen;
+    expect(screen).toContain('Waiting for card...');
+    expect(screen).toContain('Waiting for host...');
+    expect(screen).toContain('Printing...');
+    expect(screen).toContain('APPROVED auth A00001 RRN 000000000001 STAN 000001');
+  });
+
+  it('refuses an amount that does not parse or is over the limit, and asks again', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.type('1');
+    await fake.waitFor(/Amount/);
+    fake.enter('12.345');
+    await fake.waitFor(/Not valid: CNY allows 2 decimal places/);
+    fake.enter('abc');
+    await fake.waitFor(/Not valid: "abc" is not an amount/);
+    fake.enter('100000.01');
+    await fake.waitFor(/over the terminal limit/);
+    expect(port.sales).toEqual([]);
+    fake.enter('0.50');
+    await fake.waitFor(/APPROVED/);
+    expect(port.sales).toEqual([50]);
+  });
+
+  it('backspace edits the amount before Enter', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.type('1');
+    await fake.waitFor(/Amount/);
+    fake.type('19\x7f2.00\r');
+    await fake.waitFor(/APPROVED/);
+    expect(port.sales).toEqual([1200]);
+  });
+
+  it('explains a decline: code, reason, what to do and what to tell the customer', async () => {
+    port = new FakePort();
+    port.next = { approved: false, code: '51', transaction: txn({ state: 'declined', declineCode: '51', authCode: null }), printed: true };
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.type('1');
+    await fake.waitFor(/Amount/);
+    fake.enter('80');
+    await fake.waitFor(/DECLINED: Insufficient funds/);
+    await fake.waitFor(/What to do: Ask for another card or a smaller amount\./);
+    expect(fake.screen).toContain('Code: 51');
+    expect(fake.screen).not.toContain('APPROVED');
+  });
+
+  it('cancels a card read with Escape', async () => {
+    port = new FakePort();
+    port.waitForCancel = true;
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.type('1');
+    await fake.waitFor(/Amount/);
+    fake.enter('5');
+    await fake.waitFor(/Waiting for card/);
+    fake.type('\x1b');
+    await fake.waitFor(/DECLINED: Cancelled/);
+    expect(port.cancelled).toBe(1);
+  });
+
+  it('shows the last decline explained from the journal', async () => {
+    port = new FakePort();
+    port.txns = [txn(), txn({ id: 2, state: 'declined', declineCode: '54', authCode: null, amount: 990 })];
+    start();
+    await fake.waitFor(/\[6\] Last decline/);
+    fake.type('6');
+    await fake.waitFor(/What to do/);
+    expect(fake.screen).toContain('#2');
+    expect(fake.screen).toContain('DECLINED: Expired card');
+  });
+
+  it('finds a transaction by last four and reprints it', async () => {
+    port = new FakePort();
+    port.txns = [txn({ id: 7, last4: '4242', amount: 5000 }), txn({ id: 8, last4: '1111' })];
+    start();
+    await fake.waitFor(/\[5\] Find/);
+    fake.type('5');
+    await fake.waitFor(/\[3\] Card last four/);
+    fake.type('3');
+    await fake.waitFor(/Value:/);
+    fake.enter('4242');
+    await fake.waitFor(/\[1\] #7 .*CNY 50\.00 .*\*\*\*\*4242/);
+    expect(port.queries.at(-1)).toMatchObject({ last4: '4242' });
+    fake.type('1');
+    await fake.waitFor(/Receipt printed\./);
+    expect(port.reprinted).toEqual([7]);
+  });
+
+  it('finds by time range of today', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[5\] Find/);
+    fake.type('5');
+    await fake.waitFor(/\[2\] Time range/);
+    fake.type('2');
+    await fake.waitFor(/Value:/);
+    fake.enter('14:00-14:45');
+    await fake.waitFor(/Matching transactions/);
+    const q = port.queries.at(-1)!;
+    expect(new Date(q.from!).getHours()).toBe(14);
+    expect(new Date(q.to!).getMinutes()).toBe(45);
+  });
+
+  it('reprints the last receipt', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[4\] Reprint/);
+    fake.type('4');
+    await fake.waitFor(/Receipt printed\./);
+    expect(port.reprinted).toEqual([1]);
+  });
+
+  it('switches to Chinese and back', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[l\] Language: 中文/);
+    fake.type('l');
+    await fake.waitFor(/\[1\] 消费/);
+    expect(console_.language).toBe('zh-CN');
+    expect(console_.statusLine()).toBe('主机 在线 | 离线队列 0 | 打印机 就绪 | 读卡器 已连接');
+    const mark = fake.mark();
+    fake.type('l');
+    await fake.waitFor(/\[1\] Sale/, mark);
+    expect(console_.language).toBe('en');
+  });
+
+  it('refunds against the original sale', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[2\] Refund/);
+    fake.type('2');
+    await fake.waitFor(/Amount/);
+    fake.enter('5.00');
+    await fake.waitFor(/Original sale number/);
+    fake.enter('1');
+    await fake.waitFor(/REFUND APPROVED auth A00001/);
+    expect(fake.screen).toContain('#1');
+    expect(port.refunds).toEqual([{ amount: 500, originalId: 1 }]);
+  });
+
+  it('voids only after the cashier has seen which payment it is and confirmed', async () => {
+    port = new FakePort();
+    port.txns = [txn({ id: 5, amount: 4200 })];
+    start();
+    await fake.waitFor(/\[3\] Void/);
+    fake.type('3');
+    await fake.waitFor(/Transaction number to void/);
+    fake.enter('5');
+    await fake.waitFor(/#5 .*CNY 42\.00[\s\S]*Enter to void this payment, Esc to keep it/);
+    expect(port.voided).toEqual([]);
+    fake.enter('');
+    await fake.waitFor(/VOIDED auth \S+ .*\(transaction 100\)/);
+    expect(port.voided).toEqual([5]);
+  });
+
+  it('says when a feature is not available instead of failing', async () => {
+    port = new FakePort();
+    port.refundAvailable = false;
+    start();
+    await fake.waitFor(/\[2\] Refund/);
+    fake.type('2');
+    await fake.waitFor(/Amount/);
+    fake.enter('1');
+    await fake.waitFor(/Original sale number/);
+    fake.enter('');
+    await fake.waitFor(/Not available on this terminal/);
+  });
+
+  it('quits on q', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[q\] Quit/);
+    fake.type('q');
+    await done;
+    expect(fake.screen).toContain('Goodbye.');
+  });
+});
