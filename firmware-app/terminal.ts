@@ -4,6 +4,7 @@ import { PrinterClient } from '../drivers/printer/client.js';
 import type { PortFactory } from '../drivers/serial/port-factory.js';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from '../drivers/base/clock.js';
+import { PosError } from '../drivers/base/errors.js';
 import { attachDeclineReporter } from './declines/reporter.js';
 import { AlertMonitors } from './alerts/monitors.js';
 import { OutboxFlusher } from './upstream/flusher.js';
@@ -18,7 +19,7 @@ import { PaymentInProgressError } from './payments/errors.js';
 import type { SafQueueState } from './saf/queue.js';
 import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
-import { openDatabase, type Db } from './store/db.js';
+import { checkpointWal, openDatabase, type Db } from './store/db.js';
 import { assertStorageHeadroom, storageFailure } from './store/storage.js';
 import { schemaVersion } from './store/migrations.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
@@ -255,13 +256,21 @@ export class Terminal {
   }
 
   /**
-   * A 0200 whose answer never arrived before the process died may have been posted: it
-   * becomes reversal_pending, never re-sent.
+   * A 0200 whose answer never arrived before the process died (or whose answer could not be
+   * recorded) may have been posted: it becomes reversal_pending, never re-sent.
    */
   private recover(): void {
+    // Nothing of these reached the host (online_sent is committed before any send), so
+    // closing them locally is safe and keeps them out of the open batch.
+    for (const state of ['created', 'card_read'] as const) {
+      for (const txn of this.journal.inState(state)) {
+        this.journal.transition(txn.id, 'declined_local', { declineCode: 'PAYMENT_INTERRUPTED' }, { reason: 'interrupted before authorisation' }, state);
+        this.log.warn({ txn: txn.id, state }, 'payment interrupted before authorisation; closed, not charged');
+      }
+    }
     for (const txn of this.journal.inState('online_sent')) {
-      this.journal.transition(txn.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: 'recovered at start-up' }, 'online_sent');
-      this.log.warn({ txn: txn.id, stan: txn.stan }, 'in-flight sale found at start-up; reversal pending');
+      this.journal.transition(txn.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: 'no answer recorded before recovery' }, 'online_sent');
+      this.log.warn({ txn: txn.id, stan: txn.stan }, 'sale left in flight with no recorded answer; reversal pending');
     }
     this.sales.recoverVoids();
   }
@@ -282,26 +291,11 @@ export class Terminal {
    * bound; a slip that could not print stays queued (`receiptQueued`) and prints later.
    * Only one sale at a time.
    */
-  async sale(
+  sale(
     amount: number,
     onProgress?: (p: SaleProgress) => void,
   ): Promise<SaleOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
-    if (this.stopping) throw new Error('terminal is shutting down');
-    if (this.current) throw new Error('a sale is already in progress');
-    this.beforePayment();
-    const run = (async () => {
-      const outcome = await this.sales.sale({ amount }, onProgress).catch((err: unknown) => {
-        throw storageFailure(err) ?? err;
-      });
-      const print = await this.customerReceipt(outcome.transaction);
-      return { ...outcome, ...print };
-    })();
-    this.current = run;
-    try {
-      return await run;
-    } finally {
-      this.current = undefined;
-    }
+    return this.exclusive(() => this.sales.sale({ amount }, onProgress));
   }
 
   /** Refund (online only), linked to its original sale when `originalId` is given; prints like a sale. */
@@ -326,7 +320,7 @@ export class Terminal {
   private async exclusive(
     payment: () => Promise<PaymentOutcome>,
   ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
-    if (this.stopping) throw new Error('terminal is shutting down');
+    if (this.stopping) throw new PosError('TERMINAL_STOPPING', 'the terminal is shutting down; no new payment can start');
     if (this.current) throw new PaymentInProgressError();
     this.beforePayment();
     const run = (async () => {
@@ -340,6 +334,16 @@ export class Terminal {
       return await run;
     } finally {
       this.current = undefined;
+      this.checkpointBetweenPayments();
+    }
+  }
+
+  /** Between payments, so no payment's commit carries the WAL checkpoint; a failure only waits for the next one. */
+  private checkpointBetweenPayments(): void {
+    try {
+      checkpointWal(this.db);
+    } catch (err) {
+      this.log.warn({ err }, 'WAL checkpoint after the payment failed');
     }
   }
 

@@ -24,7 +24,7 @@ export interface PrinterOptions {
 export class PrinterClient extends EventEmitter {
   private port: SerialLink | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private waiter: { resolve: (b: number) => void; reject: (e: Error) => void; timer: TimerHandle } | undefined;
+  private waiter: { expect: readonly string[]; got: number[]; resolve: (b: number[]) => void; reject: (e: Error) => void; timer: TimerHandle } | undefined;
   private lastStatus: PrinterStatus | undefined;
 
   constructor(
@@ -89,21 +89,23 @@ export class PrinterClient extends EventEmitter {
     return result;
   }
 
+  /**
+   * The four requests go out in one write and the printer answers them in order, one byte
+   * each: one round trip on the line instead of four, which a receipt's print time feels
+   * twice (before and after the job).
+   */
   private async readStatus(): Promise<PrinterStatus> {
-    const parts = [];
-    for (const n of [1, 2, 3, 4] as const) {
-      // Listen before writing: the answer can arrive before the write's drain callback runs.
-      const answer = this.nextByte(`DLE EOT ${n}`);
-      // The link can fail while the request is still being written; the await below reports it.
-      answer.catch(() => undefined);
-      await this.write(DLE_EOT(n)).catch((err: unknown) => {
-        this.cancelWaiter();
-        throw err;
-      });
-      const byte = await answer;
-      parts.push(decodeStatusByte(n, byte));
-    }
-    const status = combineStatus(parts);
+    const ns = [1, 2, 3, 4] as const;
+    // Listen before writing: the answers can arrive before the write's drain callback runs.
+    const answers = this.nextBytes(ns.map((n) => `DLE EOT ${n}`));
+    // The link can fail while the requests are still being written; the await below reports it.
+    answers.catch(() => undefined);
+    await this.write(Buffer.concat(ns.map((n) => DLE_EOT(n)))).catch((err: unknown) => {
+      this.cancelWaiter();
+      throw err;
+    });
+    const bytes = await answers;
+    const status = combineStatus(ns.map((n, i) => decodeStatusByte(n, bytes[i]!)));
     const changed = JSON.stringify(status) !== JSON.stringify(this.lastStatus);
     this.lastStatus = status;
     if (changed) this.emit('status', status);
@@ -132,14 +134,20 @@ export class PrinterClient extends EventEmitter {
     });
   }
 
-  private nextByte(what: string): Promise<number> {
+  /** One answer byte per request, in order; each byte has `statusTimeoutMs` to arrive. */
+  private nextBytes(expect: readonly string[]): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.waiter = undefined;
-        reject(new PrinterTimeoutError(what, this.options.statusTimeoutMs));
-      }, this.options.statusTimeoutMs);
-      this.waiter = { resolve, reject, timer };
+      const w = { expect, got: [] as number[], resolve, reject, timer: this.armByteTimer(expect[0]!) };
+      this.waiter = w;
     });
+  }
+
+  private armByteTimer(what: string): TimerHandle {
+    return this.clock.setTimeout(() => {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.reject(new PrinterTimeoutError(what, this.options.statusTimeoutMs));
+    }, this.options.statusTimeoutMs);
   }
 
   private cancelWaiter(): void {
@@ -147,7 +155,7 @@ export class PrinterClient extends EventEmitter {
     this.waiter = undefined;
     if (w) {
       this.clock.clearTimeout(w.timer);
-      w.resolve(-1);
+      w.resolve([]);
     }
   }
 
@@ -158,9 +166,14 @@ export class PrinterClient extends EventEmitter {
         this.deps.logger.debug({ byte }, 'unsolicited byte from printer ignored');
         continue;
       }
-      this.waiter = undefined;
       this.clock.clearTimeout(w.timer);
-      w.resolve(byte);
+      w.got.push(byte);
+      if (w.got.length < w.expect.length) {
+        w.timer = this.armByteTimer(w.expect[w.got.length]!);
+        continue;
+      }
+      this.waiter = undefined;
+      w.resolve(w.got);
     }
   }
 

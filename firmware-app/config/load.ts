@@ -100,6 +100,23 @@ export function parseConfig(input: unknown): Config {
   return result.data;
 }
 
+/** Far deeper than the schema; guards the recursive validators against a hostile file. */
+const MAX_NESTING = 32;
+
+/** Iterative, so a pathological file cannot overflow the stack while it is measured. */
+function nestingDepth(root: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    max = Math.max(max, depth);
+    if (max > MAX_NESTING) return max;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv }): Config {
   let fromFile: Record<string, Json> = {};
   if (options.file) {
@@ -117,6 +134,9 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv }):
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ConfigError(`configuration file ${options.file} must hold a JSON object`);
+    }
+    if (nestingDepth(parsed) > MAX_NESTING) {
+      throw new ConfigError(`configuration file ${options.file} is nested deeper than ${MAX_NESTING} levels`);
     }
     fromFile = parsed as Record<string, Json>;
   }

@@ -238,17 +238,26 @@ export class PaymentEngine {
     } finally {
       this.reading = false;
     }
-    const read = journal.transition(
+    onProgress('card-read');
+    return this.authorize(txn, card, onProgress);
+  }
+
+  /**
+   * Runs inside the transaction of the step that follows the read (online_sent, or the
+   * offline decision): card_read needs no commit of its own, since nothing leaves the
+   * process between the two, and one fsync less sits between the card and the 0200.
+   */
+  private recordCard(txn: Transaction, card: CardReadResult): Transaction {
+    return this.deps.journal.transition(
       txn.id,
       'card_read',
       { maskedPan: card.maskedPan, last4: card.last4, panToken: card.panToken, entryMode: card.entryMode },
       { entryMode: card.entryMode },
       'created',
     );
-    onProgress('card-read');
-    return this.authorize(read, card, onProgress);
   }
 
+  /** `txn` is still `created`: its card_read commits with what the link state decides. */
   private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
@@ -256,9 +265,10 @@ export class PaymentEngine {
     // send, so this check is the moment "nothing was sent" is known for certain.
     if (link.state === 'offline') return this.decideOffline(txn, card, onProgress);
     const at = new Date(clock.now());
-    // STAN allocation and online_sent commit together, before a byte leaves for the host.
+    // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
       .transaction(() => {
+        this.recordCard(txn, card);
         const stan = nextStan(db);
         return journal.transition(txn.id, 'online_sent', { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }, { stan }, 'card_read');
       })
@@ -310,6 +320,7 @@ export class PaymentEngine {
     const log = this.deps.logger.child('payments');
     const decided = db
       .transaction(() => {
+        this.recordCard(txn, card);
         const now = clock.now();
         const decision = decideOffline(
           settings.offline,

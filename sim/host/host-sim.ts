@@ -172,6 +172,9 @@ export class HostSim extends EventEmitter {
 
   private onConnection(socket: Socket): void {
     this.sockets.add(socket);
+    // Answers leave at once, as the terminal's requests do: with Nagle, an answer written
+    // while the previous one is unacknowledged waits for the terminal's delayed ACK.
+    socket.setNoDelay(true);
     let rx = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       rx = Buffer.concat([rx, chunk]);

@@ -68,6 +68,7 @@ export class PrinterSim extends EventEmitter {
   private lineFreeAt = 0;
   private readonly onLine: { chunk: Buffer; arrivesAt: number }[] = [];
   private lineTimer: NodeJS.Timeout | undefined;
+  private linePoll: NodeJS.Immediate | undefined;
 
   constructor(private readonly options: PrinterSimOptions) {
     super();
@@ -83,8 +84,7 @@ export class PrinterSim extends EventEmitter {
   }
 
   async stop(): Promise<void> {
-    if (this.lineTimer) clearTimeout(this.lineTimer);
-    this.lineTimer = undefined;
+    this.cancelLineWait();
     this.onLine.length = 0;
     const port = this.port;
     this.port = undefined;
@@ -146,20 +146,34 @@ export class PrinterSim extends EventEmitter {
     this.deliver();
   }
 
-  /** Hands over, in order, the chunks whose last byte has arrived by now. */
+  /**
+   * Hands over, in order, the chunks whose last byte has arrived by now. Timers fire a
+   * millisecond late at best, which would slow a 3-byte status request four times over, so
+   * the last stretch of a wait is polled instead.
+   */
   private deliver(): void {
-    if (this.lineTimer) clearTimeout(this.lineTimer);
-    this.lineTimer = undefined;
+    this.cancelLineWait();
     while (this.onLine.length > 0) {
       const next = this.onLine[0]!;
       const wait = next.arrivesAt - performance.now();
+      if (wait > 2) {
+        this.lineTimer = setTimeout(() => this.deliver(), wait - 2);
+        return;
+      }
       if (wait > 0) {
-        this.lineTimer = setTimeout(() => this.deliver(), wait);
+        this.linePoll = setImmediate(() => this.deliver());
         return;
       }
       this.onLine.shift();
       this.onData(next.chunk);
     }
+  }
+
+  private cancelLineWait(): void {
+    if (this.lineTimer) clearTimeout(this.lineTimer);
+    if (this.linePoll) clearImmediate(this.linePoll);
+    this.lineTimer = undefined;
+    this.linePoll = undefined;
   }
 
   private onData(chunk: Buffer): void {

@@ -50,3 +50,10 @@ describe('configuration', () => {
     expect(() => applyEnvOverrides({}, { POS_HOST_RESPONSE_TIMOUT_MS: '1' })).toThrow(/does not name a configuration key/);
   });
 });
+
+describe('hostile configuration files', () => {
+  it('refuses absurd nesting with a ConfigError instead of overflowing the stack', () => {
+    const deep = '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000);
+    expect(() => loadConfig({ file: file(deep) })).toThrow(/nested deeper than 32 levels/);
+  });
+});

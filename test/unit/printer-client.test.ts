@@ -22,13 +22,15 @@ async function rig(statusTimeoutMs = 1000) {
     { logger: silentLogger, clock, portFactory: ports.factory },
   );
   await client.connect();
-  /** Answers the next DLE EOT n the client writes, as a printer in `status` would. */
+  let answered = 0;
+  /** Answers the next DLE EOT n the client wrote and is still waiting for, as a printer in `status` would. */
   const answer = async (status: PrinterStatus) => {
     await flush();
-    const last = ports.current.written.at(-1) ?? '';
-    const n = last.charCodeAt(2) as 1 | 2 | 3 | 4;
-    expect(last.slice(0, 2)).toBe('\x10\x04');
-    ports.current.feed(Buffer.from([encodeStatusByte(n, status)]));
+    const requests = [...ports.current.written.join('').matchAll(/\x10\x04([\x01-\x04])/g)].map((m) => m[1]!.charCodeAt(0) as 1 | 2 | 3 | 4);
+    const n = requests[answered];
+    expect(n).toBeDefined();
+    answered++;
+    ports.current.feed(Buffer.from([encodeStatusByte(n!, status)]));
   };
   return { client, clock, ports, answer };
 }

@@ -1,0 +1,62 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../drivers/base/clock.js';
+import { silentLogger } from '../../drivers/base/logger.js';
+import { parseConfig } from '../../firmware-app/config/load.js';
+import type { Config } from '../../firmware-app/config/schema.js';
+import { Journal } from '../../firmware-app/payments/journal.js';
+import { openDatabase } from '../../firmware-app/store/db.js';
+import { Terminal } from '../../firmware-app/terminal.js';
+import { Simulator } from '../../sim/index.js';
+
+/**
+ * What a power cut leaves in the journal, and what start-up makes of it: payments that never
+ * reached the host are closed as not charged; one that may have reached it is reversed.
+ */
+describe('start-up recovery of interrupted payments', () => {
+  let sim: Simulator;
+  let config: Config;
+
+  beforeAll(async () => {
+    sim = await Simulator.start();
+    const ep = sim.endpoints;
+    config = parseConfig({
+      dataDir: mkdtempSync(join(tmpdir(), 'pos-recovery-')),
+      reader: { path: ep.readerPath, commandTimeoutMs: 5000 },
+      printer: { path: ep.printerPath, statusTimeoutMs: 5000 },
+      host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 5000 },
+      log: { level: 'silent', target: 'stdout' },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await sim?.stop();
+  }, 60_000);
+
+  it('closes created and card_read payments as interrupted and reverses online_sent', async () => {
+    const db = openDatabase(join(config.dataDir, 'pos-companion.db'));
+    const journal = new Journal(db, systemClock);
+    const created = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
+    const read = journal.create({ type: 'sale', amount: 200, currency: 'CNY' });
+    journal.transition(read.id, 'card_read', { last4: '1111' });
+    const sent = journal.create({ type: 'sale', amount: 300, currency: 'CNY' });
+    journal.transition(sent.id, 'card_read', { last4: '1111' });
+    journal.transition(sent.id, 'online_sent', { stan: '000777', stanDay: '2026-11-23', transmittedAt: '1123101010' });
+    db.close();
+
+    const terminal = new Terminal(config, { logger: silentLogger });
+    try {
+      await terminal.start();
+      expect(terminal.journal.get(created.id)).toMatchObject({ state: 'declined_local', declineCode: 'PAYMENT_INTERRUPTED' });
+      expect(terminal.journal.get(read.id)).toMatchObject({ state: 'declined_local', declineCode: 'PAYMENT_INTERRUPTED' });
+      expect(['reversal_pending', 'reversed']).toContain(terminal.journal.get(sent.id).state);
+      const { remaining } = await terminal.reversals.drain();
+      expect(remaining).toBe(0);
+      expect(terminal.journal.get(sent.id).state).toBe('reversed');
+    } finally {
+      await terminal.stop();
+    }
+  });
+});

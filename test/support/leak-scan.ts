@@ -1,0 +1,109 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { TEST_CARDS } from '../../sim/cards.js';
+
+/** Something that must never appear in an artefact, as exact bytes. */
+export interface Needle {
+  label: string;
+  bytes: Buffer;
+}
+
+/** Where a needle or a card-data pattern was found. */
+export interface Leak {
+  artefact: string;
+  label: string;
+  offset: number;
+}
+
+/** An artefact to scan: a file or folder on disk, or bytes captured in memory (receipts, socket output). */
+export type Artefact = { path: string } | { name: string; bytes: Buffer | string };
+
+/**
+ * Every simulator test PAN in the encodings card data travels in: ASCII digits, UTF-16
+ * (some loggers), packed BCD (ISO 8583 field 2 and EMV tag 5A), and each card's track-2
+ * equivalent (`PAN=YYMM` / `PAN D YYMM`) and track-1 (`%B PAN^`) forms; and any PIN given,
+ * as digits next to a PIN-ish key and as an ISO 9564 format-0 PIN field.
+ */
+export function cardNeedles(pins: readonly string[] = []): Needle[] {
+  const needles: Needle[] = [];
+  for (const card of TEST_CARDS) {
+    const { pan, expiry } = card;
+    needles.push({ label: `PAN ${card.name}`, bytes: Buffer.from(pan, 'ascii') });
+    needles.push({ label: `PAN ${card.name} (UTF-16)`, bytes: Buffer.from(pan, 'utf16le') });
+    needles.push({ label: `PAN ${card.name} (BCD)`, bytes: Buffer.from(pan.length % 2 ? `${pan}F` : pan, 'hex') });
+    needles.push({ label: `track 2 ${card.name}`, bytes: Buffer.from(`${pan}=${expiry}`, 'ascii') });
+    needles.push({ label: `track 2 ${card.name} (BCD)`, bytes: Buffer.from(`${pan}D${expiry}`, 'hex') });
+    needles.push({ label: `track 1 ${card.name}`, bytes: Buffer.from(`B${pan}^`, 'ascii') });
+  }
+  for (const pin of pins) {
+    needles.push({ label: 'PIN field (ISO 9564 format 0)', bytes: Buffer.from(`0${pin.length.toString(16)}${pin}`.padEnd(16, 'F'), 'hex') });
+    for (const key of ['pin', 'PIN', 'Pin']) {
+      for (const form of [`"${key}":"${pin}"`, `"${key}": "${pin}"`, `${key}=${pin}`, `${key}: ${pin}`, `"${key}":${pin}`]) {
+        needles.push({ label: `PIN next to "${key}"`, bytes: Buffer.from(form, 'ascii') });
+      }
+    }
+  }
+  return needles;
+}
+
+/** Luhn check, to tell a card number from any other long digit run. */
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * Patterns of card data whatever the card: a Luhn-valid 15-19 digit run starting with a
+ * card-network digit (3-6) standing alone (not inside a longer run), track-2 data
+ * (`;PAN=YYMM`) and track-1 data (`%BPAN^NAME^`).
+ */
+const PATTERNS: { label: string; re: RegExp; check?: (m: RegExpExecArray) => boolean }[] = [
+  { label: 'card-number-like digits', re: /(?<![0-9])[3-6][0-9]{14,18}(?![0-9])/g, check: (m) => luhn(m[0]) },
+  { label: 'track-2-like data', re: /;?[0-9]{12,19}=[0-9]{4}/g },
+  { label: 'track-1-like data', re: /%?B[0-9]{12,19}\^[^^]{2,26}\^/g },
+];
+
+function scanBytes(artefact: string, bytes: Buffer, needles: readonly Needle[], leaks: Leak[]): void {
+  for (const n of needles) {
+    for (let at = bytes.indexOf(n.bytes); at >= 0; at = bytes.indexOf(n.bytes, at + 1)) leaks.push({ artefact, label: n.label, offset: at });
+  }
+  const text = bytes.toString('latin1');
+  for (const p of PATTERNS) {
+    p.re.lastIndex = 0;
+    for (let m = p.re.exec(text); m; m = p.re.exec(text)) {
+      if (!p.check || p.check(m)) leaks.push({ artefact, label: p.label, offset: m.index });
+    }
+  }
+}
+
+function files(path: string): string[] {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.isFile() ? [path] : [];
+  return readdirSync(path).flatMap((name) => files(join(path, name)));
+}
+
+/** Scans every artefact (folders recursively, every file whole, binary included) and lists every hit. */
+export function scanForCardData(artefacts: readonly Artefact[], needles: readonly Needle[] = cardNeedles()): { scanned: string[]; leaks: Leak[] } {
+  const leaks: Leak[] = [];
+  const scanned: string[] = [];
+  for (const a of artefacts) {
+    if ('path' in a) {
+      for (const file of files(a.path)) {
+        scanned.push(file);
+        scanBytes(file, readFileSync(file), needles, leaks);
+      }
+    } else {
+      scanned.push(a.name);
+      scanBytes(a.name, Buffer.isBuffer(a.bytes) ? a.bytes : Buffer.from(a.bytes, 'utf8'), needles, leaks);
+    }
+  }
+  return { scanned, leaks };
+}
