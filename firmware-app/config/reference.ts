@@ -64,7 +64,7 @@ const MEANINGS: Record<string, string> = {
   'host.reconnectMinMs': 'First delay before reconnecting to the host; doubles up to `host.reconnectMaxMs`.',
   'host.reconnectMaxMs': 'Longest delay between reconnection attempts to the host.',
   'host.reversalBackoffMaxMs': 'Longest delay between repeats of a reversal (0401); repeats never stop.',
-  'log.level': 'Least severe level written.',
+  'log.level': 'Least severe level written; the diagnostic menu can change it until the next restart.',
   'offline.enabled': 'Approve small payments offline when the host cannot be reached.',
   'offline.floorLimit': 'Largest single offline approval, minor units.',
   'offline.maxTotalAmount': 'Largest total of offline approvals waiting to be forwarded, minor units.',

@@ -105,6 +105,7 @@ export class RemoteSession implements DiagnosticsSession {
   jobs(): Promise<{ runs: JobRunView[]; names: string[] }> { return this.call('jobs'); }
   runJob(name: string): Promise<string> { return this.call('runJob', [name]); }
   logTail(lines: number): Promise<string[]> { return this.call('logTail', [lines]); }
+  setLogLevel(level: string): Promise<string> { return this.call('setLogLevel', [level]); }
   config(): Promise<Record<string, unknown>> { return this.call('config'); }
   exportBundle(): Promise<BundleResult> { return this.call('exportBundle'); }
   logout(): Promise<void> { return this.call('logout'); }

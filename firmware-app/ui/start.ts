@@ -31,7 +31,7 @@ export async function runUi(
 ): Promise<void> {
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
-  const adapter = new TerminalAdapter(terminal, { clock });
+  const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger });
   const guard = pinGuardFor(config, clock);
   const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
   let control: ControlServer | undefined;

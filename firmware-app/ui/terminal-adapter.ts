@@ -1,12 +1,13 @@
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
-import { isPosError } from '../../drivers/base/errors.js';
+import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import { recentAlerts } from '../alerts/alerts.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
 import { declineStatistics } from '../declines/statistics.js';
+import type { Logger, LogLevel } from '../logging/logger.js';
 import { scrubString, scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
 import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
@@ -35,6 +36,8 @@ import {
   type TxnQuery,
   type TxnView,
 } from './terminal-port.js';
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const SECRET_KEY = /pin|hash|secret|password|token|credential|apikey|api_key|privatekey/i;
 
@@ -95,6 +98,8 @@ function progressTo(onProgress: (p: Progress) => void): (p: PaymentProgress) => 
 }
 
 export interface AdapterOptions {
+  /** The process's root logger, whose level the technician may change at run time. */
+  logger?: Logger;
   clock?: Clock;
   /** Poll interval of a forced drain's progress. */
   drainPollMs?: number;
@@ -361,6 +366,15 @@ export class TerminalAdapter implements TerminalPort {
     if (!this.jobNames().includes(name)) throw new FeatureUnavailableError(`job ${name}`);
     const run = await this.terminal.jobs.runNow(name);
     return `${run.outcome}${run.error ? `: ${run.error}` : ''}`;
+  }
+
+  setLogLevel(level: string): string {
+    if (!LOG_LEVELS.includes(level as LogLevel)) {
+      throw new PosError('LOG_LEVEL_INVALID', `log level must be one of ${LOG_LEVELS.join(', ')}`, { level: String(level).slice(0, 16) });
+    }
+    if (!this.options.logger) throw new FeatureUnavailableError('changing the log level');
+    this.options.logger.setLevel(level as LogLevel);
+    return level;
   }
 
   logTail(lines: number): string[] {

@@ -177,6 +177,8 @@ export interface DiagnosticsPort {
   jobNames(): string[];
   runJob(name: string): Promise<string>;
   logTail(lines: number): string[];
+  /** Changes the log level of the whole running process (not persisted: a restart reads the config). */
+  setLogLevel(level: string): string;
   /** The effective configuration with secrets masked. */
   config(): Record<string, unknown>;
   exportBundle(): Promise<BundleResult>;

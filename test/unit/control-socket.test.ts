@@ -36,6 +36,7 @@ function fakePort(audits: AuditEntry[]): DiagnosticsPort {
     jobNames: () => [],
     runJob: reject,
     logTail: () => [],
+    setLogLevel: (level: string) => level,
     config: () => ({}),
     exportBundle: reject,
     audit: (e) => audits.push(e),
@@ -80,12 +81,14 @@ describe('control socket', () => {
     const progress: DrainProgress[] = [];
     expect(await session.drain('saf', (p) => progress.push(p))).toEqual({ done: 2, total: 2, remaining: 0 });
     expect(progress).toEqual([{ done: 1, total: 2 }, { done: 2, total: 2 }]);
+    expect(await session.setLogLevel('debug')).toBe('debug');
     expect(audits.map((a) => `${a.actor} ${a.action} ${a.outcome}`)).toEqual([
       'control-socket#1 host-echo refused',
       'control-socket#1 login wrong-pin',
       'control-socket#1 login ok',
       'control-socket#1 host-echo ok',
       'control-socket#1 drain ok',
+      'control-socket#1 set-log-level ok',
     ]);
   });
 

@@ -35,6 +35,7 @@ function port(): DiagnosticsPort {
     jobNames: () => ['backup'],
     runJob: fail,
     logTail: () => [],
+    setLogLevel: (level: string) => level,
     config: () => ({}),
     exportBundle: fail,
     audit: () => undefined,

@@ -76,6 +76,11 @@ class FakeDiagPort implements DiagnosticsPort {
   jobNames() {
     return ['heartbeat', 'settlement'];
   }
+  level = 'info';
+  setLogLevel(level: string) {
+    this.level = level;
+    return level;
+  }
   async runJob(name: string) {
     return `ok (${name})`;
   }

@@ -15,6 +15,7 @@ const MENU: readonly MenuItem[] = [
   { key: '7', label: 'Alerts' },
   { key: '8', label: 'Job history and run-now' },
   { key: '9', label: 'Log tail' },
+  { key: 'l', label: 'Log level (until restart)' },
   { key: 'c', label: 'Configuration (secrets masked)' },
   { key: 'e', label: 'Export diagnostics bundle' },
   { key: 'x', label: 'Exit technician menu' },
@@ -218,6 +219,12 @@ const SCREENS: Record<string, Screen> = {
     const lines = await s.logTail(Math.max(5, tty.rows - 8));
     if (lines.length === 0) tty.line('The log is empty or goes to stdout (journald).');
     for (const l of lines) tty.line(l);
+    return done();
+  },
+  l: async (s, tty, _clock, done) => {
+    const level = await tty.readLine('New level (fatal, error, warn, info, debug, trace, silent; Esc to go back): ', { maxLength: 8 });
+    if (level === null) return true;
+    tty.line(`Log level is now ${await s.setLogLevel(level.trim())} (the configuration file applies again after a restart).`);
     return done();
   },
   c: async (s, tty, _clock, done) => {

@@ -35,6 +35,7 @@ export interface DiagnosticsSession {
   jobs(): Promise<{ runs: JobRunView[]; names: string[] }>;
   runJob(name: string): Promise<string>;
   logTail(lines: number): Promise<string[]>;
+  setLogLevel(level: string): Promise<string>;
   config(): Promise<Record<string, unknown>>;
   exportBundle(): Promise<BundleResult>;
   logout(): Promise<void>;
@@ -43,7 +44,7 @@ export interface DiagnosticsSession {
 /** The methods a remote client may call, with nothing else reachable through the socket. */
 export const SESSION_METHODS = [
   'login', 'deviceInfo', 'status', 'cardReadTest', 'testPrint', 'hostEcho', 'queues', 'drain',
-  'declineStats', 'alerts', 'jobs', 'runJob', 'logTail', 'config', 'exportBundle', 'logout',
+  'declineStats', 'alerts', 'jobs', 'runJob', 'logTail', 'setLogLevel', 'config', 'exportBundle', 'logout',
 ] as const satisfies readonly (keyof DiagnosticsSession)[];
 
 export type SessionMethod = (typeof SESSION_METHODS)[number];
@@ -142,6 +143,11 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
   logTail(lines: number): Promise<string[]> {
     const n = Number.isSafeInteger(lines) ? Math.min(Math.max(lines, 1), 500) : 40;
     return this.run('log-tail', { lines: n }, async () => this.port.logTail(n));
+  }
+
+  setLogLevel(level: string): Promise<string> {
+    if (typeof level !== 'string') return Promise.reject(new BadRequestError('level must be a string'));
+    return this.run('set-log-level', { level: level.slice(0, 16) }, async () => this.port.setLogLevel(level));
   }
 
   config(): Promise<Record<string, unknown>> {
