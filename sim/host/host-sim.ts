@@ -5,6 +5,7 @@ import { IsoError } from '../../firmware-app/host/iso8583/errors.js';
 import { pack, responseMti, unpack, type IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import { decryptCardData, TEST_CARDS, type CardPlaintext } from '../cards.js';
 import { HostLedger, type LedgerKind } from './ledger.js';
+import { listenOn } from '../listen.js';
 
 /** What the host does with the next request of a class. */
 export type HostAction =
@@ -133,12 +134,7 @@ export class HostSim extends EventEmitter {
   /** Listens; after a stop() it listens on the same port again, so terminals reconnect to it. */
   async start(): Promise<number> {
     const server = createServer((socket) => this.onConnection(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.boundPort || this.options.port || 0, this.options.address ?? '127.0.0.1', () => resolve());
-    });
-    const addr = server.address();
-    this.boundPort = typeof addr === 'object' && addr ? addr.port : 0;
+    this.boundPort = await listenOn(server, this.boundPort || this.options.port || 0, this.options.address);
     this.server = server;
     return this.boundPort;
   }
@@ -330,16 +326,21 @@ export class HostSim extends EventEmitter {
     const amount = Number(text(msg, 4));
     const lateAfterReversal = this.ledger.hasOrphanReversal(tid, stan);
     const code = lateAfterReversal ? '12' : (forced ?? this.decide(card, amount));
-    const approved = code === '00';
+    const kind: LedgerKind = text(msg, 3) === '200000' ? 'refund' : 'sale';
+    return this.postAndAnswer(msg, { kind, code, last4: card?.pan.slice(-4) ?? '', originalStan: null });
+  }
+
+  /** Records a decided 0200 in the ledger and builds its 0210 (RRN always, approval code on 00). */
+  private postAndAnswer(msg: IsoMessage, d: { kind: LedgerKind; code: string; last4: string; originalStan: string | null }): IsoMessage {
+    const approved = d.code === '00';
     const authCode = approved ? this.nextAuth() : null;
     const rrn = this.nextRrn();
-    const kind: LedgerKind = text(msg, 3) === '200000' ? 'refund' : 'sale';
     this.ledger.record({
-      terminalId: tid, stan, kind, amount, currency: text(msg, 49), batch: Number(text(msg, 60)),
-      status: approved ? 'posted' : 'declined', responseCode: code, authCode, rrn, last4: card?.pan.slice(-4) ?? '',
-      receivedCount: 1, originalStan: null, postedAt: Date.now(), reversedAt: null, voidedAt: null,
+      terminalId: text(msg, 41), stan: text(msg, 11), kind: d.kind, amount: Number(text(msg, 4)), currency: text(msg, 49),
+      batch: Number(text(msg, 60)), status: approved ? 'posted' : 'declined', responseCode: d.code, authCode, rrn,
+      last4: d.last4, receivedCount: 1, originalStan: d.originalStan, postedAt: Date.now(), reversedAt: null, voidedAt: null,
     });
-    const extra: [number, string][] = [[37, rrn], [39, code]];
+    const extra: [number, string][] = [[37, rrn], [39, d.code]];
     if (authCode) extra.push([38, authCode]);
     return this.reply(msg, extra);
   }
@@ -366,21 +367,11 @@ export class HostSim extends EventEmitter {
       code = matches ? '00' : '12';
     }
     if (this.ledger.hasOrphanReversal(tid, stan)) code = '12';
-    const approved = code === '00';
-    if (approved && original) {
+    if (code === '00' && original) {
       original.status = 'voided';
       original.voidedAt = Date.now();
     }
-    const authCode = approved ? this.nextAuth() : null;
-    const rrn = this.nextRrn();
-    this.ledger.record({
-      terminalId: tid, stan, kind: 'void', amount, currency: text(msg, 49), batch: Number(text(msg, 60)),
-      status: approved ? 'posted' : 'declined', responseCode: code, authCode, rrn, last4: original?.last4 ?? '',
-      receivedCount: 1, originalStan, postedAt: Date.now(), reversedAt: null, voidedAt: null,
-    });
-    const extra: [number, string][] = [[37, rrn], [39, code]];
-    if (authCode) extra.push([38, authCode]);
-    return this.reply(msg, extra);
+    return this.postAndAnswer(msg, { kind: 'void', code, last4: original?.last4 ?? '', originalStan });
   }
 
   private advice(msg: IsoMessage, forced: string | undefined): IsoMessage {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { listenOn } from '../listen.js';
 
 /** An event as stored by the TMS (docs/protocols/tms-events.md section 2). */
 export interface StoredEvent {
@@ -79,12 +80,7 @@ export class TmsSim extends EventEmitter {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.boundPort || this.options.port || 0, this.options.address ?? '127.0.0.1', () => resolve());
-    });
-    const addr = server.address();
-    this.boundPort = typeof addr === 'object' && addr ? addr.port : 0;
+    this.boundPort = await listenOn(server, this.boundPort || this.options.port || 0, this.options.address);
     this.server = server;
     return this.boundPort;
   }

@@ -1,15 +1,13 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { parseConfig } from '../../firmware-app/config/load.js';
 import type { Config } from '../../firmware-app/config/schema.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase } from '../../firmware-app/store/db.js';
 import { Terminal } from '../../firmware-app/terminal.js';
 import { Simulator } from '../../sim/index.js';
+import { inProcessConfig } from '../support/terminal-process.js';
 
 /**
  * What a power cut leaves in the journal, and what start-up makes of it: payments that never
@@ -21,14 +19,7 @@ describe('start-up recovery of interrupted payments', () => {
 
   beforeAll(async () => {
     sim = await Simulator.start();
-    const ep = sim.endpoints;
-    config = parseConfig({
-      dataDir: mkdtempSync(join(tmpdir(), 'pos-recovery-')),
-      reader: { path: ep.readerPath, commandTimeoutMs: 5000 },
-      printer: { path: ep.printerPath, statusTimeoutMs: 5000 },
-      host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 5000 },
-      log: { level: 'silent', target: 'stdout' },
-    });
+    config = inProcessConfig(sim, 'pos-recovery-');
   }, 60_000);
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { parseConfig } from '../../firmware-app/config/load.js';
 import type { Config } from '../../firmware-app/config/schema.js';
 import { Terminal } from '../../firmware-app/terminal.js';
 import { Simulator } from '../../sim/index.js';
+import { inProcessConfig } from '../support/terminal-process.js';
 
 /** Real timers, but "now" is wherever the test puts the calendar: the power-off happens between instances. */
 function calendarClock(iso: string): Clock {
@@ -25,15 +26,7 @@ describe('settlement catch-up after the terminal was off at settlement time', ()
 
   beforeAll(async () => {
     sim = await Simulator.start();
-    const ep = sim.endpoints;
-    config = parseConfig({
-      dataDir: mkdtempSync(join(tmpdir(), 'pos-catchup-')),
-      reader: { path: ep.readerPath, commandTimeoutMs: 5000 },
-      printer: { path: ep.printerPath, statusTimeoutMs: 5000 },
-      host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 5000 },
-      log: { level: 'silent', target: 'stdout' },
-      jobs: { timezone: 'Asia/Shanghai' },
-    });
+    config = inProcessConfig(sim, 'pos-catchup-', { jobs: { timezone: 'Asia/Shanghai' } });
   }, 60_000);
 
   afterAll(async () => {

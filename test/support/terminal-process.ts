@@ -2,10 +2,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseConfig } from '../../firmware-app/config/load.js';
+import type { Config } from '../../firmware-app/config/schema.js';
 import type { Simulator } from '../../sim/index.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const MAIN = join(REPO, 'dist', 'firmware-app', 'main.js');
+
+/** A configuration for an in-process `Terminal` against a running simulator, in a fresh data folder. */
+export function inProcessConfig(sim: Simulator, dirPrefix: string, extra: Record<string, unknown> = {}): Config {
+  const ep = sim.endpoints;
+  return parseConfig({
+    dataDir: mkdtempSync(join(tmpdir(), dirPrefix)),
+    reader: { path: ep.readerPath, commandTimeoutMs: 5000 },
+    printer: { path: ep.printerPath, statusTimeoutMs: 5000 },
+    host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 5000 },
+    log: { level: 'silent', target: 'stdout' },
+    ...extra,
+  });
+}
 
 /** A configuration file pointing the terminal at a running simulator. */
 export function writeSimConfig(sim: Simulator, overrides: Record<string, unknown> = {}): { configPath: string; dataDir: string } {
