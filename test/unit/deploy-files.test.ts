@@ -141,6 +141,8 @@ function admitsMajor(range: string, major: number): boolean {
     const p = part.trim();
     const x = /^(\d+)\.x$/.exec(p);
     if (x) return Number(x[1]) === major;
+    const caret = /^\^\s*(\d+)(?:\.\d+){0,2}$/.exec(p);
+    if (caret) return Number(caret[1]) === major;
     const min = /^>=\s*(\d+)(?:\.\d+){0,2}$/.exec(p);
     if (min) return major >= Number(min[1]);
     throw new Error(`engines range "${p}" is not understood by this check; read it and extend the check`);
@@ -150,12 +152,13 @@ function admitsMajor(range: string, major: number): boolean {
 describe('supported Node versions', () => {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { engines: { node: string }; dependencies: Record<string, string> };
 
-  it('promises Node 20 and later, and every runtime dependency agrees for 20, 22 and 24', () => {
-    expect(pkg.engines.node).toBe('>=20');
+  it('promises Node 22 and 24 (Node 20 is past its end of life), and every runtime dependency agrees for 22 and 24', () => {
+    expect(pkg.engines.node).toBe('^22.12.0 || >=24.0.0');
+    expect(admitsMajor(pkg.engines.node, 20)).toBe(false);
     for (const dep of Object.keys(pkg.dependencies)) {
       const range = (JSON.parse(readFileSync(join(REPO, 'node_modules', dep, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines?.node;
       if (range === undefined) continue;
-      for (const major of [20, 22, 24]) expect(admitsMajor(range, major), `${dep} engines "${range}" on Node ${major}`).toBe(true);
+      for (const major of [22, 24]) expect(admitsMajor(range, major), `${dep} engines "${range}" on Node ${major}`).toBe(true);
     }
   });
 });
