@@ -31,7 +31,14 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, sim: { type: 'boolean' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' }, 'ready-file': { type: 'string' }, 'restore-backup': { type: 'string' } },
+      options: {
+        config: { type: 'string' },
+        sim: { type: 'boolean' },
+        'check-config': { type: 'boolean' },
+        help: { type: 'boolean' },
+        'ready-file': { type: 'string' },
+        'restore-backup': { type: 'string' },
+      },
     }).values;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);

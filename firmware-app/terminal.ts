@@ -94,7 +94,11 @@ export class Terminal {
       ? new OutboxFlusher(this.db, { ...config.tms, terminalId: config.terminal.id }, { clock: this.clock, logger: deps.logger })
       : undefined;
     attachDeclineReporter(this.journal, this.db, this.clock, { logger: this.log, onEnqueued: () => this.upstream?.kick() });
-    this.monitors = new AlertMonitors(this.db, config.alerts, { clock: this.clock, logger: deps.logger, onUpstreamEvent: () => this.upstream?.kick() });
+    this.monitors = new AlertMonitors(this.db, config.alerts, {
+      clock: this.clock,
+      logger: deps.logger,
+      onUpstreamEvent: () => this.upstream?.kick(),
+    });
     this.monitors.attach(this.journal);
     this.reader = new CardReaderClient(
       {
@@ -110,7 +114,12 @@ export class Terminal {
       { logger: deps.logger.child('reader'), clock: this.clock, portFactory: deps.portFactory },
     );
     this.printer = new PrinterClient(
-      { path: config.printer.path, baudRate: config.printer.baudRate, statusTimeoutMs: config.printer.statusTimeoutMs, writeMarginMs: 2000 },
+      {
+        path: config.printer.path,
+        baudRate: config.printer.baudRate,
+        statusTimeoutMs: config.printer.statusTimeoutMs,
+        writeMarginMs: 2000,
+      },
       { logger: deps.logger.child('printer'), clock: this.clock, portFactory: deps.portFactory },
     );
     this.printing = new PrintQueue({
@@ -192,7 +201,9 @@ export class Terminal {
       printReport: async (payload, batchNumber) => {
         const report = await this.printing.report(this.printing.enqueue({ kind: 'settlement', payload }).id);
         if (!report.printed) {
-          throw new SettlementError('SETTLEMENT_REPORT_QUEUED', `report of batch ${batchNumber} queued: printer ${report.printer}`, { batchNumber });
+          throw new SettlementError('SETTLEMENT_REPORT_QUEUED', `report of batch ${batchNumber} queued: printer ${report.printer}`, {
+            batchNumber,
+          });
         }
       },
       settings: {
@@ -207,7 +218,13 @@ export class Terminal {
     const versions = { app: appVersion(), schema: String(schemaVersion(this.db)), node: process.version };
     const upstream = this.upstream;
     this.jobs = new JobScheduler(
-      { db: this.db, clock: this.clock, logger: deps.logger.child('jobs'), schedule: deps.schedule ?? nodeCronSchedule, timezone: config.jobs.timezone },
+      {
+        db: this.db,
+        clock: this.clock,
+        logger: deps.logger.child('jobs'),
+        schedule: deps.schedule ?? nodeCronSchedule,
+        timezone: config.jobs.timezone,
+      },
       standardJobs(config.jobs, {
         db: this.db,
         clock: this.clock,
@@ -264,12 +281,24 @@ export class Terminal {
     // closing them locally is safe and keeps them out of the open batch.
     for (const state of ['created', 'card_read'] as const) {
       for (const txn of this.journal.inState(state)) {
-        this.journal.transition(txn.id, 'declined_local', { declineCode: 'PAYMENT_INTERRUPTED' }, { reason: 'interrupted before authorisation' }, state);
+        this.journal.transition(
+          txn.id,
+          'declined_local',
+          { declineCode: 'PAYMENT_INTERRUPTED' },
+          { reason: 'interrupted before authorisation' },
+          state,
+        );
         this.log.warn({ txn: txn.id, state }, 'payment interrupted before authorisation; closed, not charged');
       }
     }
     for (const txn of this.journal.inState('online_sent')) {
-      this.journal.transition(txn.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: 'no answer recorded before recovery' }, 'online_sent');
+      this.journal.transition(
+        txn.id,
+        'reversal_pending',
+        { declineCode: 'HOST_TIMEOUT' },
+        { reason: 'no answer recorded before recovery' },
+        'online_sent',
+      );
       this.log.warn({ txn: txn.id, stan: txn.stan }, 'sale left in flight with no recorded answer; reversal pending');
     }
     this.sales.recoverVoids();
@@ -308,7 +337,10 @@ export class Terminal {
   }
 
   /** Voids an approved sale of the open batch (online only). */
-  void(originalId: number, onProgress?: (p: SaleProgress) => void): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
+  void(
+    originalId: number,
+    onProgress?: (p: SaleProgress) => void,
+  ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
     return this.exclusive(() => this.sales.void({ originalId }, onProgress));
   }
 

@@ -48,7 +48,11 @@ async function main(): Promise<number> {
   }
   let sim: Simulator;
   try {
-    sim = await Simulator.start({ dir: values.dir, hostPort: values['host-port'] ? Number(values['host-port']) : undefined, host: values['ledger-file'] ? { ledgerFile: values['ledger-file'] } : undefined });
+    sim = await Simulator.start({
+      dir: values.dir,
+      hostPort: values['host-port'] ? Number(values['host-port']) : undefined,
+      host: values['ledger-file'] ? { ledgerFile: values['ledger-file'] } : undefined,
+    });
   } catch (err) {
     if (err instanceof SocatMissingError) {
       process.stderr.write(`${err.message}\n`);

@@ -26,7 +26,10 @@ export class Simulator {
   readonly readerPty: PtyPair;
   readonly printerPty: PtyPair;
 
-  private constructor(readonly dir: string, options: SimulatorOptions) {
+  private constructor(
+    readonly dir: string,
+    options: SimulatorOptions,
+  ) {
     this.readerPty = new PtyPair(join(dir, 'reader'), join(dir, 'reader.sim'));
     this.printerPty = new PtyPair(join(dir, 'printer'), join(dir, 'printer.sim'));
     this.reader = new ReaderSim({ path: this.readerPty.simPath, tapDelayMs: options.tapDelayMs });
@@ -55,7 +58,13 @@ export class Simulator {
 
   /** What the terminal's configuration should point at. */
   get endpoints(): { readerPath: string; printerPath: string; hostAddress: string; hostPort: number; tmsUrl: string } {
-    return { readerPath: this.readerPty.devicePath, printerPath: this.printerPty.devicePath, hostAddress: '127.0.0.1', hostPort: this.host.port, tmsUrl: this.tms.url };
+    return {
+      readerPath: this.readerPty.devicePath,
+      printerPath: this.printerPty.devicePath,
+      hostAddress: '127.0.0.1',
+      hostPort: this.host.port,
+      tmsUrl: this.tms.url,
+    };
   }
 
   /** The reader's USB cable is pulled: its device path vanishes. */

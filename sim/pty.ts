@@ -39,11 +39,9 @@ export class PtyPair {
     if (this.child) return;
     if (!socatAvailable()) throw new SocatMissingError();
     for (const p of [this.devicePath, this.simPath]) rmSync(p, { force: true });
-    const child = spawn(
-      'socat',
-      [`PTY,raw,echo=0,link=${this.devicePath}`, `PTY,raw,echo=0,link=${this.simPath}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawn('socat', [`PTY,raw,echo=0,link=${this.devicePath}`, `PTY,raw,echo=0,link=${this.simPath}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);

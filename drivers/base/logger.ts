@@ -19,8 +19,15 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** A logger that drops everything, for unit tests. */
 export const silentLogger: Logger = {
-  trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {},
-  child() { return silentLogger; },
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  fatal() {},
+  child() {
+    return silentLogger;
+  },
   setLevel() {},
   flush() {},
 };

@@ -182,7 +182,8 @@ export class CardReaderClient extends EventEmitter {
 
   async beep(count = 1, durationMs = 100): Promise<void> {
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new ReaderRequestError('BEEP', 'count must be 1-9');
-    if (!Number.isInteger(durationMs) || durationMs < 10 || durationMs > 2000) throw new ReaderRequestError('BEEP', 'duration must be 10-2000 ms');
+    if (!Number.isInteger(durationMs) || durationMs < 10 || durationMs > 2000)
+      throw new ReaderRequestError('BEEP', 'duration must be 10-2000 ms');
     await this.command('BEEP', [String(count), String(durationMs)], this.options.commandTimeoutMs);
   }
 
@@ -246,7 +247,13 @@ export class CardReaderClient extends EventEmitter {
     return String(this.seq);
   }
 
-  private newPending(command: string, fields: string[], timeoutMs: number, resolve: (f: string[]) => void, reject: (e: Error) => void): Pending {
+  private newPending(
+    command: string,
+    fields: string[],
+    timeoutMs: number,
+    resolve: (f: string[]) => void,
+    reject: (e: Error) => void,
+  ): Pending {
     const seq = this.nextSeq();
     const line = encodeFrame({ seq, command, fields });
     return { seq, command, line, transmissions: 0, naksSent: 0, timeoutMs, timer: undefined, cancelled: false, resolve, reject };
@@ -404,7 +411,8 @@ export class CardReaderClient extends EventEmitter {
 }
 
 function requireTimeout(command: string, timeoutMs: number): void {
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new ReaderRequestError(command, 'timeout must be a positive whole number of ms');
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+    throw new ReaderRequestError(command, 'timeout must be a positive whole number of ms');
 }
 
 function fitUtf8(text: string): string {
@@ -428,7 +436,8 @@ function fitUtf8(text: string): string {
 export function parseReadResult(fields: string[]): CardReadResult {
   const [maskedPan = '', expiry = '', entryMode = '', panToken = '', blob = ''] = fields;
   const m = MASKED_PAN.exec(maskedPan);
-  if (!m || maskedPan.length < 13 || maskedPan.length > 19) throw new ReaderProtocolError('READ', 'masked PAN is not BIN6 + masked digits + last four');
+  if (!m || maskedPan.length < 13 || maskedPan.length > 19)
+    throw new ReaderProtocolError('READ', 'masked PAN is not BIN6 + masked digits + last four');
   if (!/^\d{2}(0[1-9]|1[0-2])$/.test(expiry)) throw new ReaderProtocolError('READ', 'expiry is not YYMM');
   if (!ENTRY_MODES.includes(entryMode as EntryMode)) throw new ReaderProtocolError('READ', 'unknown entry mode');
   if (!/^[0-9a-f]{64}$/.test(panToken)) throw new ReaderProtocolError('READ', 'PAN token is not 64 hex digits');

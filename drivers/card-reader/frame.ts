@@ -39,12 +39,7 @@ export class FrameError extends PosError {
   readonly seq: string | undefined;
   readonly reason: FrameErrorReason;
 
-  constructor(
-    reason: FrameErrorReason,
-    problem: string,
-    context: { length: number; seq?: string | undefined },
-    code = 'FRAME_INVALID',
-  ) {
+  constructor(reason: FrameErrorReason, problem: string, context: { length: number; seq?: string | undefined }, code = 'FRAME_INVALID') {
     super(code, `card-reader ${problem} (${context.length} chars)`, { reason, length: context.length, seq: context.seq });
     this.seq = context.seq;
     this.reason = reason;
@@ -100,7 +95,11 @@ export function encodeFrame(f: Frame): string {
   if (mismatch) throw new FrameError('seq-command-mismatch', mismatch, context);
   f.fields.forEach((field, i) => {
     if (!FIELD.test(field)) {
-      throw new FrameError('bad-field', `frame has field ${i} holding a character outside printable ASCII, or a comma or $ (send it base64)`, context);
+      throw new FrameError(
+        'bad-field',
+        `frame has field ${i} holding a character outside printable ASCII, or a comma or $ (send it base64)`,
+        context,
+      );
     }
   });
   const line = `$${body}*${xorChecksum(body)}`;

@@ -45,14 +45,24 @@ export class ReaderOptionsError extends PosError {
 export function resolveReaderOptions(input: Partial<ReaderOptions> & { path: string }): ReaderOptions {
   const o: ReaderOptions = { ...READER_DEFAULTS, ...input };
   if (!o.path) throw new ReaderOptionsError('path', 'must name a device');
-  const positive: (keyof ReaderOptions)[] = ['baudRate', 'commandTimeoutMs', 'interactiveMarginMs', 'maxTransmissions', 'maxLineLength', 'reconnectMinMs', 'reconnectMaxMs'];
+  const positive: (keyof ReaderOptions)[] = [
+    'baudRate',
+    'commandTimeoutMs',
+    'interactiveMarginMs',
+    'maxTransmissions',
+    'maxLineLength',
+    'reconnectMinMs',
+    'reconnectMaxMs',
+  ];
   for (const k of positive) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ReaderOptionsError(k, 'must be a positive integer');
   }
-  if (!Number.isInteger(o.healthProbeMs) || o.healthProbeMs < 0) throw new ReaderOptionsError('healthProbeMs', 'must be 0 or a positive integer');
+  if (!Number.isInteger(o.healthProbeMs) || o.healthProbeMs < 0)
+    throw new ReaderOptionsError('healthProbeMs', 'must be 0 or a positive integer');
   if (o.reconnectMaxMs < o.reconnectMinMs) throw new ReaderOptionsError('reconnectMaxMs', 'must be >= reconnectMinMs');
-  if (o.maxLineLength < MAX_FRAME_LENGTH || o.maxLineLength > 65536) throw new ReaderOptionsError('maxLineLength', `must be ${MAX_FRAME_LENGTH}-65536`);
+  if (o.maxLineLength < MAX_FRAME_LENGTH || o.maxLineLength > 65536)
+    throw new ReaderOptionsError('maxLineLength', `must be ${MAX_FRAME_LENGTH}-65536`);
   if (o.maxTransmissions > 10) throw new ReaderOptionsError('maxTransmissions', 'must be at most 10');
   return o;
 }

@@ -32,10 +32,6 @@ export interface ReaderStatus {
 export const READER_KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'ENTER', 'CLEAR', 'CANCEL'] as const;
 export type ReaderKey = (typeof READER_KEYS)[number];
 
-export type ReaderEvent =
-  | { type: 'CARD_INSERTED' }
-  | { type: 'CARD_REMOVED' }
-  | { type: 'CARD_TAPPED' }
-  | { type: 'KEY'; key: ReaderKey };
+export type ReaderEvent = { type: 'CARD_INSERTED' } | { type: 'CARD_REMOVED' } | { type: 'CARD_TAPPED' } | { type: 'KEY'; key: ReaderKey };
 
 export type PinResult = { bypassed: true } | { bypassed: false; pinBlock: Buffer };

@@ -24,7 +24,9 @@ export interface PrinterOptions {
 export class PrinterClient extends EventEmitter {
   private port: SerialLink | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private waiter: { expect: readonly string[]; got: number[]; resolve: (b: number[]) => void; reject: (e: Error) => void; timer: TimerHandle } | undefined;
+  private waiter:
+    | { expect: readonly string[]; got: number[]; resolve: (b: number[]) => void; reject: (e: Error) => void; timer: TimerHandle }
+    | undefined;
   private lastStatus: PrinterStatus | undefined;
 
   constructor(

@@ -114,11 +114,27 @@ export class AlertMonitors {
     const declines = count(DECLINES);
     const answeredOrNot = count(['approved', 'declined', 'reversal_pending'], `AND from_state = 'online_sent'`);
     const timeouts = count(['reversal_pending'], `AND from_state = 'online_sent'`);
-    const oldest = this.db.prepare<[], { at: number | null }>(`SELECT min(queued_at) AS at FROM saf_queue WHERE state = 'queued'`).get()?.at ?? null;
+    const oldest =
+      this.db.prepare<[], { at: number | null }>(`SELECT min(queued_at) AS at FROM saf_queue WHERE state = 'queued'`).get()?.at ?? null;
     return [
-      { key: ALERT_KEY.declineRate, value: outcomes >= s.minSamples ? percent(declines, outcomes) : null, samples: outcomes, threshold: s.declineRatePercent },
-      { key: ALERT_KEY.timeoutRate, value: answeredOrNot >= s.minSamples ? percent(timeouts, answeredOrNot) : null, samples: answeredOrNot, threshold: s.timeoutRatePercent },
-      { key: ALERT_KEY.offlineQueueAge, value: oldest === null ? null : this.deps.clock.now() - oldest, samples: oldest === null ? 0 : 1, threshold: s.offlineQueueAgeMs },
+      {
+        key: ALERT_KEY.declineRate,
+        value: outcomes >= s.minSamples ? percent(declines, outcomes) : null,
+        samples: outcomes,
+        threshold: s.declineRatePercent,
+      },
+      {
+        key: ALERT_KEY.timeoutRate,
+        value: answeredOrNot >= s.minSamples ? percent(timeouts, answeredOrNot) : null,
+        samples: answeredOrNot,
+        threshold: s.timeoutRatePercent,
+      },
+      {
+        key: ALERT_KEY.offlineQueueAge,
+        value: oldest === null ? null : this.deps.clock.now() - oldest,
+        samples: oldest === null ? 0 : 1,
+        threshold: s.offlineQueueAgeMs,
+      },
     ];
   }
 
@@ -128,11 +144,13 @@ export class AlertMonitors {
     const limits: Record<string, { clearBelow: number; message: (r: Reading) => string }> = {
       [ALERT_KEY.declineRate]: {
         clearBelow: s.declineClearPercent,
-        message: (r) => `decline rate ${r.value}% over the last ${minutes(s.windowMs)} (${r.samples} sales), threshold ${s.declineRatePercent}%`,
+        message: (r) =>
+          `decline rate ${r.value}% over the last ${minutes(s.windowMs)} (${r.samples} sales), threshold ${s.declineRatePercent}%`,
       },
       [ALERT_KEY.timeoutRate]: {
         clearBelow: s.timeoutClearPercent,
-        message: (r) => `host timeout rate ${r.value}% over the last ${minutes(s.windowMs)} (${r.samples} requests), threshold ${s.timeoutRatePercent}%`,
+        message: (r) =>
+          `host timeout rate ${r.value}% over the last ${minutes(s.windowMs)} (${r.samples} requests), threshold ${s.timeoutRatePercent}%`,
       },
       [ALERT_KEY.offlineQueueAge]: {
         clearBelow: s.offlineQueueAgeMs,

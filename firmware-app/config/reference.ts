@@ -49,7 +49,8 @@ const MEANINGS: Record<string, string> = {
   'terminal.merchantName': 'Shop name printed at the top of every receipt.',
   'terminal.currency': 'ISO 4217 currency of every amount; amounts are integer minor units of it.',
   'terminal.language': 'Language of cashier screens and receipts.',
-  dataDir: 'Folder for the database (`pos-companion.db`, mode 0600), its backups and, with `log.target` = `file`, the log file. Relative paths are resolved from the working directory.',
+  dataDir:
+    'Folder for the database (`pos-companion.db`, mode 0600), its backups and, with `log.target` = `file`, the log file. Relative paths are resolved from the working directory.',
   'reader.baudRate': 'Serial line speed of the card reader.',
   'reader.commandTimeoutMs': 'Wait for the card reader to answer a command before it is retransmitted or fails.',
   'reader.readTimeoutMs': 'Wait for the customer to present a card before the sale is cancelled.',

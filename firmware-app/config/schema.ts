@@ -64,9 +64,15 @@ export const configSchema = z
     terminal: z
       .object({
         /** ISO 8583 field 41: exactly 8 printable characters. */
-        id: z.string().regex(/^[ -~]{8}$/, 'must be exactly 8 printable ASCII characters').default('TERM0001'),
+        id: z
+          .string()
+          .regex(/^[ -~]{8}$/, 'must be exactly 8 printable ASCII characters')
+          .default('TERM0001'),
         /** ISO 8583 field 42: exactly 15 printable characters. */
-        merchantId: z.string().regex(/^[ -~]{15}$/, 'must be exactly 15 printable ASCII characters').default('000000000000001'),
+        merchantId: z
+          .string()
+          .regex(/^[ -~]{15}$/, 'must be exactly 15 printable ASCII characters')
+          .default('000000000000001'),
         merchantName: z.string().min(1).max(64).default('Demo Store'),
         currency: z.enum(currencyCodes).default('CNY'),
         /** Largest single payment the terminal accepts, in minor units. */
@@ -107,7 +113,10 @@ export const configSchema = z
         /** 0 means "use the embedded simulator's port". */
         port: z.number().int().min(0).max(65535).default(0),
         /** ISO 8583 field 24, network international identifier assigned by the acquirer. */
-        nii: z.string().regex(/^\d{3}$/, 'must be 3 digits').default('001'),
+        nii: z
+          .string()
+          .regex(/^\d{3}$/, 'must be 3 digits')
+          .default('001'),
         connectTimeoutMs: z.number().int().positive().default(5000),
         responseTimeoutMs: z.number().int().positive().default(30_000),
         reconnectMinMs: z.number().int().positive().default(250),
@@ -136,7 +145,11 @@ export const configSchema = z
         /** Log file with `target` = `file`; relative to dataDir unless absolute. */
         file: z.string().min(1).default('pos-companion.log'),
         /** The log file is rotated before it grows past this many bytes. */
-        maxBytes: z.number().int().min(4096).default(10 * 1024 * 1024),
+        maxBytes: z
+          .number()
+          .int()
+          .min(4096)
+          .default(10 * 1024 * 1024),
         /** Rotated log files kept (`pos-companion.log.1` newest); disk use stays under maxBytes x (maxFiles + 1). */
         maxFiles: z.number().int().min(1).max(100).default(5),
       })
@@ -148,7 +161,11 @@ export const configSchema = z
         floorLimit: z.number().int().nonnegative().default(25_000),
         maxTotalAmount: z.number().int().nonnegative().default(1_000_000),
         maxCount: z.number().int().nonnegative().default(500),
-        maxAgeMs: z.number().int().positive().default(24 * 60 * 60 * 1000),
+        maxAgeMs: z
+          .number()
+          .int()
+          .positive()
+          .default(24 * 60 * 60 * 1000),
         entryModes: z.array(z.enum(['CHIP', 'CTLS', 'SWIPE', 'MANUAL'])).default(['CHIP', 'CTLS']),
         hotListedTokens: z.array(z.string().regex(/^[0-9a-f]{16,128}$/, 'must be a hex PAN token')).default([]),
       })
@@ -170,7 +187,10 @@ export const configSchema = z
     tms: z
       .object({
         /** The TMS events endpoint. Empty: the embedded simulator's in sim mode, otherwise events wait in the outbox. */
-        url: z.string().refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be an http(s) URL or empty').default(''),
+        url: z
+          .string()
+          .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be an http(s) URL or empty')
+          .default(''),
         /** Events per POST. */
         batchSize: z.number().int().min(1).max(500).default(50),
         /** A POST unanswered this long counts as failed; its events are sent again (the TMS ignores repeats). */
@@ -187,7 +207,11 @@ export const configSchema = z
     alerts: z
       .object({
         /** The sliding window the decline and timeout rates are computed over. */
-        windowMs: z.number().int().positive().default(15 * 60 * 1000),
+        windowMs: z
+          .number()
+          .int()
+          .positive()
+          .default(15 * 60 * 1000),
         /** Fewer outcomes than this in the window: no rate alert is raised, and an open one clears. */
         minSamples: z.number().int().min(1).default(10),
         /** Declined sales over this percent of the sales finished in the window raise the decline-rate alert. */
@@ -199,7 +223,11 @@ export const configSchema = z
         /** The timeout-rate alert clears below this percent. */
         timeoutClearPercent: z.number().int().min(0).max(100).default(10),
         /** The oldest queued offline payment older than this raises an alert. */
-        offlineQueueAgeMs: z.number().int().positive().default(12 * 60 * 60 * 1000),
+        offlineQueueAgeMs: z
+          .number()
+          .int()
+          .positive()
+          .default(12 * 60 * 60 * 1000),
         /** How often the monitors look again with no new sale (so a quiet window clears). */
         evaluateEveryMs: z.number().int().positive().default(60_000),
       })

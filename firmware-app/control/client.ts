@@ -4,8 +4,18 @@ import { PosError } from '../../drivers/base/errors.js';
 import type { LoginResult } from '../ui/diagnostics/pin.js';
 import type { DiagnosticsSession } from '../ui/diagnostics/session.js';
 import type {
-  AlertView, BundleResult, CardTestResult, DeclineStat, DeviceInfo, DrainProgress, DrainResult, EchoResult,
-  JobRunView, QueueInfo, QueueName, StatusSnapshot,
+  AlertView,
+  BundleResult,
+  CardTestResult,
+  DeclineStat,
+  DeviceInfo,
+  DrainProgress,
+  DrainResult,
+  EchoResult,
+  JobRunView,
+  QueueInfo,
+  QueueName,
+  StatusSnapshot,
 } from '../ui/terminal-port.js';
 import { ControlError, LineSplitter, type ControlMessage } from './protocol.js';
 
@@ -90,23 +100,55 @@ export class RemoteSession implements DiagnosticsSession {
     });
   }
 
-  login(pin: string): Promise<LoginResult> { return this.call('login', [pin]); }
-  deviceInfo(): Promise<DeviceInfo> { return this.call('deviceInfo'); }
-  status(): Promise<StatusSnapshot> { return this.call('status'); }
-  cardReadTest(): Promise<CardTestResult> { return this.call('cardReadTest'); }
-  testPrint(): Promise<{ printed: boolean; error?: string }> { return this.call('testPrint'); }
-  hostEcho(): Promise<EchoResult> { return this.call('hostEcho'); }
-  queues(): Promise<QueueInfo[]> { return this.call('queues'); }
+  login(pin: string): Promise<LoginResult> {
+    return this.call('login', [pin]);
+  }
+  deviceInfo(): Promise<DeviceInfo> {
+    return this.call('deviceInfo');
+  }
+  status(): Promise<StatusSnapshot> {
+    return this.call('status');
+  }
+  cardReadTest(): Promise<CardTestResult> {
+    return this.call('cardReadTest');
+  }
+  testPrint(): Promise<{ printed: boolean; error?: string }> {
+    return this.call('testPrint');
+  }
+  hostEcho(): Promise<EchoResult> {
+    return this.call('hostEcho');
+  }
+  queues(): Promise<QueueInfo[]> {
+    return this.call('queues');
+  }
   drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult> {
     return this.call('drain', [queue], (p) => onProgress(p as DrainProgress));
   }
-  declineStats(): Promise<DeclineStat[]> { return this.call('declineStats'); }
-  alerts(): Promise<AlertView[]> { return this.call('alerts'); }
-  jobs(): Promise<{ runs: JobRunView[]; names: string[] }> { return this.call('jobs'); }
-  runJob(name: string): Promise<string> { return this.call('runJob', [name]); }
-  logTail(lines: number): Promise<string[]> { return this.call('logTail', [lines]); }
-  setLogLevel(level: string): Promise<string> { return this.call('setLogLevel', [level]); }
-  config(): Promise<Record<string, unknown>> { return this.call('config'); }
-  exportBundle(): Promise<BundleResult> { return this.call('exportBundle'); }
-  logout(): Promise<void> { return this.call('logout'); }
+  declineStats(): Promise<DeclineStat[]> {
+    return this.call('declineStats');
+  }
+  alerts(): Promise<AlertView[]> {
+    return this.call('alerts');
+  }
+  jobs(): Promise<{ runs: JobRunView[]; names: string[] }> {
+    return this.call('jobs');
+  }
+  runJob(name: string): Promise<string> {
+    return this.call('runJob', [name]);
+  }
+  logTail(lines: number): Promise<string[]> {
+    return this.call('logTail', [lines]);
+  }
+  setLogLevel(level: string): Promise<string> {
+    return this.call('setLogLevel', [level]);
+  }
+  config(): Promise<Record<string, unknown>> {
+    return this.call('config');
+  }
+  exportBundle(): Promise<BundleResult> {
+    return this.call('exportBundle');
+  }
+  logout(): Promise<void> {
+    return this.call('logout');
+  }
 }

@@ -43,7 +43,10 @@ async function readPin(): Promise<string | null> {
 async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { config: { type: 'string' }, socket: { type: 'string' }, 'hash-pin': { type: 'boolean' }, help: { type: 'boolean' } } }).values;
+    args = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, socket: { type: 'string' }, 'hash-pin': { type: 'boolean' }, help: { type: 'boolean' } },
+    }).values;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;

@@ -15,9 +15,7 @@ export interface ControlRequest {
 }
 
 export type ControlMessage =
-  | { id: number; progress: unknown }
-  | { id: number; result: unknown }
-  | { id: number; error: { code: string; message: string } };
+  { id: number; progress: unknown } | { id: number; result: unknown } | { id: number; error: { code: string; message: string } };
 
 /** A request or answer longer than this is refused and the connection closed. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;

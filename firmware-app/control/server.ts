@@ -98,7 +98,8 @@ export class ControlServer {
     let req: ControlRequest;
     try {
       req = JSON.parse(line) as ControlRequest;
-      if (typeof req !== 'object' || req === null || typeof req.id !== 'number' || typeof req.method !== 'string') throw new Error('bad shape');
+      if (typeof req !== 'object' || req === null || typeof req.id !== 'number' || typeof req.method !== 'string')
+        throw new Error('bad shape');
     } catch {
       send({ id: 0, error: { code: 'CONTROL_BAD_REQUEST', message: 'expected {"id": number, "method": string, "params": [...]}' } });
       return;
@@ -117,7 +118,10 @@ export class ControlServer {
           : await (session[method] as (...a: unknown[]) => Promise<unknown>).apply(session, params);
       send({ id, result: result ?? null });
     } catch (err) {
-      send({ id, error: { code: isPosError(err) ? err.code : 'CONTROL_ERROR', message: isPosError(err) ? err.message : 'internal error' } });
+      send({
+        id,
+        error: { code: isPosError(err) ? err.code : 'CONTROL_ERROR', message: isPosError(err) ? err.message : 'internal error' },
+      });
       if (!isPosError(err)) this.deps.logger.warn({ err, method }, 'control request failed');
     }
   }

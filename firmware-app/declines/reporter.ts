@@ -36,7 +36,12 @@ export function declinePayload(txn: Transaction): Record<string, unknown> {
  * itself (journal observers run inside it), so the report exists if and only if the
  * decline does. `onEnqueued` runs after the observer and must only schedule work.
  */
-export function attachDeclineReporter(journal: Journal, db: Db, clock: Clock, options: { logger?: Logger; onEnqueued?: () => void } = {}): void {
+export function attachDeclineReporter(
+  journal: Journal,
+  db: Db,
+  clock: Clock,
+  options: { logger?: Logger; onEnqueued?: () => void } = {},
+): void {
   journal.onTransition(({ txn, to }) => {
     if (!DECLINE_STATES.includes(to)) return;
     const payload = declinePayload(txn);

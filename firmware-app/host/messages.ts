@@ -216,7 +216,10 @@ export function parseSettlementTotals(value: string): SettlementTotals | undefin
 }
 
 /** 0500 batch close: the batch number (60) and the terminal's totals for it (63). */
-export function settlementRequest(id: TerminalIdentity, r: { stan: string; at: Date; batchNumber: number; totals: SettlementTotals }): IsoMessage {
+export function settlementRequest(
+  id: TerminalIdentity,
+  r: { stan: string; at: Date; batchNumber: number; totals: SettlementTotals },
+): IsoMessage {
   const fields = new Map<number, string | Buffer>([
     [7, transmissionDateTime(r.at)],
     [11, r.stan],

@@ -9,7 +9,11 @@ export const NIGHTLY_LABEL = 'nightly';
 export class RestoreError extends PosError {}
 
 /** The nightly copy: SQLite's online backup into a new 0600 file, verified, then the oldest beyond `keep` removed. */
-export async function nightlyBackup(db: Db, clock: Clock, options: { dir: string; keep: number }): Promise<{ backup: BackupInfo; removed: string[] }> {
+export async function nightlyBackup(
+  db: Db,
+  clock: Clock,
+  options: { dir: string; keep: number },
+): Promise<{ backup: BackupInfo; removed: string[] }> {
   const backup = await backupDatabase(db, { dir: options.dir, label: NIGHTLY_LABEL, clock });
   const removed = pruneBackups(options.dir, NIGHTLY_LABEL, options.keep).map((b) => b.file);
   for (const file of [backup.file, ...removed]) removeEmptySidecars(file);

@@ -32,7 +32,11 @@ export function purgeExpired(db: Db, clock: Clock, policy: RetentionPolicy): Rec
       printJobs: db.prepare(`DELETE FROM print_jobs WHERE state = 'printed' AND updated_at < ?`).run(ops).changes,
       safQueue: db.prepare(`DELETE FROM saf_queue WHERE state <> 'queued' AND updated_at < ?`).run(ops).changes,
       reversals: db.prepare(`DELETE FROM reversals WHERE state = 'acknowledged' AND updated_at < ?`).run(ops).changes,
-      jobRuns: db.prepare(`DELETE FROM job_runs WHERE outcome <> 'running' AND started_at < ? AND id NOT IN (SELECT max(id) FROM job_runs GROUP BY job)`).run(ops).changes,
+      jobRuns: db
+        .prepare(
+          `DELETE FROM job_runs WHERE outcome <> 'running' AND started_at < ? AND id NOT IN (SELECT max(id) FROM job_runs GROUP BY job)`,
+        )
+        .run(ops).changes,
       alerts: db.prepare(`DELETE FROM alerts WHERE cleared_at IS NOT NULL AND cleared_at < ?`).run(ops).changes,
       panTokens: db
         .prepare(

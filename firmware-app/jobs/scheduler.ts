@@ -117,11 +117,14 @@ export class JobScheduler {
     const interrupted = db
       .prepare(`UPDATE job_runs SET outcome = 'failed', finished_at = ?, error = ? WHERE outcome = 'running'`)
       .run(now, 'JOB_INTERRUPTED: the process stopped during the run');
-    if (interrupted.changes > 0) this.deps.logger.warn({ runs: interrupted.changes }, 'job runs cut short by the last shutdown marked failed');
+    if (interrupted.changes > 0)
+      this.deps.logger.warn({ runs: interrupted.changes }, 'job runs cut short by the last shutdown marked failed');
 
     for (const [name, { job, cron }] of this.jobs) {
       if (job.manualOnly) continue;
-      this.triggers.push(this.deps.schedule.every(name, job.cron, this.deps.timezone || undefined, (slotAt) => void this.trigger(name, slotAt, 'scheduled')));
+      this.triggers.push(
+        this.deps.schedule.every(name, job.cron, this.deps.timezone || undefined, (slotAt) => void this.trigger(name, slotAt, 'scheduled')),
+      );
       const owed = this.owedSlot(name, cron, now);
       if (owed !== undefined) {
         this.deps.logger.info({ job: name, slot: new Date(owed).toISOString() }, 'slot missed while down; catching up');
@@ -134,10 +137,14 @@ export class JobScheduler {
   private owedSlot(name: string, cron: CronExpression, now: number): number | undefined {
     const slot = cron.previous(now);
     if (slot === undefined) return undefined;
-    const since = Number(this.deps.db.prepare<[string], { value: string }>(`SELECT value FROM settings WHERE key = ?`).get(SINCE_KEY)?.value ?? now);
+    const since = Number(
+      this.deps.db.prepare<[string], { value: string }>(`SELECT value FROM settings WHERE key = ?`).get(SINCE_KEY)?.value ?? now,
+    );
     if (slot < since) return undefined;
     const done = this.deps.db
-      .prepare<[string, number], { n: number }>(`SELECT count(*) AS n FROM job_runs WHERE job = ? AND outcome = 'ok' AND scheduled_for >= ?`)
+      .prepare<[string, number], { n: number }>(
+        `SELECT count(*) AS n FROM job_runs WHERE job = ? AND outcome = 'ok' AND scheduled_for >= ?`,
+      )
       .get(name, slot)!;
     return done.n > 0 ? undefined : slot;
   }
@@ -154,7 +161,8 @@ export class JobScheduler {
   trigger(name: string, slotAt: number, reason: RunReason): Promise<JobRun> {
     const entry = this.jobs.get(name);
     if (!entry) return Promise.reject(new JobError('JOB_UNKNOWN', `no job named ${name}`, { job: name }));
-    if (this.stopping) return Promise.resolve(this.record(name, slotAt, 'skipped', 'JOB_STOPPING: the terminal is shutting down', { reason }));
+    if (this.stopping)
+      return Promise.resolve(this.record(name, slotAt, 'skipped', 'JOB_STOPPING: the terminal is shutting down', { reason }));
     if (this.running.has(name)) {
       this.deps.logger.warn({ job: name, reason }, 'job still running; trigger skipped');
       return Promise.resolve(this.record(name, slotAt, 'skipped', 'JOB_BUSY: the previous run had not finished', { reason }));
@@ -163,8 +171,9 @@ export class JobScheduler {
     this.cancelRetry(name);
     const startedAt = clock.now();
     const id = Number(
-      db.prepare(`INSERT INTO job_runs (job, scheduled_for, started_at, outcome, detail) VALUES (?, ?, ?, 'running', ?)`).run(name, slotAt, startedAt, JSON.stringify({ reason }))
-        .lastInsertRowid,
+      db
+        .prepare(`INSERT INTO job_runs (job, scheduled_for, started_at, outcome, detail) VALUES (?, ?, ?, 'running', ?)`)
+        .run(name, slotAt, startedAt, JSON.stringify({ reason })).lastInsertRowid,
     );
     const log = this.deps.logger.child(`job:${name}`);
     log.info({ reason, slot: new Date(slotAt).toISOString() }, 'job started');

@@ -41,7 +41,15 @@ interface Family {
   threshold: number;
 }
 
-const SEVERITY: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.POSITIVE_INFINITY };
+const SEVERITY: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
 
 class PinoLogger implements Logger {
   constructor(
@@ -55,12 +63,24 @@ class PinoLogger implements Logger {
     else this.p[level](scrubValue(obj) as object, msg === undefined ? undefined : scrubString(msg));
   }
 
-  trace(obj: object | string, msg?: string): void { this.emit('trace', obj, msg); }
-  debug(obj: object | string, msg?: string): void { this.emit('debug', obj, msg); }
-  info(obj: object | string, msg?: string): void { this.emit('info', obj, msg); }
-  warn(obj: object | string, msg?: string): void { this.emit('warn', obj, msg); }
-  error(obj: object | string, msg?: string): void { this.emit('error', obj, msg); }
-  fatal(obj: object | string, msg?: string): void { this.emit('fatal', obj, msg); }
+  trace(obj: object | string, msg?: string): void {
+    this.emit('trace', obj, msg);
+  }
+  debug(obj: object | string, msg?: string): void {
+    this.emit('debug', obj, msg);
+  }
+  info(obj: object | string, msg?: string): void {
+    this.emit('info', obj, msg);
+  }
+  warn(obj: object | string, msg?: string): void {
+    this.emit('warn', obj, msg);
+  }
+  error(obj: object | string, msg?: string): void {
+    this.emit('error', obj, msg);
+  }
+  fatal(obj: object | string, msg?: string): void {
+    this.emit('fatal', obj, msg);
+  }
 
   child(component: string): Logger {
     return new PinoLogger(this.p.child({ component }), this.family);

@@ -72,6 +72,9 @@ export class RotatingFileStream {
     const key = err.code ?? err.message;
     if (this.reported.has(key)) return;
     this.reported.add(key);
-    (this.options.onError ?? ((e) => process.stderr.write(`pos-companion: cannot write log ${this.options.file}: ${e.code ?? e.message}\n`)))(err);
+    (
+      this.options.onError ??
+      ((e) => process.stderr.write(`pos-companion: cannot write log ${this.options.file}: ${e.code ?? e.message}\n`))
+    )(err);
   }
 }

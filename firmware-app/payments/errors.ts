@@ -11,11 +11,15 @@ export class CurrencyNotAcceptedError extends PaymentRequestError {
 
 export class RefundExceedsOriginalError extends PaymentRequestError {
   constructor(originalId: number, requested: number, refundable: number) {
-    super('REFUND_EXCEEDS_ORIGINAL', `refund of ${requested} is more than the ${refundable} still refundable on transaction ${originalId}`, {
-      originalId,
-      requested,
-      refundable,
-    });
+    super(
+      'REFUND_EXCEEDS_ORIGINAL',
+      `refund of ${requested} is more than the ${refundable} still refundable on transaction ${originalId}`,
+      {
+        originalId,
+        requested,
+        refundable,
+      },
+    );
   }
 }
 

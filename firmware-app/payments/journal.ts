@@ -43,8 +43,17 @@ export interface TransactionEvent {
 export type TxnPatch = Partial<
   Pick<
     Transaction,
-    | 'stan' | 'stanDay' | 'transmittedAt' | 'maskedPan' | 'last4' | 'panToken' | 'entryMode'
-    | 'authCode' | 'rrn' | 'responseCode' | 'declineCode'
+    | 'stan'
+    | 'stanDay'
+    | 'transmittedAt'
+    | 'maskedPan'
+    | 'last4'
+    | 'panToken'
+    | 'entryMode'
+    | 'authCode'
+    | 'rrn'
+    | 'responseCode'
+    | 'declineCode'
   >
 >;
 
@@ -75,20 +84,52 @@ const COLUMN: Record<keyof TxnPatch, string> = {
 };
 
 interface Row {
-  id: number; uuid: string; type: TxnType; state: TxnState; amount: number; currency: CurrencyCode;
-  stan: string | null; stan_day: string | null; transmitted_at: string | null; masked_pan: string | null;
-  last4: string | null; pan_token: string | null; entry_mode: string | null; auth_code: string | null;
-  rrn: string | null; response_code: string | null; decline_code: string | null; original_id: number | null;
-  batch_number: number; created_at: number; updated_at: number;
+  id: number;
+  uuid: string;
+  type: TxnType;
+  state: TxnState;
+  amount: number;
+  currency: CurrencyCode;
+  stan: string | null;
+  stan_day: string | null;
+  transmitted_at: string | null;
+  masked_pan: string | null;
+  last4: string | null;
+  pan_token: string | null;
+  entry_mode: string | null;
+  auth_code: string | null;
+  rrn: string | null;
+  response_code: string | null;
+  decline_code: string | null;
+  original_id: number | null;
+  batch_number: number;
+  created_at: number;
+  updated_at: number;
 }
 
 function fromRow(r: Row): Transaction {
   return {
-    id: r.id, uuid: r.uuid, type: r.type, state: r.state, amount: r.amount, currency: r.currency,
-    stan: r.stan, stanDay: r.stan_day, transmittedAt: r.transmitted_at, maskedPan: r.masked_pan,
-    last4: r.last4, panToken: r.pan_token, entryMode: r.entry_mode, authCode: r.auth_code, rrn: r.rrn,
-    responseCode: r.response_code, declineCode: r.decline_code, originalId: r.original_id,
-    batchNumber: r.batch_number, createdAt: r.created_at, updatedAt: r.updated_at,
+    id: r.id,
+    uuid: r.uuid,
+    type: r.type,
+    state: r.state,
+    amount: r.amount,
+    currency: r.currency,
+    stan: r.stan,
+    stanDay: r.stan_day,
+    transmittedAt: r.transmitted_at,
+    maskedPan: r.masked_pan,
+    last4: r.last4,
+    panToken: r.pan_token,
+    entryMode: r.entry_mode,
+    authCode: r.auth_code,
+    rrn: r.rrn,
+    responseCode: r.response_code,
+    declineCode: r.decline_code,
+    originalId: r.original_id,
+    batchNumber: r.batch_number,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -122,20 +163,22 @@ export class Journal {
   }
 
   create(input: { type: TxnType; amount: number; currency: CurrencyCode; originalId?: number }): Transaction {
-    return this.db.transaction(() => {
-      const now = this.clock.now();
-      const row = this.db
-        .prepare<unknown[], Row>(
-          `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, created_at, updated_at)
+    return this.db
+      .transaction(() => {
+        const now = this.clock.now();
+        const row = this.db
+          .prepare<unknown[], Row>(
+            `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, created_at, updated_at)
            VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?) RETURNING *`,
-        )
-        .get(randomUUID(), input.type, input.amount, input.currency, input.originalId ?? null, currentBatch(this.db), now, now)!;
-      const detail = { amount: input.amount, currency: input.currency };
-      this.appendEvent(row.id, null, 'created', now, detail);
-      const txn = fromRow(row);
-      for (const o of this.observers) o({ txn, from: null, to: 'created', detail });
-      return txn;
-    }).immediate();
+          )
+          .get(randomUUID(), input.type, input.amount, input.currency, input.originalId ?? null, currentBatch(this.db), now, now)!;
+        const detail = { amount: input.amount, currency: input.currency };
+        this.appendEvent(row.id, null, 'created', now, detail);
+        const txn = fromRow(row);
+        for (const o of this.observers) o({ txn, from: null, to: 'created', detail });
+        return txn;
+      })
+      .immediate();
   }
 
   /**
@@ -143,7 +186,13 @@ export class Journal {
    * state the caller believes (`expectFrom`), so two paths racing on one payment cannot
    * both win. Runs inside the caller's SQLite transaction if there is one.
    */
-  transition(id: number, to: TxnState, patch: TxnPatch = {}, detail: Record<string, unknown> | null = null, expectFrom?: TxnState | readonly TxnState[]): Transaction {
+  transition(
+    id: number,
+    to: TxnState,
+    patch: TxnPatch = {},
+    detail: Record<string, unknown> | null = null,
+    expectFrom?: TxnState | readonly TxnState[],
+  ): Transaction {
     const run = () => {
       const current = this.get(id);
       const allowed = expectFrom === undefined ? undefined : Array.isArray(expectFrom) ? expectFrom : [expectFrom];
@@ -191,9 +240,10 @@ export class Journal {
 
   events(id: number): TransactionEvent[] {
     return this.db
-      .prepare<[number], { id: number; transaction_id: number; from_state: TxnState | null; to_state: TxnState; at: number; detail: string | null }>(
-        `SELECT * FROM transaction_events WHERE transaction_id = ? ORDER BY id`,
-      )
+      .prepare<
+        [number],
+        { id: number; transaction_id: number; from_state: TxnState | null; to_state: TxnState; at: number; detail: string | null }
+      >(`SELECT * FROM transaction_events WHERE transaction_id = ? ORDER BY id`)
       .all(id)
       .map((e) => ({
         id: e.id,

@@ -24,9 +24,7 @@ export const TRANSITIONS = {
 export type TxnState = keyof typeof TRANSITIONS;
 export type TxnType = 'sale' | 'refund' | 'void';
 
-export const FINAL_STATES: readonly TxnState[] = (Object.keys(TRANSITIONS) as TxnState[]).filter(
-  (s) => TRANSITIONS[s].length === 0,
-);
+export const FINAL_STATES: readonly TxnState[] = (Object.keys(TRANSITIONS) as TxnState[]).filter((s) => TRANSITIONS[s].length === 0);
 
 export function canTransition(from: TxnState, to: TxnState): boolean {
   return (TRANSITIONS[from] as readonly string[]).includes(to);

@@ -56,7 +56,11 @@ export type OfflineDeclineCode = (typeof OFFLINE_DECLINE)[keyof typeof OFFLINE_D
 
 export type OfflineDecision = { approve: true } | { approve: false; code: OfflineDeclineCode; detail: Record<string, number | string> };
 
-const decline = (code: OfflineDeclineCode, detail: Record<string, number | string> = {}): OfflineDecision => ({ approve: false, code, detail });
+const decline = (code: OfflineDeclineCode, detail: Record<string, number | string> = {}): OfflineDecision => ({
+  approve: false,
+  code,
+  detail,
+});
 
 /**
  * Decides one payment. Checks run from the most to the least fundamental reason, so the
@@ -68,7 +72,8 @@ export function decideOffline(rules: OfflineRules, candidate: OfflineCandidate, 
   if (!rules.enabled) return decline(OFFLINE_DECLINE.disabled);
   if (rules.hotListedTokens.includes(candidate.panToken)) return decline(OFFLINE_DECLINE.hotListed);
   if (!rules.entryModes.includes(candidate.entryMode)) return decline(OFFLINE_DECLINE.entryMode, { entryMode: candidate.entryMode });
-  if (candidate.amount > rules.floorLimit) return decline(OFFLINE_DECLINE.floorLimit, { amount: candidate.amount, limit: rules.floorLimit });
+  if (candidate.amount > rules.floorLimit)
+    return decline(OFFLINE_DECLINE.floorLimit, { amount: candidate.amount, limit: rules.floorLimit });
   if (exposure.count + 1 > rules.maxCount) return decline(OFFLINE_DECLINE.count, { queued: exposure.count, limit: rules.maxCount });
   if (exposure.totalAmount + candidate.amount > rules.maxTotalAmount) {
     return decline(OFFLINE_DECLINE.totalAmount, { queuedAmount: exposure.totalAmount, limit: rules.maxTotalAmount });

@@ -108,7 +108,10 @@ export class PaymentEngine {
    * Refunds are online only. Linked to its original sale, a refund may not take back more
    * than was paid, counting earlier refunds of the same sale.
    */
-  async refund(input: { amount: number; currency?: string; originalId?: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+  async refund(
+    input: { amount: number; currency?: string; originalId?: number },
+    onProgress: Progress = () => undefined,
+  ): Promise<PaymentOutcome> {
     const { journal, db, settings } = this.deps;
     this.validateAmount(input.amount, input.currency);
     if (input.originalId !== undefined) {
@@ -117,15 +120,19 @@ export class PaymentEngine {
       if (!REFUNDABLE.includes(original.state)) throw new NotRefundableError(original.id, `it is ${original.state}`);
       if (original.currency !== settings.currency) throw new CurrencyNotAcceptedError(original.currency, settings.currency);
       const placeholders = REFUND_COUNTED.map(() => '?').join(', ');
-      const refunded = db
-        .prepare<unknown[], { total: number | null }>(
-          `SELECT sum(amount) AS total FROM transactions WHERE type = 'refund' AND original_id = ? AND state IN (${placeholders})`,
-        )
-        .get(original.id, ...REFUND_COUNTED)!.total ?? 0;
-      if (input.amount > original.amount - refunded) throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
+      const refunded =
+        db
+          .prepare<unknown[], { total: number | null }>(
+            `SELECT sum(amount) AS total FROM transactions WHERE type = 'refund' AND original_id = ? AND state IN (${placeholders})`,
+          )
+          .get(original.id, ...REFUND_COUNTED)!.total ?? 0;
+      if (input.amount > original.amount - refunded)
+        throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
     }
     const txn = journal.create({ type: 'refund', amount: input.amount, currency: settings.currency, originalId: input.originalId });
-    this.deps.logger.child('payments').info({ txn: txn.id, type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
+    this.deps.logger
+      .child('payments')
+      .info({ txn: txn.id, type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
     return this.withCard(txn, onProgress);
   }
 
@@ -135,15 +142,23 @@ export class PaymentEngine {
     const log = this.deps.logger.child('payments');
     const original = journal.get(input.originalId);
     if (original.type !== 'sale') throw new NotVoidableError(original.id, `it is a ${original.type}`);
-    if (original.state !== 'approved') throw new NotVoidableError(original.id, `it is ${original.state}; only sales approved online can be voided`);
+    if (original.state !== 'approved')
+      throw new NotVoidableError(original.id, `it is ${original.state}; only sales approved online can be voided`);
     if (original.batchNumber !== currentBatch(db)) throw new NotVoidableError(original.id, `its batch ${original.batchNumber} is closed`);
-    if (!original.stan || !original.transmittedAt || !original.rrn) throw new NotVoidableError(original.id, 'the host reference is missing');
+    if (!original.stan || !original.transmittedAt || !original.rrn)
+      throw new NotVoidableError(original.id, 'the host reference is missing');
 
     if (link.state === 'offline') {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-          return journal.transition(v.id, 'declined_local', { declineCode: 'OFFLINE_VOID_NOT_ALLOWED' }, { reason: 'link offline' }, 'created');
+          return journal.transition(
+            v.id,
+            'declined_local',
+            { declineCode: 'OFFLINE_VOID_NOT_ALLOWED' },
+            { reason: 'link offline' },
+            'created',
+          );
         })
         .immediate();
       return this.outcome('declined_local', refused, 'OFFLINE_VOID_NOT_ALLOWED');
@@ -155,7 +170,13 @@ export class PaymentEngine {
         const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
         journal.transition(original.id, 'void_pending', {}, { voidId: v.id }, 'approved');
         const stan = nextStan(db);
-        return journal.transition(v.id, 'online_sent', { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }, { stan }, 'created');
+        return journal.transition(
+          v.id,
+          'online_sent',
+          { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
+          { stan },
+          'created',
+        );
       })
       .immediate();
     log.info({ txn: sent.id, original: original.id, stan: sent.stan }, 'void sent');
@@ -168,7 +189,12 @@ export class PaymentEngine {
       original: { mti: '0200', stan: original.stan, transmittedAt: original.transmittedAt, rrn: original.rrn },
     });
     onProgress('waiting-for-host');
-    const settle = (to: TxnState, patch: Parameters<Journal['transition']>[2], detail: Record<string, unknown>, originalTo: 'voided' | 'approved') =>
+    const settle = (
+      to: TxnState,
+      patch: Parameters<Journal['transition']>[2],
+      detail: Record<string, unknown>,
+      originalTo: 'voided' | 'approved',
+    ) =>
       db
         .transaction(() => {
           const done = journal.transition(sent.id, to, patch, detail, 'online_sent');
@@ -181,7 +207,12 @@ export class PaymentEngine {
       const approved = answer.responseCode === '00';
       const done = settle(
         approved ? 'approved' : 'declined',
-        { responseCode: answer.responseCode, authCode: answer.authCode, rrn: answer.rrn, declineCode: approved ? null : answer.responseCode },
+        {
+          responseCode: answer.responseCode,
+          authCode: answer.authCode,
+          rrn: answer.rrn,
+          declineCode: approved ? null : answer.responseCode,
+        },
         { responseCode: answer.responseCode },
         approved ? 'voided' : 'approved',
       );
@@ -191,7 +222,11 @@ export class PaymentEngine {
       onProgress('done');
       if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
         // The void itself is reversed, so the sale it named stands.
-        return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'approved'), 'HOST_TIMEOUT');
+        return this.outcome(
+          'reversal_pending',
+          settle('reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'approved'),
+          'HOST_TIMEOUT',
+        );
       }
       throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
     }
@@ -213,7 +248,9 @@ export class PaymentEngine {
     const { db, journal } = this.deps;
     for (const original of journal.inState('void_pending')) {
       const v = db
-        .prepare<[number], { id: number; state: TxnState }>(`SELECT id, state FROM transactions WHERE type = 'void' AND original_id = ? ORDER BY id DESC LIMIT 1`)
+        .prepare<[number], { id: number; state: TxnState }>(
+          `SELECT id, state FROM transactions WHERE type = 'void' AND original_id = ? ORDER BY id DESC LIMIT 1`,
+        )
         .get(original.id);
       const to = v?.state === 'approved' ? 'voided' : 'approved';
       journal.transition(original.id, to, {}, { reason: 'recovered at start-up', voidId: v?.id ?? null }, 'void_pending');
@@ -228,7 +265,9 @@ export class PaymentEngine {
     this.reading = true;
     try {
       const label = txn.type === 'refund' ? 'REFUND ' : '';
-      await reader.display(`${label}${settings.currency} ${formatAmount(txn.amount, settings.currency)}`, 'Tap or insert card').catch(() => undefined);
+      await reader
+        .display(`${label}${settings.currency} ${formatAmount(txn.amount, settings.currency)}`, 'Tap or insert card')
+        .catch(() => undefined);
       card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
     } catch (err) {
       const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
@@ -270,7 +309,13 @@ export class PaymentEngine {
       .transaction(() => {
         this.recordCard(txn, card);
         const stan = nextStan(db);
-        return journal.transition(txn.id, 'online_sent', { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }, { stan }, 'card_read');
+        return journal.transition(
+          txn.id,
+          'online_sent',
+          { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
+          { stan },
+          'card_read',
+        );
       })
       .immediate();
     const request = financialRequest(settings.identity, {
@@ -291,7 +336,12 @@ export class PaymentEngine {
       const done = journal.transition(
         sent.id,
         approved ? 'approved' : 'declined',
-        { responseCode: answer.responseCode, authCode: answer.authCode, rrn: answer.rrn, declineCode: approved ? null : answer.responseCode },
+        {
+          responseCode: answer.responseCode,
+          authCode: answer.authCode,
+          rrn: answer.rrn,
+          declineCode: approved ? null : answer.responseCode,
+        },
         { responseCode: answer.responseCode },
         'online_sent',
       );
@@ -302,7 +352,13 @@ export class PaymentEngine {
       if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
         // Offline is decided from card_read, before online_sent commits (the lifecycle allows
         // no other way); once online_sent is durable, a reversal is the only safe move, never a re-send.
-        const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'online_sent');
+        const pending = journal.transition(
+          sent.id,
+          'reversal_pending',
+          { declineCode: 'HOST_TIMEOUT' },
+          { reason: err.code },
+          'online_sent',
+        );
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
         onProgress('done');
         return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
@@ -329,7 +385,13 @@ export class PaymentEngine {
           now,
         );
         if (!decision.approve) {
-          const declined = journal.transition(txn.id, 'declined_local', { declineCode: decision.code }, { reason: 'offline rules', ...decision.detail }, 'card_read');
+          const declined = journal.transition(
+            txn.id,
+            'declined_local',
+            { declineCode: decision.code },
+            { reason: 'offline rules', ...decision.detail },
+            'card_read',
+          );
           return { txn: declined, code: decision.code };
         }
         const stan = nextStan(db);
@@ -355,7 +417,11 @@ export class PaymentEngine {
 
   private outcome(result: PaymentResult, transaction: Transaction, code: string | null): PaymentOutcome {
     const message =
-      result === 'approved' ? 'APPROVED' : result === 'offline_approved' ? 'APPROVED OFFLINE' : `DECLINED: ${explain(code ?? '').cashier.en}`;
+      result === 'approved'
+        ? 'APPROVED'
+        : result === 'offline_approved'
+          ? 'APPROVED OFFLINE'
+          : `DECLINED: ${explain(code ?? '').cashier.en}`;
     return { result, transaction, code, message };
   }
 }

@@ -51,8 +51,7 @@ export interface NewPrintJob {
 
 /** How one job fared on its latest attempt. */
 export type JobReport =
-  | { printed: true; jobId: number }
-  | { printed: false; jobId: number; printer: PrinterWord; error?: { code: string; message: string } };
+  { printed: true; jobId: number } | { printed: false; jobId: number; printer: PrinterWord; error?: { code: string; message: string } };
 
 export interface DrainResult {
   printed: number[];
@@ -72,13 +71,31 @@ export class PrintJobNotFoundError extends PosError {
 }
 
 interface Row {
-  id: number; transaction_id: number | null; kind: string; copy: string | null; payload: Buffer;
-  state: PrintJob['state']; attempts: number; last_error: string | null; created_at: number; updated_at: number; printed_at: number | null;
+  id: number;
+  transaction_id: number | null;
+  kind: string;
+  copy: string | null;
+  payload: Buffer;
+  state: PrintJob['state'];
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  printed_at: number | null;
 }
 
 const fromRow = (r: Row): PrintJob => ({
-  id: r.id, transactionId: r.transaction_id, kind: r.kind, copy: r.copy, payload: r.payload, state: r.state,
-  attempts: r.attempts, lastError: r.last_error, createdAt: r.created_at, updatedAt: r.updated_at, printedAt: r.printed_at,
+  id: r.id,
+  transactionId: r.transaction_id,
+  kind: r.kind,
+  copy: r.copy,
+  payload: r.payload,
+  state: r.state,
+  attempts: r.attempts,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  printedAt: r.printed_at,
 });
 
 /** Maps a failed check or job to the word the cashier sees. */
@@ -111,9 +128,7 @@ export class PrintQueue extends EventEmitter {
   private lastError: { code: string; message: string } | undefined;
   private readonly waiters = new Map<number, Array<(r: JobReport) => void>>();
 
-  constructor(
-    private readonly deps: { db: Db; printer: PrinterPort; clock: Clock; logger: Logger; options: PrintQueueOptions },
-  ) {
+  constructor(private readonly deps: { db: Db; printer: PrinterPort; clock: Clock; logger: Logger; options: PrintQueueOptions }) {
     super();
   }
 
@@ -147,7 +162,10 @@ export class PrintQueue extends EventEmitter {
   }
 
   jobsFor(transactionId: number): PrintJob[] {
-    return this.deps.db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE transaction_id = ? ORDER BY id`).all(transactionId).map(fromRow);
+    return this.deps.db
+      .prepare<[number], Row>(`SELECT * FROM print_jobs WHERE transaction_id = ? ORDER BY id`)
+      .all(transactionId)
+      .map(fromRow);
   }
 
   get state(): PrintQueueState {
@@ -242,7 +260,11 @@ export class PrintQueue extends EventEmitter {
         this.emit('printed', this.get(job.id));
       } catch (err) {
         const info = errorInfo(err);
-        db.prepare(`UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`).run(info.message, clock.now(), job.id);
+        db.prepare(`UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`).run(
+          info.message,
+          clock.now(),
+          job.id,
+        );
         this.observe(wordFor(err), info);
         logger.warn({ job: job.id, kind: job.kind, code: info.code, printer: this.word }, 'print job kept queued');
         failed = true;

@@ -24,7 +24,14 @@ const APPROVALS: readonly TxnState[] = ['approved', 'offline_approved'];
 const DECLINES: readonly TxnState[] = ['declined', 'declined_local', 'reversal_pending'];
 /** States a reprint can show: a result the customer could have seen. */
 const REPRINTABLE: readonly TxnState[] = [
-  ...APPROVALS, ...DECLINES, 'reversed', 'forwarded_approved', 'forwarded_declined', 'expired', 'void_pending', 'voided',
+  ...APPROVALS,
+  ...DECLINES,
+  'reversed',
+  'forwarded_approved',
+  'forwarded_declined',
+  'expired',
+  'void_pending',
+  'voided',
 ];
 
 /**

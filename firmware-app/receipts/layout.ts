@@ -172,7 +172,9 @@ export function renderReceipt(lines: ReceiptLine[], widthMm: PaperWidth): Buffer
     const texts = lineTexts(line, widthMm);
     switch (line.kind) {
       case 'text':
-        b.align(line.align ?? 'left').bold(line.bold ?? false).size(line.double ? 2 : 1, line.double ? 2 : 1);
+        b.align(line.align ?? 'left')
+          .bold(line.bold ?? false)
+          .size(line.double ? 2 : 1, line.double ? 2 : 1);
         for (const t of texts) b.line(t);
         b.size(1, 1).bold(false).align('left');
         break;

@@ -17,7 +17,13 @@ function main(argv: string[]): number {
   try {
     values = parseArgs({
       args: argv,
-      options: { db: { type: 'string' }, ledger: { type: 'string' }, terminal: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        db: { type: 'string' },
+        ledger: { type: 'string' },
+        terminal: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
     }).values;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
@@ -51,7 +57,9 @@ function main(argv: string[]): number {
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    process.stdout.write(`${result.checked} transactions checked against ${ledger.length} host entries: ${result.clean ? 'clean' : `${result.mismatches.length} mismatches`}\n`);
+    process.stdout.write(
+      `${result.checked} transactions checked against ${ledger.length} host entries: ${result.clean ? 'clean' : `${result.mismatches.length} mismatches`}\n`,
+    );
     for (const m of result.mismatches) process.stdout.write(`  ${formatMismatch(m)}\n`);
   }
   return result.clean ? 0 : 1;

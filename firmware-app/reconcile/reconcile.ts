@@ -105,7 +105,11 @@ export function reconcile(journal: readonly JournalRecord[], ledger: readonly Ho
       case 'posted':
       case 'void-applied':
         if (!host || host.status !== 'posted') {
-          mismatches.push({ ...base, kind: 'missing-posting', detail: `terminal says ${txn.state}, host ${host ? `has it ${host.status}` : 'has nothing'}` });
+          mismatches.push({
+            ...base,
+            kind: 'missing-posting',
+            detail: `terminal says ${txn.state}, host ${host ? `has it ${host.status}` : 'has nothing'}`,
+          });
         } else {
           const wantKind = txn.state === 'forwarded_approved' ? 'advice' : EXPECTED_KIND[txn.type];
           const numeric = isCurrencyCode(txn.currency) ? CURRENCIES[txn.currency].numeric : txn.currency;
@@ -130,7 +134,11 @@ export function reconcile(journal: readonly JournalRecord[], ledger: readonly Ho
   for (const p of postings.values()) {
     if (seen.has(p.stan) || p.status !== 'posted') continue;
     mismatches.push({
-      kind: 'unknown-posting', stan: p.stan, transactionId: null, terminalState: null, hostStatus: p.status,
+      kind: 'unknown-posting',
+      stan: p.stan,
+      transactionId: null,
+      terminalState: null,
+      hostStatus: p.status,
       detail: `host has a ${p.kind} of ${p.amount} the terminal has no record of`,
     });
   }

@@ -37,15 +37,35 @@ export interface ReversalRow {
 }
 
 interface Row {
-  id: number; transaction_id: number; stan: string; stan_day: string; reason: string; state: 'pending' | 'acknowledged';
-  attempts: number; transmissions: number; next_attempt_at: number; last_error: string | null; alerted: number;
-  created_at: number; acknowledged_at: number | null;
+  id: number;
+  transaction_id: number;
+  stan: string;
+  stan_day: string;
+  reason: string;
+  state: 'pending' | 'acknowledged';
+  attempts: number;
+  transmissions: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  alerted: number;
+  created_at: number;
+  acknowledged_at: number | null;
 }
 
 const fromRow = (r: Row): ReversalRow => ({
-  id: r.id, transactionId: r.transaction_id, stan: r.stan, stanDay: r.stan_day, reason: r.reason, state: r.state,
-  attempts: r.attempts, transmissions: r.transmissions, nextAttemptAt: r.next_attempt_at, lastError: r.last_error,
-  alerted: r.alerted === 1, createdAt: r.created_at, acknowledgedAt: r.acknowledged_at,
+  id: r.id,
+  transactionId: r.transaction_id,
+  stan: r.stan,
+  stanDay: r.stan_day,
+  reason: r.reason,
+  state: r.state,
+  attempts: r.attempts,
+  transmissions: r.transmissions,
+  nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error,
+  alerted: r.alerted === 1,
+  createdAt: r.created_at,
+  acknowledgedAt: r.acknowledged_at,
 });
 
 export const reversalAlertKey = (transactionId: number) => `reversal-unacknowledged:${transactionId}`;
@@ -126,7 +146,9 @@ export class ReversalManager {
 
   /** Age of the oldest unacknowledged reversal, or 0 when there is none. */
   oldestPendingAgeMs(): number {
-    const row = this.deps.db.prepare<[], { at: number | null }>(`SELECT min(created_at) AS at FROM reversals WHERE state = 'pending'`).get();
+    const row = this.deps.db
+      .prepare<[], { at: number | null }>(`SELECT min(created_at) AS at FROM reversals WHERE state = 'pending'`)
+      .get();
     return row?.at == null ? 0 : Math.max(0, this.deps.clock.now() - row.at);
   }
 
@@ -189,9 +211,9 @@ export class ReversalManager {
     const run = this.send(r)
       .catch((err: unknown) => this.log.error({ err, reversal: r.id }, 'reversal attempt failed unexpectedly'))
       .finally(() => {
-      this.busy.delete(r.id);
-      this.kick();
-    });
+        this.busy.delete(r.id);
+        this.kick();
+      });
     this.busy.set(r.id, run);
     return run;
   }
@@ -201,7 +223,11 @@ export class ReversalManager {
     const txn = journal.get(r.transactionId);
     if (txn.state !== 'reversal_pending') {
       // The payment was settled another way (should not happen): the reversal has nothing to do.
-      db.prepare(`UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, updated_at = ? WHERE id = ?`).run(clock.now(), clock.now(), r.id);
+      db.prepare(`UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, updated_at = ? WHERE id = ?`).run(
+        clock.now(),
+        clock.now(),
+        r.id,
+      );
       return;
     }
     const repeat = r.transmissions > 0;

@@ -132,7 +132,9 @@ export class SafForwarder {
       const free = settings.window - this.inFlight.size;
       for (const item of dueSafItems(db, clock.now(), free, [...this.inFlight.keys()])) {
         const sending = this.forward(item)
-          .catch((err: unknown) => this.log.error({ err, txn: item.transactionId, stan: item.stan }, 'advice bookkeeping failed; the row stays queued'))
+          .catch((err: unknown) =>
+            this.log.error({ err, txn: item.transactionId, stan: item.stan }, 'advice bookkeeping failed; the row stays queued'),
+          )
           .finally(() => this.inFlight.delete(item.id));
         this.inFlight.set(item.id, sending);
       }
@@ -194,8 +196,18 @@ export class SafForwarder {
     const sends = item.sends + 1;
     if (responseCode === '00') {
       db.transaction(() => {
-        this.deps.journal.transition(item.transactionId, 'forwarded_approved', { responseCode, rrn }, { stan: item.stan, sends }, 'offline_approved');
-        db.prepare(`UPDATE saf_queue SET state = 'forwarded', last_response_code = ?, updated_at = ? WHERE id = ?`).run(responseCode, clock.now(), item.id);
+        this.deps.journal.transition(
+          item.transactionId,
+          'forwarded_approved',
+          { responseCode, rrn },
+          { stan: item.stan, sends },
+          'offline_approved',
+        );
+        db.prepare(`UPDATE saf_queue SET state = 'forwarded', last_response_code = ?, updated_at = ? WHERE id = ?`).run(
+          responseCode,
+          clock.now(),
+          item.id,
+        );
       }).immediate();
       this.log.info({ txn: item.transactionId, stan: item.stan, sends }, 'advice accepted');
       return;
@@ -226,12 +238,23 @@ export class SafForwarder {
         { stan: item.stan, responseCode: code, sends },
         'offline_approved',
       );
-      db.prepare(`UPDATE saf_queue SET state = 'declined', last_response_code = ?, updated_at = ? WHERE id = ?`).run(code, clock.now(), item.id);
+      db.prepare(`UPDATE saf_queue SET state = 'declined', last_response_code = ?, updated_at = ? WHERE id = ?`).run(
+        code,
+        clock.now(),
+        item.id,
+      );
       raiseAlert(db, clock, {
         key: `saf-declined:${txn.uuid}`,
         severity: 'critical',
         message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
-        detail: { transactionId: txn.id, uuid: txn.uuid, stan: item.stan, amount: item.amount, currency: item.currency, responseCode: code },
+        detail: {
+          transactionId: txn.id,
+          uuid: txn.uuid,
+          stan: item.stan,
+          amount: item.amount,
+          currency: item.currency,
+          responseCode: code,
+        },
       });
       // Same id and payload as the journal's decline reporter: whichever runs first writes it, once.
       enqueueEvent(db, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
@@ -257,7 +280,10 @@ export class SafForwarder {
         `UPDATE saf_queue SET attempts = attempts + ?, next_attempt_at = ?, updated_at = ? WHERE id = ? RETURNING attempts, sends`,
       )
       .get(timedOut ? 1 : 0, now + this.backoff(item.sends + 1), now, item.id)!;
-    this.log.warn({ txn: item.transactionId, stan: item.stan, attempts: row.attempts, code: isPosError(err) ? err.code : String(err) }, 'advice unanswered; will repeat');
+    this.log.warn(
+      { txn: item.transactionId, stan: item.stan, attempts: row.attempts, code: isPosError(err) ? err.code : String(err) },
+      'advice unanswered; will repeat',
+    );
     if (timedOut && row.attempts >= settings.maxAttempts) {
       raiseAlert(db, clock, {
         key: `saf-stuck:${item.uuid}`,
@@ -275,13 +301,26 @@ export class SafForwarder {
     for (const item of safItemsQueuedBefore(db, now - settings.maxAgeMs)) {
       if (this.inFlight.has(item.id)) continue;
       db.transaction(() => {
-        const txn = journal.transition(item.transactionId, 'expired', {}, { ageMs: now - item.queuedAt, sends: item.sends }, 'offline_approved');
+        const txn = journal.transition(
+          item.transactionId,
+          'expired',
+          {},
+          { ageMs: now - item.queuedAt, sends: item.sends },
+          'offline_approved',
+        );
         db.prepare(`UPDATE saf_queue SET state = 'expired', updated_at = ? WHERE id = ?`).run(now, item.id);
         raiseAlert(db, clock, {
           key: `saf-expired:${txn.uuid}`,
           severity: 'critical',
           message: `Offline sale ${item.currency} ${formatAmount(item.amount, item.currency)} (STAN ${item.stan}) was not forwarded in time and expired. It will not be paid.`,
-          detail: { transactionId: txn.id, uuid: txn.uuid, stan: item.stan, amount: item.amount, currency: item.currency, sends: item.sends },
+          detail: {
+            transactionId: txn.id,
+            uuid: txn.uuid,
+            stan: item.stan,
+            amount: item.amount,
+            currency: item.currency,
+            sends: item.sends,
+          },
         });
       }).immediate();
       this.log.warn({ txn: item.transactionId, stan: item.stan }, 'offline sale expired before it could be forwarded');

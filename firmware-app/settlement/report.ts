@@ -51,7 +51,10 @@ export function layoutSettlementReport(d: SettlementReportData): ReceiptLine[] {
   }
   lines.push({ kind: 'rule' });
   if (d.result === 'in_balance') {
-    lines.push({ kind: 'text', text: 'IN BALANCE', align: 'center', bold: true, double: true }, { kind: 'text', text: 'BATCH CLOSED', align: 'center' });
+    lines.push(
+      { kind: 'text', text: 'IN BALANCE', align: 'center', bold: true, double: true },
+      { kind: 'text', text: 'BATCH CLOSED', align: 'center' },
+    );
   } else {
     lines.push(
       { kind: 'text', text: 'OUT OF BALANCE', align: 'center', bold: true, double: true },

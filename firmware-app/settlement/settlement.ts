@@ -3,7 +3,14 @@ import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { clearAlert, raiseAlert } from '../alerts/alerts.js';
 import type { CurrencyCode } from '../core/money.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
-import { localDay, readAnswer, settlementRequest, transmissionDateTime, type SettlementTotals, type TerminalIdentity } from '../host/messages.js';
+import {
+  localDay,
+  readAnswer,
+  settlementRequest,
+  transmissionDateTime,
+  type SettlementTotals,
+  type TerminalIdentity,
+} from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
 import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
@@ -159,25 +166,30 @@ export class Settlement {
    */
   resolveOutOfBalance(batchNumber: number, actor: string): Batch {
     const { db, clock } = this.deps;
-    return db.transaction(() => {
-      const b = this.batch(batchNumber);
-      if (!b || b.state !== 'out_of_balance') {
-        throw new SettlementError('SETTLEMENT_NOT_OUT_OF_BALANCE', `batch ${batchLabel(batchNumber)} is not out of balance`, { batchNumber, state: b?.state });
-      }
-      const now = clock.now();
-      db.prepare(`UPDATE batches SET state = 'closed', closed_at = ? WHERE number = ?`).run(now, batchNumber);
-      clearAlert(db, clock, outOfBalanceAlertKey(batchNumber));
-      db.prepare(`INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, 'settlement.resolve-out-of-balance', ?, 'ok')`).run(
-        now,
-        actor,
-        JSON.stringify({ batchNumber }),
-      );
-      return this.batch(batchNumber)!;
-    }).immediate();
+    return db
+      .transaction(() => {
+        const b = this.batch(batchNumber);
+        if (!b || b.state !== 'out_of_balance') {
+          throw new SettlementError('SETTLEMENT_NOT_OUT_OF_BALANCE', `batch ${batchLabel(batchNumber)} is not out of balance`, {
+            batchNumber,
+            state: b?.state,
+          });
+        }
+        const now = clock.now();
+        db.prepare(`UPDATE batches SET state = 'closed', closed_at = ? WHERE number = ?`).run(now, batchNumber);
+        clearAlert(db, clock, outOfBalanceAlertKey(batchNumber));
+        db.prepare(
+          `INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, 'settlement.resolve-out-of-balance', ?, 'ok')`,
+        ).run(now, actor, JSON.stringify({ batchNumber }));
+        return this.batch(batchNumber)!;
+      })
+      .immediate();
   }
 
   private ensureRow(number: number, now: number): void {
-    const first = this.deps.db.prepare<[number], { at: number | null }>(`SELECT min(created_at) AS at FROM transactions WHERE batch_number = ?`).get(number);
+    const first = this.deps.db
+      .prepare<[number], { at: number | null }>(`SELECT min(created_at) AS at FROM transactions WHERE batch_number = ?`)
+      .get(number);
     this.deps.db
       .prepare(`INSERT INTO batches (number, state, opened_at) VALUES (?, 'open', ?) ON CONFLICT(number) DO NOTHING`)
       .run(number, Math.min(first?.at ?? now, now));
@@ -193,13 +205,18 @@ export class Settlement {
       this.ensureRow(number, now);
       db.prepare(`UPDATE batches SET state = 'settling' WHERE number = ? AND state = 'open'`).run(number);
       const next = db
-        .prepare<[], { value: number }>(`UPDATE counters SET value = CASE WHEN value >= 999999 THEN 1 ELSE value + 1 END WHERE name = 'batch' RETURNING value`)
+        .prepare<[], { value: number }>(
+          `UPDATE counters SET value = CASE WHEN value >= 999999 THEN 1 ELSE value + 1 END WHERE name = 'batch' RETURNING value`,
+        )
         .get()!.value;
       db.prepare(
         `INSERT INTO batches (number, state, opened_at) VALUES (?, 'open', ?)
          ON CONFLICT(number) DO UPDATE SET state = 'open', opened_at = excluded.opened_at, closed_at = NULL, totals = NULL, response_code = NULL`,
       ).run(next, now);
-      db.prepare(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(CUT_SLOT_KEY, String(slotAt));
+      db.prepare(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
+        CUT_SLOT_KEY,
+        String(slotAt),
+      );
       logger.info({ closing: number, next }, 'batch cut over');
     }).immediate();
   }
@@ -237,14 +254,21 @@ export class Settlement {
       })
       .immediate();
     log.info({ batch: number, stan, ...wire }, 'sending 0500');
-    const response = await this.deps.host.request(settlementRequest(settings.identity, { stan, at, batchNumber: number, totals: wire }), settings.responseTimeoutMs);
+    const response = await this.deps.host.request(
+      settlementRequest(settings.identity, { stan, at, batchNumber: number, totals: wire }),
+      settings.responseTimeoutMs,
+    );
     const code = readAnswer(response).responseCode;
     if (code !== '00' && code !== '95') {
       db.prepare(`UPDATE batches SET response_code = ? WHERE number = ?`).run(code, number);
-      throw new SettlementError('SETTLEMENT_REJECTED', `the host did not close batch ${batchLabel(number)} (response ${code}); it is sent again on the next run`, {
-        batchNumber: number,
-        responseCode: code,
-      });
+      throw new SettlementError(
+        'SETTLEMENT_REJECTED',
+        `the host did not close batch ${batchLabel(number)} (response ${code}); it is sent again on the next run`,
+        {
+          batchNumber: number,
+          responseCode: code,
+        },
+      );
     }
     const result: SettlementResult = code === '00' ? 'in_balance' : 'out_of_balance';
     db.transaction(() => {
@@ -263,7 +287,14 @@ export class Settlement {
       enqueueEvent(db, clock, {
         type: TMS_EVENT.settlementResult,
         eventId: `settlement:${settings.identity.terminalId}:${number}:${stan}:${localDay(at)}`,
-        payload: { batchNumber: number, result, responseCode: code, currency: settings.currency, ...wire, transmittedAt: transmissionDateTime(at) },
+        payload: {
+          batchNumber: number,
+          result,
+          responseCode: code,
+          currency: settings.currency,
+          ...wire,
+          transmittedAt: transmissionDateTime(at),
+        },
       });
     }).immediate();
     log.info({ batch: number, result, responseCode: code }, 'settlement answered');

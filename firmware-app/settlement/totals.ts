@@ -51,7 +51,10 @@ function add(t: Tally, count: number, amount: number): void {
  * (docs/protocols/host-iso8583.md 4.5): sales answered 00 plus advices answered 00,
  * refunds answered 00, nothing that was reversed.
  */
-export function classify(type: TxnType, state: TxnState): 'sale' | 'offlineSale' | 'refund' | 'void' | 'inFlight' | 'reversalPending' | 'offlinePending' | 'voidPending' | null {
+export function classify(
+  type: TxnType,
+  state: TxnState,
+): 'sale' | 'offlineSale' | 'refund' | 'void' | 'inFlight' | 'reversalPending' | 'offlinePending' | 'voidPending' | null {
   if (type === 'void') return null;
   switch (state) {
     // Before online_sent nothing reached the host, so nothing there can differ; a sale
@@ -83,12 +86,20 @@ export function batchTotals(db: Db, batchNumber: number): BatchTotals {
          FROM transactions WHERE batch_number = ? GROUP BY type, state, currency`,
     )
     .all(batchNumber);
-  const totals: BatchTotals = { batchNumber, byCurrency: {}, unsettled: { inFlight: 0, reversalsPending: 0, offlinePending: 0, voidsPending: 0 } };
+  const totals: BatchTotals = {
+    batchNumber,
+    byCurrency: {},
+    unsettled: { inFlight: 0, reversalsPending: 0, offlinePending: 0, voidsPending: 0 },
+  };
   for (const r of rows) {
     const kind = classify(r.type, r.state);
     if (kind === null) continue;
     if (!isCurrencyCode(r.currency)) {
-      throw new SettlementTotalsError('SETTLEMENT_UNKNOWN_CURRENCY', `batch ${batchNumber} holds payments in ${r.currency}, which this build does not know`, { batchNumber });
+      throw new SettlementTotalsError(
+        'SETTLEMENT_UNKNOWN_CURRENCY',
+        `batch ${batchNumber} holds payments in ${r.currency}, which this build does not know`,
+        { batchNumber },
+      );
     }
     const c = (totals.byCurrency[r.currency] ??= emptyCurrency());
     switch (kind) {

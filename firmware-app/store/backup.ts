@@ -43,7 +43,8 @@ function parseStamp(s: string): number {
  * byte, so the copy never exists with wider permissions than the journal it came from.
  */
 function reserve(target: BackupTarget): { file: string; takenAt: number } {
-  if (!LABEL.test(target.label)) throw new BackupError('BACKUP_BAD_LABEL', `backup label "${target.label}" must be lower-case letters, digits and dashes`);
+  if (!LABEL.test(target.label))
+    throw new BackupError('BACKUP_BAD_LABEL', `backup label "${target.label}" must be lower-case letters, digits and dashes`);
   const takenAt = target.clock.now();
   const base = `pos-companion-${target.label}-${stamp(takenAt)}`;
   try {
@@ -56,7 +57,12 @@ function reserve(target: BackupTarget): { file: string; takenAt: number } {
       return { file, takenAt };
     }
   } catch (err) {
-    throw new BackupError('BACKUP_FAILED', `cannot create a backup file in ${target.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { dir: target.dir }, { cause: err });
+    throw new BackupError(
+      'BACKUP_FAILED',
+      `cannot create a backup file in ${target.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { dir: target.dir },
+      { cause: err },
+    );
   }
 }
 
@@ -68,11 +74,20 @@ export function verifyBackup(file: string): void {
     const rows = copy.pragma('integrity_check') as { integrity_check: string }[];
     const problems = rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');
     if (problems.length > 0 || rows.length === 0) {
-      throw new BackupError('BACKUP_CORRUPT', `backup ${file} failed the integrity check: ${problems.slice(0, 3).join('; ') || 'no answer'}`, { file });
+      throw new BackupError(
+        'BACKUP_CORRUPT',
+        `backup ${file} failed the integrity check: ${problems.slice(0, 3).join('; ') || 'no answer'}`,
+        { file },
+      );
     }
   } catch (err) {
     if (err instanceof BackupError) throw err;
-    throw new BackupError('BACKUP_CORRUPT', `backup ${file} cannot be read as a database: ${(err as Error).message}`, { file }, { cause: err });
+    throw new BackupError(
+      'BACKUP_CORRUPT',
+      `backup ${file} cannot be read as a database: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   } finally {
     copy?.close();
   }

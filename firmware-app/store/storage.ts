@@ -64,5 +64,6 @@ export function storageHeadroom(db: Db, file: string): number {
 /** Throws STORE_FULL when a payment should not start for lack of room. */
 export function assertStorageHeadroom(db: Db, file: string): void {
   const headroom = storageHeadroom(db, file);
-  if (headroom < MIN_HEADROOM_BYTES) throw new StorageUnavailableError('STORE_FULL', { headroomBytes: headroom, neededBytes: MIN_HEADROOM_BYTES });
+  if (headroom < MIN_HEADROOM_BYTES)
+    throw new StorageUnavailableError('STORE_FULL', { headroomBytes: headroom, neededBytes: MIN_HEADROOM_BYTES });
 }

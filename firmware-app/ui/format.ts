@@ -14,4 +14,3 @@ export function formatAge(ms: number): string {
   if (s < 86_400) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86_400)}d`;
 }
-

@@ -44,9 +44,15 @@ export async function runPrompt(terminal: Terminal, input: Readable, output: Wri
       say('Settling...');
       try {
         const run = await terminal.settle();
-        const batches = (run.detail?.batches ?? run.detail?.outcomes ?? []) as { batchNumber: number; result: string; reportPrinted: boolean }[];
+        const batches = (run.detail?.batches ?? run.detail?.outcomes ?? []) as {
+          batchNumber: number;
+          result: string;
+          reportPrinted: boolean;
+        }[];
         for (const b of batches) {
-          say(`Batch ${String(b.batchNumber).padStart(6, '0')}: ${b.result === 'in_balance' ? 'IN BALANCE, closed' : 'OUT OF BALANCE, kept open'}${b.reportPrinted ? ', report printed' : ''}`);
+          say(
+            `Batch ${String(b.batchNumber).padStart(6, '0')}: ${b.result === 'in_balance' ? 'IN BALANCE, closed' : 'OUT OF BALANCE, kept open'}${b.reportPrinted ? ', report printed' : ''}`,
+          );
         }
         if (run.outcome !== 'ok') say(`Settlement not complete: ${run.error ?? run.outcome}`);
       } catch (err) {
@@ -62,10 +68,15 @@ export async function runPrompt(terminal: Terminal, input: Readable, output: Wri
         if (PROGRESS[p]) say(PROGRESS[p]);
       });
       const t = result.transaction;
-      say(`${result.message}${t.authCode ? ` auth ${t.authCode}` : ''}${t.rrn ? ` RRN ${t.rrn}` : ''}${t.stan ? ` STAN ${t.stan}` : ''} (transaction ${t.id})`);
+      say(
+        `${result.message}${t.authCode ? ` auth ${t.authCode}` : ''}${t.rrn ? ` RRN ${t.rrn}` : ''}${t.stan ? ` STAN ${t.stan}` : ''} (transaction ${t.id})`,
+      );
       if (result.result !== 'approved' && result.code) say(`What to do: ${explain(result.code).cashierHint}`);
       if (result.printed) say('Receipt printed.');
-      else if (result.printError) say(`Receipt NOT printed: ${result.printError}${result.receiptQueued ? ' (kept in the print queue; it prints when the printer is ready)' : ''}`);
+      else if (result.printError)
+        say(
+          `Receipt NOT printed: ${result.printError}${result.receiptQueued ? ' (kept in the print queue; it prints when the printer is ready)' : ''}`,
+        );
     } catch (err) {
       say(`Error: ${isPosError(err) ? err.message : String(err)}`);
     }

@@ -36,7 +36,10 @@ export async function runUi(
   const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
   let control: ControlServer | undefined;
   if (config.diagnostics.controlSocket) {
-    control = new ControlServer(resolveDataPath(config, config.diagnostics.controlSocket), { openSession, logger: io.logger.child('control') });
+    control = new ControlServer(resolveDataPath(config, config.diagnostics.controlSocket), {
+      openSession,
+      logger: io.logger.child('control'),
+    });
     await control.start().catch((err: unknown) => {
       io.logger.warn({ err }, 'control socket not available; npm run diag will not reach this terminal');
       control = undefined;

@@ -53,8 +53,17 @@ export function maskSecrets(value: unknown, key = ''): unknown {
 
 function view(t: Transaction): TxnView {
   return {
-    id: t.id, type: t.type, state: t.state, amount: t.amount, currency: t.currency, last4: t.last4,
-    authCode: t.authCode, rrn: t.rrn, stan: t.stan, declineCode: t.declineCode, createdAt: t.createdAt,
+    id: t.id,
+    type: t.type,
+    state: t.state,
+    amount: t.amount,
+    currency: t.currency,
+    last4: t.last4,
+    authCode: t.authCode,
+    rrn: t.rrn,
+    stan: t.stan,
+    declineCode: t.declineCode,
+    createdAt: t.createdAt,
   };
 }
 
@@ -86,7 +95,9 @@ function logLine(raw: string): string {
   try {
     const o = JSON.parse(raw) as { time?: number; level?: number; component?: string; msg?: string; err?: { message?: string } };
     const level = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }[o.level ?? 30] ?? String(o.level);
-    return scrubString(`${o.time ? formatDateTime(o.time).slice(11) : ''} ${level.padEnd(5)} ${(o.component ?? '-').padEnd(9)} ${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`);
+    return scrubString(
+      `${o.time ? formatDateTime(o.time).slice(11) : ''} ${level.padEnd(5)} ${(o.component ?? '-').padEnd(9)} ${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`,
+    );
   } catch {
     return scrubString(raw);
   }
@@ -154,7 +165,14 @@ export class TerminalAdapter implements TerminalPort {
   private async payment(run: Promise<PaymentOutcome & { printed: boolean; printError?: string }>): Promise<PaymentResult> {
     const r = await run;
     const offline = r.result === 'offline_approved';
-    return { approved: r.result === 'approved' || offline, offline, code: r.code, transaction: view(r.transaction), printed: r.printed, printError: r.printError };
+    return {
+      approved: r.result === 'approved' || offline,
+      offline,
+      code: r.code,
+      transaction: view(r.transaction),
+      printed: r.printed,
+      printError: r.printError,
+    };
   }
 
   async cancel(): Promise<void> {
@@ -197,7 +215,9 @@ export class TerminalAdapter implements TerminalPort {
     if (q.authCode !== undefined) add('upper(trim(auth_code)) = ?', q.authCode.trim().toUpperCase());
     if (q.rrn !== undefined) add('rrn = ?', q.rrn);
     const ids = this.terminal.db
-      .prepare<unknown[], { id: number }>(`SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .prepare<unknown[], { id: number }>(
+        `SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+      )
       .all(...args, q.limit ?? 20);
     return ids.map((r) => view(this.terminal.journal.get(r.id)));
   }
@@ -269,7 +289,9 @@ export class TerminalAdapter implements TerminalPort {
     const started = this.clock.now();
     try {
       const ok = await this.terminal.link.echo();
-      return ok ? { ok, rttMs: this.clock.now() - started, responseCode: '00' } : { ok, rttMs: this.clock.now() - started, error: 'no answer or refused' };
+      return ok
+        ? { ok, rttMs: this.clock.now() - started, responseCode: '00' }
+        : { ok, rttMs: this.clock.now() - started, error: 'no answer or refused' };
     } catch (err) {
       return { ok: false, rttMs: this.clock.now() - started, error: isPosError(err) ? `${err.code}: ${err.message}` : String(err) };
     }
@@ -349,7 +371,13 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   alerts(): AlertView[] {
-    return recentAlerts(this.terminal.db, 30).map((a) => ({ id: a.id, severity: a.severity, message: a.message, raisedAt: a.raisedAt, clearedAt: a.clearedAt }));
+    return recentAlerts(this.terminal.db, 30).map((a) => ({
+      id: a.id,
+      severity: a.severity,
+      message: a.message,
+      raisedAt: a.raisedAt,
+      clearedAt: a.clearedAt,
+    }));
   }
 
   jobs(): JobRunView[] {
@@ -381,7 +409,11 @@ export class TerminalAdapter implements TerminalPort {
     if (this.cfg.log.target !== 'file') return [];
     try {
       const text = tailFile(resolveDataPath(this.cfg, this.cfg.log.file), 256 * 1024);
-      return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).map(logLine);
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-lines)
+        .map(logLine);
     } catch {
       return [];
     }
@@ -398,8 +430,16 @@ export class TerminalAdapter implements TerminalPort {
   async exportBundle(): Promise<BundleResult> {
     const now = this.clock.now();
     const recent = this.terminal.journal.recent(50).map((t) => ({
-      id: t.id, type: t.type, state: t.state, amount: t.amount, currency: t.currency, stan: t.stan,
-      responseCode: t.responseCode, declineCode: t.declineCode, createdAt: t.createdAt, updatedAt: t.updatedAt,
+      id: t.id,
+      type: t.type,
+      state: t.state,
+      amount: t.amount,
+      currency: t.currency,
+      stan: t.stan,
+      responseCode: t.responseCode,
+      declineCode: t.declineCode,
+      createdAt: t.createdAt,
+      updatedAt: t.updatedAt,
     }));
     const bundle = {
       createdAt: new Date(now).toISOString(),

@@ -153,9 +153,11 @@ export class OutboxFlusher {
       if (answer.status >= 200 && answer.status < 300) {
         const mark = this.db.prepare(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`);
         const at = clock.now();
-        this.db.transaction(() => {
-          for (const r of rows) mark.run(at, r.id);
-        }).immediate();
+        this.db
+          .transaction(() => {
+            for (const r of rows) mark.run(at, r.id);
+          })
+          .immediate();
         this.log.debug({ events: rows.length }, 'outbox batch delivered');
         return { attempted: rows.length, delivered: rows.length };
       }
@@ -169,28 +171,35 @@ export class OutboxFlusher {
     const attempt = Math.max(...rows.map((r) => r.attempts)) + 1;
     const retryAt = clock.now() + retryDelay(attempt, retryMinMs, retryMaxMs, this.random);
     const fail = this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`);
-    this.db.transaction(() => {
-      for (const r of rows) fail.run(retryAt, error, r.id);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const r of rows) fail.run(retryAt, error, r.id);
+      })
+      .immediate();
     this.log.warn({ events: rows.length, attempt, retryInMs: retryAt - clock.now(), error }, 'outbox batch not delivered');
     return { attempted: rows.length, delivered: 0, error, retryAt };
   }
 
   /** Due time of the next pending event, or undefined when the outbox is empty. */
   nextDueAt(): number | undefined {
-    const row = this.db.prepare<[], { due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE delivered_at IS NULL`).get();
+    const row = this.db
+      .prepare<[], { due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE delivered_at IS NULL`)
+      .get();
     return row?.due ?? undefined;
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.loop().finally(() => {
-        this.running = undefined;
-      });
-    }, Math.max(0, delayMs));
+    this.timer = this.deps.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.running = this.loop().finally(() => {
+          this.running = undefined;
+        });
+      },
+      Math.max(0, delayMs),
+    );
     this.timer.unref?.();
   }
 

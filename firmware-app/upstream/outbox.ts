@@ -26,7 +26,9 @@ export function enqueueEvent(db: Db, clock: Clock, event: OutboxEvent): string {
 
 export function outboxDepth(db: Db): { pending: number; oldestCreatedAt: number | null } {
   const row = db
-    .prepare<[], { n: number; oldest: number | null }>(`SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE delivered_at IS NULL`)
+    .prepare<[], { n: number; oldest: number | null }>(
+      `SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE delivered_at IS NULL`,
+    )
     .get()!;
   return { pending: row.n, oldestCreatedAt: row.oldest };
 }

@@ -268,7 +268,9 @@ export class HostSim extends EventEmitter {
   /** Applies the request to the ledger and builds the answer. `forced` is a scripted field-39 code. */
   private process(msg: IsoMessage, mtiClass: HostMtiClass, forced: string | undefined): IsoMessage {
     const isVoid = mtiClass === '0200' && text(msg, 3) === '020000';
-    const need = isVoid ? 'void' : { '0200': 'payment', '0220': 'advice', '0400': 'reversal', '0500': 'settlement', '0800': 'network' }[mtiClass];
+    const need = isVoid
+      ? 'void'
+      : { '0200': 'payment', '0220': 'advice', '0400': 'reversal', '0500': 'settlement', '0800': 'network' }[mtiClass];
     if ((MANDATORY[need] ?? []).some((n) => !msg.fields.has(n))) return this.reply(msg, [[39, '30']]);
     switch (mtiClass) {
       case '0200':
@@ -336,11 +338,27 @@ export class HostSim extends EventEmitter {
     const authCode = approved ? this.nextAuth() : null;
     const rrn = this.nextRrn();
     this.ledger.record({
-      terminalId: text(msg, 41), stan: text(msg, 11), kind: d.kind, amount: Number(text(msg, 4)), currency: text(msg, 49),
-      batch: Number(text(msg, 60)), status: approved ? 'posted' : 'declined', responseCode: d.code, authCode, rrn,
-      last4: d.last4, receivedCount: 1, originalStan: d.originalStan, postedAt: Date.now(), reversedAt: null, voidedAt: null,
+      terminalId: text(msg, 41),
+      stan: text(msg, 11),
+      kind: d.kind,
+      amount: Number(text(msg, 4)),
+      currency: text(msg, 49),
+      batch: Number(text(msg, 60)),
+      status: approved ? 'posted' : 'declined',
+      responseCode: d.code,
+      authCode,
+      rrn,
+      last4: d.last4,
+      receivedCount: 1,
+      originalStan: d.originalStan,
+      postedAt: Date.now(),
+      reversedAt: null,
+      voidedAt: null,
     });
-    const extra: [number, string][] = [[37, rrn], [39, d.code]];
+    const extra: [number, string][] = [
+      [37, rrn],
+      [39, d.code],
+    ];
     if (authCode) extra.push([38, authCode]);
     return this.reply(msg, extra);
   }
@@ -381,7 +399,10 @@ export class HostSim extends EventEmitter {
     if (existing) {
       // Same answer as the first time, never a second posting.
       existing.receivedCount++;
-      return this.reply(msg, [[37, existing.rrn], [39, existing.responseCode]]);
+      return this.reply(msg, [
+        [37, existing.rrn],
+        [39, existing.responseCode],
+      ]);
     }
     // A temporary failure processes nothing: the repeat is decided afresh.
     if (forced !== undefined && TEMPORARY.has(forced)) return this.reply(msg, [[39, forced]]);
@@ -390,11 +411,27 @@ export class HostSim extends EventEmitter {
     const code = forced ?? this.decide(card, amount);
     const rrn = this.nextRrn();
     this.ledger.record({
-      terminalId: tid, stan, kind: 'advice', amount, currency: text(msg, 49), batch: Number(text(msg, 60)),
-      status: code === '00' ? 'posted' : 'declined', responseCode: code, authCode: text(msg, 38).trim() || null, rrn,
-      last4: card?.pan.slice(-4) ?? '', receivedCount: 1, originalStan: null, postedAt: Date.now(), reversedAt: null, voidedAt: null,
+      terminalId: tid,
+      stan,
+      kind: 'advice',
+      amount,
+      currency: text(msg, 49),
+      batch: Number(text(msg, 60)),
+      status: code === '00' ? 'posted' : 'declined',
+      responseCode: code,
+      authCode: text(msg, 38).trim() || null,
+      rrn,
+      last4: card?.pan.slice(-4) ?? '',
+      receivedCount: 1,
+      originalStan: null,
+      postedAt: Date.now(),
+      reversedAt: null,
+      voidedAt: null,
     });
-    return this.reply(msg, [[37, rrn], [39, code]]);
+    return this.reply(msg, [
+      [37, rrn],
+      [39, code],
+    ]);
   }
 
   private reversal(msg: IsoMessage, forced: string | undefined): IsoMessage {
@@ -439,8 +476,10 @@ export class HostSim extends EventEmitter {
     }
     const h = this.ledger.batchTotals(tid, batch);
     const hostTotals = [
-      String(h.salesCount).padStart(6, '0'), String(h.salesAmount).padStart(12, '0'),
-      String(h.refundsCount).padStart(6, '0'), String(h.refundsAmount).padStart(12, '0'),
+      String(h.salesCount).padStart(6, '0'),
+      String(h.salesAmount).padStart(12, '0'),
+      String(h.refundsCount).padStart(6, '0'),
+      String(h.refundsAmount).padStart(12, '0'),
     ].join('');
     const terminalTotals = text(msg, 63);
     const code = forced ?? (terminalTotals === hostTotals ? '00' : '95');

@@ -179,15 +179,39 @@ const COMMANDS = new Map<string, Command>([
   ],
   ['\x1b!', fixed(1, style('printMode'))],
   ['\x1b ', fixed(1, style('rightSpacing'))],
-  ['\x1b$', fixed(2, style('absolutePosition', (p) => p.readUInt16LE(0)))],
+  [
+    '\x1b$',
+    fixed(
+      2,
+      style('absolutePosition', (p) => p.readUInt16LE(0)),
+    ),
+  ],
   ['\x1b%', fixed(1, style('userCharset'))],
   ['\x1b-', fixed(1, style('underline'))],
-  ['\x1b2', fixed(0, style('lineSpacing', () => 'default'))],
+  [
+    '\x1b2',
+    fixed(
+      0,
+      style('lineSpacing', () => 'default'),
+    ),
+  ],
   ['\x1b3', fixed(1, style('lineSpacing'))],
   ['\x1b=', fixed(1)],
   ['\x1b?', fixed(1, style('cancelUserChar'))],
-  ['\x1bE', fixed(1, style('bold', (p) => (p.readUInt8(0) & 1) === 1))],
-  ['\x1bG', fixed(1, style('doubleStrike', (p) => (p.readUInt8(0) & 1) === 1))],
+  [
+    '\x1bE',
+    fixed(
+      1,
+      style('bold', (p) => (p.readUInt8(0) & 1) === 1),
+    ),
+  ],
+  [
+    '\x1bG',
+    fixed(
+      1,
+      style('doubleStrike', (p) => (p.readUInt8(0) & 1) === 1),
+    ),
+  ],
   ['\x1bJ', fixed(1, () => ({ type: 'text', text: '\n' }))],
   ['\x1bL', fixed(0)],
   ['\x1bM', fixed(1, style('font'))],
@@ -196,8 +220,20 @@ const COMMANDS = new Map<string, Command>([
   ['\x1bT', fixed(1)],
   ['\x1bV', fixed(1, style('rotate'))],
   ['\x1bW', fixed(8)],
-  ['\x1b\\', fixed(2, style('relativePosition', (p) => p.readInt16LE(0)))],
-  ['\x1ba', fixed(1, style('align', (p) => ALIGNMENTS[p.readUInt8(0) % 48] ?? p.readUInt8(0)))],
+  [
+    '\x1b\\',
+    fixed(
+      2,
+      style('relativePosition', (p) => p.readInt16LE(0)),
+    ),
+  ],
+  [
+    '\x1ba',
+    fixed(
+      1,
+      style('align', (p) => ALIGNMENTS[p.readUInt8(0) % 48] ?? p.readUInt8(0)),
+    ),
+  ],
   ['\x1bc', fixed(2)],
   ['\x1bd', fixed(1, (cmd) => ({ type: 'text', text: '\n'.repeat(cmd.readUInt8(2)) }))],
   ['\x1be', fixed(1, style('reverseFeed'))],
@@ -208,21 +244,54 @@ const COMMANDS = new Map<string, Command>([
   ['\x1bt', fixed(1, style('codePage'))],
   ['\x1bu', fixed(1)],
   ['\x1bv', fixed(0)],
-  ['\x1b{', fixed(1, style('upsideDown', (p) => (p.readUInt8(0) & 1) === 1))],
+  [
+    '\x1b{',
+    fixed(
+      1,
+      style('upsideDown', (p) => (p.readUInt8(0) & 1) === 1),
+    ),
+  ],
   ['\x1b*', { length: counted(5, (h) => h.readUInt16LE(3) * (h.readUInt8(2) & 0x20 ? 3 : 1)) }],
-  ['\x1bD', { length: nulTerminated(2, 32), event: style('tabs', (p) => [...p.subarray(0, p.indexOf(0) === -1 ? p.length : p.indexOf(0))]) }],
+  [
+    '\x1bD',
+    { length: nulTerminated(2, 32), event: style('tabs', (p) => [...p.subarray(0, p.indexOf(0) === -1 ? p.length : p.indexOf(0))]) },
+  ],
 
-  ['\x1d!', fixed(1, style('size', (p) => ({ width: ((p.readUInt8(0) >> 4) & 7) + 1, height: (p.readUInt8(0) & 7) + 1 })))],
+  [
+    '\x1d!',
+    fixed(
+      1,
+      style('size', (p) => ({ width: ((p.readUInt8(0) >> 4) & 7) + 1, height: (p.readUInt8(0) & 7) + 1 })),
+    ),
+  ],
   ['\x1d$', fixed(2)],
   ['\x1d/', fixed(1)],
   ['\x1d:', fixed(0)],
-  ['\x1dB', fixed(1, style('reverse', (p) => (p.readUInt8(0) & 1) === 1))],
+  [
+    '\x1dB',
+    fixed(
+      1,
+      style('reverse', (p) => (p.readUInt8(0) & 1) === 1),
+    ),
+  ],
   ['\x1dH', fixed(1, style('hriPosition'))],
   ['\x1dI', fixed(1)],
-  ['\x1dL', fixed(2, style('leftMargin', (p) => p.readUInt16LE(0)))],
+  [
+    '\x1dL',
+    fixed(
+      2,
+      style('leftMargin', (p) => p.readUInt16LE(0)),
+    ),
+  ],
   ['\x1dP', fixed(2)],
   ['\x1dT', fixed(1)],
-  ['\x1dW', fixed(2, style('printAreaWidth', (p) => p.readUInt16LE(0)))],
+  [
+    '\x1dW',
+    fixed(
+      2,
+      style('printAreaWidth', (p) => p.readUInt16LE(0)),
+    ),
+  ],
   ['\x1d\\', fixed(2)],
   ['\x1d^', fixed(3)],
   ['\x1da', fixed(1)],
@@ -272,7 +341,13 @@ const COMMANDS = new Map<string, Command>([
   ['\x1c-', fixed(1, style('kanjiUnderline'))],
   ['\x1cC', fixed(1, style('kanjiCodeSystem'))],
   ['\x1cS', fixed(2)],
-  ['\x1cW', fixed(1, style('kanjiQuadruple', (p) => (p.readUInt8(0) & 1) === 1))],
+  [
+    '\x1cW',
+    fixed(
+      1,
+      style('kanjiQuadruple', (p) => (p.readUInt8(0) & 1) === 1),
+    ),
+  ],
   ['\x1cp', fixed(2)],
 
   [
@@ -359,7 +434,7 @@ export class EscPosDecoder {
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const sink = new Sink();
     this.pending = EMPTY;
-    for (let i = 0; i < buf.length; ) {
+    for (let i = 0; i < buf.length;) {
       const step = this.step(buf, i, sink);
       if (step instanceof NeedMore) {
         this.hold(buf.subarray(i), step.total, sink);

@@ -30,7 +30,9 @@ export const READER_FAULT_USAGE = `Card reader behaviour and faults:
   --unplug-after MS         the reader's pty vanishes MS after start
   --replug-after MS         and comes back (same path) MS after the unplug`;
 
-export type ReaderFaultValues = { [K in keyof typeof READER_FAULT_OPTIONS]?: (typeof READER_FAULT_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+export type ReaderFaultValues = {
+  [K in keyof typeof READER_FAULT_OPTIONS]?: (typeof READER_FAULT_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 export class ReaderFlagError extends PosError {
   constructor(problem: string) {

@@ -56,12 +56,17 @@ const FIELD_RULES: Record<string, (f: string[]) => boolean> = {
   STATUS: (f) => f.length === 0,
   CANCEL: (f) => f.length === 0,
   RESET: (f) => f.length === 0,
-  READ: (f) =>
-    f.length === 3 && INT.test(f[0]!) && f[0]!.length <= 12 && /^[A-Z]{3}$/.test(f[1]!) && INT.test(f[2]!) && Number(f[2]) > 0,
+  READ: (f) => f.length === 3 && INT.test(f[0]!) && f[0]!.length <= 12 && /^[A-Z]{3}$/.test(f[1]!) && INT.test(f[2]!) && Number(f[2]) > 0,
   PIN: (f) => f.length === 1 && INT.test(f[0]!) && Number(f[0]) > 0,
   DISPLAY: (f) => f.length === 2 && f.every((x) => B64.test(x)),
   BEEP: (f) =>
-    f.length === 2 && INT.test(f[0]!) && INT.test(f[1]!) && Number(f[0]) >= 1 && Number(f[0]) <= 9 && Number(f[1]) >= 10 && Number(f[1]) <= 2000,
+    f.length === 2 &&
+    INT.test(f[0]!) &&
+    INT.test(f[1]!) &&
+    Number(f[0]) >= 1 &&
+    Number(f[0]) <= 9 &&
+    Number(f[1]) >= 10 &&
+    Number(f[1]) <= 2000,
 };
 
 /**
@@ -84,7 +89,14 @@ export class ReaderSim extends EventEmitter {
   private answers: StoredAnswer[] = [];
   private out: Promise<void> = Promise.resolve();
   private held: string | undefined;
-  private readonly faults: Faults = { corruptAnswers: 0, damageIncoming: 0, splitAnswers: 0, mergeNext: false, hang: false, answerDelayMs: 0 };
+  private readonly faults: Faults = {
+    corruptAnswers: 0,
+    damageIncoming: 0,
+    splitAnswers: 0,
+    mergeNext: false,
+    hang: false,
+    answerDelayMs: 0,
+  };
   /** Every well-formed command received, duplicates included. */
   readonly received: Frame[] = [];
   /** Every NAK this reader sent, by reason: what a test checks to see the damage was noticed. */
@@ -366,7 +378,10 @@ export class ReaderSim extends EventEmitter {
         this.ok(req, line, ['SIMCO', 'SR-100', 'SIM00001', '1.0.0']);
         return;
       case 'STATUS':
-        this.ok(req, line, [this.mode === 'IDLE' && (this.display[0] || this.display[1]) ? 'DISPLAY' : this.mode, this.cardInSlot ? '1' : '0']);
+        this.ok(req, line, [
+          this.mode === 'IDLE' && (this.display[0] || this.display[1]) ? 'DISPLAY' : this.mode,
+          this.cardInSlot ? '1' : '0',
+        ]);
         return;
       case 'READ':
         this.startRead(req, line);
@@ -412,7 +427,9 @@ export class ReaderSim extends EventEmitter {
     const timeoutMs = Number(req.fields[2]);
     const action = this.cardActions.shift() ?? (this.autoPresent ? { card: cardByName(DEFAULT_CARD) } : { nothing: true as const });
     const timer =
-      'nothing' in action ? setTimeout(() => this.finishRead(action), timeoutMs) : setTimeout(() => this.finishRead(action), this.tapDelayMs);
+      'nothing' in action
+        ? setTimeout(() => this.finishRead(action), timeoutMs)
+        : setTimeout(() => this.finishRead(action), this.tapDelayMs);
     timer.unref();
     this.job = { req, line, timer };
     this.mode = 'READING';

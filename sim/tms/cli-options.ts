@@ -15,12 +15,16 @@ export const TMS_USAGE = `TMS (terminal-management server, HTTP on loopback):
 export class TmsFlagError extends Error {}
 
 /** Applies the flags to a started TMS simulator; throws TmsFlagError on a bad value. */
-export async function applyTmsOptions(tms: TmsSim, values: { 'tms-down'?: boolean; 'tms-error'?: string; 'tms-slow'?: string }): Promise<void> {
+export async function applyTmsOptions(
+  tms: TmsSim,
+  values: { 'tms-down'?: boolean; 'tms-error'?: string; 'tms-slow'?: string },
+): Promise<void> {
   const error = values['tms-error'];
   const slow = values['tms-slow'];
   if (error !== undefined) {
     const status = Number(error);
-    if (!Number.isInteger(status) || status < 400 || status > 599) throw new TmsFlagError(`--tms-error must be an HTTP status 400..599, not ${error}`);
+    if (!Number.isInteger(status) || status < 400 || status > 599)
+      throw new TmsFlagError(`--tms-error must be an HTTP status 400..599, not ${error}`);
     tms.behaviour = { type: 'error', status };
   }
   if (slow !== undefined) {

@@ -35,12 +35,17 @@ export class TmsRequestError extends Error {}
 function validEvent(e: unknown): e is Omit<StoredEvent, 'received'> {
   const v = e as Record<string, unknown>;
   return (
-    typeof v === 'object' && v !== null &&
-    typeof v.eventId === 'string' && v.eventId.length > 0 &&
-    typeof v.type === 'string' && v.type.length > 0 &&
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.eventId === 'string' &&
+    v.eventId.length > 0 &&
+    typeof v.type === 'string' &&
+    v.type.length > 0 &&
     typeof v.terminalId === 'string' &&
     typeof v.occurredAt === 'number' &&
-    typeof v.payload === 'object' && v.payload !== null && !Array.isArray(v.payload)
+    typeof v.payload === 'object' &&
+    v.payload !== null &&
+    !Array.isArray(v.payload)
   );
 }
 
@@ -111,7 +116,10 @@ export class TmsSim extends EventEmitter {
     for (;;) {
       const all = [...this.events.values()];
       if (predicate(all)) return all;
-      if (Date.now() > deadline) throw new Error(`TMS simulator: condition not met within ${timeoutMs} ms; stored ${all.map((e) => e.eventId).join(', ') || 'nothing'}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `TMS simulator: condition not met within ${timeoutMs} ms; stored ${all.map((e) => e.eventId).join(', ') || 'nothing'}`,
+        );
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -147,7 +155,8 @@ export class TmsSim extends EventEmitter {
       return this.answer(res, 400, { error: (err as Error).message });
     }
     // A batch is stored whole or not at all, so a 4xx never leaves half of it behind.
-    if (!events.every(validEvent)) return this.answer(res, 400, { error: 'every event needs eventId, type, terminalId, occurredAt and an object payload' });
+    if (!events.every(validEvent))
+      return this.answer(res, 400, { error: 'every event needs eventId, type, terminalId, occurredAt and an object payload' });
     let accepted = 0;
     let duplicates = 0;
     for (const e of events) {
@@ -157,7 +166,14 @@ export class TmsSim extends EventEmitter {
         duplicates++;
         continue;
       }
-      const stored: StoredEvent = { eventId: e.eventId, type: e.type, terminalId: e.terminalId, occurredAt: e.occurredAt, payload: e.payload, received: 1 };
+      const stored: StoredEvent = {
+        eventId: e.eventId,
+        type: e.type,
+        terminalId: e.terminalId,
+        occurredAt: e.occurredAt,
+        payload: e.payload,
+        received: 1,
+      };
       this.events.set(e.eventId, stored);
       accepted++;
       this.emit('event', stored);

@@ -68,7 +68,12 @@ async function drainOnce(workDir: string, seed: string, queued: number, window: 
  * largest window, and with 50 ms injected host latency (smaller queues: window / latency
  * bounds that rate), where the limit is window / latency.
  */
-export async function drain(workDir: string, seeds: SeedQueues, defaultWindow: number, maxWindow: number): Promise<{ figures: Figure[]; detail: Record<string, unknown> }> {
+export async function drain(
+  workDir: string,
+  seeds: SeedQueues,
+  defaultWindow: number,
+  maxWindow: number,
+): Promise<{ figures: Figure[]; detail: Record<string, unknown> }> {
   const seed = (n: number) => {
     const file = seeds.byCount.get(n);
     if (!file) throw new Error(`no seeded queue of ${n}`);

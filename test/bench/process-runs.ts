@@ -194,11 +194,51 @@ export async function processRuns(workDir: string): Promise<{ figures: Figure[];
     const end = rss[2]!.mb;
     const growth = (100 * (end - mid)) / mid;
     const figures: Figure[] = [
-      { id: 'B3', name: `card data in -> 0200 out, p99 of ${a.n} sales`, value: round(a.p99), unit: 'ms', target: '<= 5', met: a.p99 <= 5, limit: `0 (p50 ${round(a.p50)} ms; includes pty + loopback transit)` },
-      { id: 'B3', name: `0210 in -> receipt bytes out, p99 of ${r.n} sales`, value: round(r.p99), unit: 'ms', target: '<= 5', met: r.p99 <= 5, limit: `0 (p50 ${round(r.p50)} ms; includes loopback + pty transit)` },
-      { id: 'B4', name: 'start to ready, p50 of warm starts', value: round(s.p50, 1), unit: 'ms', target: '<= 500', met: s.p50 <= 500, limit: `bare node start ${round(b.p50, 1)} ms (worst start ${round(Math.max(...starts), 1)} ms)` },
-      { id: 'B4', name: `RSS after ${rss[2]!.sales} sales`, value: end, unit: 'MB', target: '<= 80', met: end <= 80, limit: `RSS when ready ${rss[0]!.mb} MB` },
-      { id: 'B4', name: `RSS growth ${rss[1]!.sales} -> ${rss[2]!.sales} sales`, value: round(growth, 2), unit: '%', target: '<= 5', met: growth <= 5, limit: '0 % (no leak)' },
+      {
+        id: 'B3',
+        name: `card data in -> 0200 out, p99 of ${a.n} sales`,
+        value: round(a.p99),
+        unit: 'ms',
+        target: '<= 5',
+        met: a.p99 <= 5,
+        limit: `0 (p50 ${round(a.p50)} ms; includes pty + loopback transit)`,
+      },
+      {
+        id: 'B3',
+        name: `0210 in -> receipt bytes out, p99 of ${r.n} sales`,
+        value: round(r.p99),
+        unit: 'ms',
+        target: '<= 5',
+        met: r.p99 <= 5,
+        limit: `0 (p50 ${round(r.p50)} ms; includes loopback + pty transit)`,
+      },
+      {
+        id: 'B4',
+        name: 'start to ready, p50 of warm starts',
+        value: round(s.p50, 1),
+        unit: 'ms',
+        target: '<= 500',
+        met: s.p50 <= 500,
+        limit: `bare node start ${round(b.p50, 1)} ms (worst start ${round(Math.max(...starts), 1)} ms)`,
+      },
+      {
+        id: 'B4',
+        name: `RSS after ${rss[2]!.sales} sales`,
+        value: end,
+        unit: 'MB',
+        target: '<= 80',
+        met: end <= 80,
+        limit: `RSS when ready ${rss[0]!.mb} MB`,
+      },
+      {
+        id: 'B4',
+        name: `RSS growth ${rss[1]!.sales} -> ${rss[2]!.sales} sales`,
+        value: round(growth, 2),
+        unit: '%',
+        target: '<= 5',
+        met: growth <= 5,
+        limit: '0 % (no leak)',
+      },
     ];
     return {
       figures,

@@ -49,7 +49,13 @@ async function main(only: readonly string[]): Promise<number> {
   const results = {
     at: new Date().toISOString(),
     seconds,
-    machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadavg: loadavg().map((l) => round(l, 2)), tmpFsType: fs.type },
+    machine: {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? '',
+      loadavg: loadavg().map((l) => round(l, 2)),
+      tmpFsType: fs.type,
+    },
     figures,
     detail,
   };

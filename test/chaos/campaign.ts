@@ -107,7 +107,9 @@ export function assess(input: {
     return [...n.values()].filter((c) => c > 1).length;
   };
   const duplicates =
-    tally(input.sent0200) + tally(journal.flatMap((r) => (r.stan ? [r.stan] : []))) + result.mismatches.filter((m) => m.kind === 'unknown-posting').length;
+    tally(input.sent0200) +
+    tally(journal.flatMap((r) => (r.stan ? [r.stan] : []))) +
+    result.mismatches.filter((m) => m.kind === 'unknown-posting').length;
 
   // Lost: every approval the cashier saw is in the journal and at the host, posted or forwarded.
   const byId = new Map(journal.map((r) => [r.id, r]));
@@ -121,7 +123,9 @@ export function assess(input: {
       : row?.stan === a.stan && row.state === 'approved' && entry?.status === 'posted' && entry.kind === 'sale';
     if (!ok) {
       lost++;
-      problems.push(`approval lost: transaction ${a.txnId} STAN ${a.stan} (${a.offline ? 'offline' : 'online'}): journal ${row?.state ?? 'missing'}, host ${entry?.status ?? 'missing'}`);
+      problems.push(
+        `approval lost: transaction ${a.txnId} STAN ${a.stan} (${a.offline ? 'offline' : 'online'}): journal ${row?.state ?? 'missing'}, host ${entry?.status ?? 'missing'}`,
+      );
     }
   }
   lost += result.mismatches.filter((m) => m.kind === 'missing-posting' && !approvals.some((a) => a.txnId === m.transactionId)).length;
@@ -306,7 +310,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       sim.host.defaultAction = { type: 'approve' };
       if (sale.fault === 'paper-out') sim.printer.setPaperOut(false);
       if (outageLeft > 0 && --outageLeft === 0) await sim.host.start();
-      if ((sale.index + 1) % 50 === 0) log(`chaos: ${sale.index + 1}/${plan.length} sales, ${kills} kills, ${approvals.length} approvals seen`);
+      if ((sale.index + 1) % 50 === 0)
+        log(`chaos: ${sale.index + 1}/${plan.length} sales, ${kills} kills, ${approvals.length} approvals seen`);
     }
 
     // Settle: host and printer healthy, until nothing is waiting for them any more (every slip printed too).

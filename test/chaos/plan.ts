@@ -104,7 +104,9 @@ export function planCampaign(seed: number, sales: number, kills: number): Planne
 /** A short fingerprint of a schedule, printed so two runs can be seen to share one. */
 export function planDigest(plan: readonly PlannedSale[]): string {
   let h = 0x811c9dc5;
-  const text = plan.map((p) => `${p.amount}:${p.fault}:${p.outageSales}:${p.declineCode}:${p.kill ? `${p.kill.trigger}@${p.kill.delayMs}` : ''}`).join('|');
+  const text = plan
+    .map((p) => `${p.amount}:${p.fault}:${p.outageSales}:${p.declineCode}:${p.kill ? `${p.kill.trigger}@${p.kill.delayMs}` : ''}`)
+    .join('|');
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;

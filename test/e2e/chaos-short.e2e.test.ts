@@ -23,13 +23,42 @@ describe('crash campaign (fixed seed)', () => {
 
   it('the verdict sees a lost approval, a double posting and a missing reversal', () => {
     const entry = (stan: string, kind: LedgerEntry['kind'], status: LedgerEntry['status']): LedgerEntry => ({
-      terminalId: 'TERM0001', stan, kind, amount: 100, currency: '156', batch: 1, status, responseCode: '00', authCode: 'A00001',
-      rrn: '000000000001', last4: '1111', receivedCount: 1, originalStan: null, postedAt: 0, reversedAt: null, voidedAt: null,
+      terminalId: 'TERM0001',
+      stan,
+      kind,
+      amount: 100,
+      currency: '156',
+      batch: 1,
+      status,
+      responseCode: '00',
+      authCode: 'A00001',
+      rrn: '000000000001',
+      last4: '1111',
+      receivedCount: 1,
+      originalStan: null,
+      postedAt: 0,
+      reversedAt: null,
+      voidedAt: null,
     });
-    const row = (id: number, stan: string, state: JournalRecord['state']): JournalRecord => ({ id, type: 'sale', state, amount: 100, currency: 'CNY', stan });
-    const clean = { journal: [row(1, '000001', 'approved'), row(2, '000002', 'reversed')], ledger: [entry('000001', 'sale', 'posted'), entry('000002', 'sale', 'reversed')] };
+    const row = (id: number, stan: string, state: JournalRecord['state']): JournalRecord => ({
+      id,
+      type: 'sale',
+      state,
+      amount: 100,
+      currency: 'CNY',
+      stan,
+    });
+    const clean = {
+      journal: [row(1, '000001', 'approved'), row(2, '000002', 'reversed')],
+      ledger: [entry('000001', 'sale', 'posted'), entry('000002', 'sale', 'reversed')],
+    };
     const approvals = [{ txnId: 1, stan: '000001', offline: false }];
-    expect(assess({ ...clean, sent0200: ['000001', '000002'], approvals })).toEqual({ duplicates: 0, lost: 0, unreversed: 0, problems: [] });
+    expect(assess({ ...clean, sent0200: ['000001', '000002'], approvals })).toEqual({
+      duplicates: 0,
+      lost: 0,
+      unreversed: 0,
+      problems: [],
+    });
     // The cashier saw an approval the host never got.
     expect(assess({ ...clean, ledger: [entry('000002', 'sale', 'reversed')], sent0200: [], approvals }).lost).toBe(1);
     // The journal says approved (the cashier never saw it: killed before the screen) and the host has nothing.
@@ -38,8 +67,18 @@ describe('crash campaign (fixed seed)', () => {
     expect(assess({ ...clean, sent0200: ['000001', '000001'], approvals }).duplicates).toBe(1);
     expect(assess({ ...clean, ledger: [...clean.ledger, entry('000009', 'sale', 'posted')], sent0200: [], approvals }).duplicates).toBe(1);
     // A timed-out sale the host still holds posted, and one whose reversal never finished.
-    expect(assess({ ...clean, ledger: [entry('000001', 'sale', 'posted'), entry('000002', 'sale', 'posted')], sent0200: [], approvals }).unreversed).toBe(1);
-    expect(assess({ journal: [row(1, '000001', 'approved'), row(2, '000002', 'reversal_pending')], ledger: clean.ledger, sent0200: [], approvals }).unreversed).toBe(1);
+    expect(
+      assess({ ...clean, ledger: [entry('000001', 'sale', 'posted'), entry('000002', 'sale', 'posted')], sent0200: [], approvals })
+        .unreversed,
+    ).toBe(1);
+    expect(
+      assess({
+        journal: [row(1, '000001', 'approved'), row(2, '000002', 'reversal_pending')],
+        ledger: clean.ledger,
+        sent0200: [],
+        approvals,
+      }).unreversed,
+    ).toBe(1);
   });
 
   it('300 sales, 10 kills: nothing lost, nothing posted twice, nothing left unreversed', async () => {
@@ -48,7 +87,11 @@ describe('crash campaign (fixed seed)', () => {
     const text = `${lines.join('\n')}\n${formatReport(report)}`;
     expect(report.kills, text).toBe(10);
     expect(report.problems, text).toEqual([]);
-    expect({ duplicates: report.duplicates, lost: report.lost, unreversed: report.unreversed }, text).toEqual({ duplicates: 0, lost: 0, unreversed: 0 });
+    expect({ duplicates: report.duplicates, lost: report.lost, unreversed: report.unreversed }, text).toEqual({
+      duplicates: 0,
+      lost: 0,
+      unreversed: 0,
+    });
     expect(campaignPassed(report)).toBe(true);
     // The faults really happened: every kind of outcome is present.
     expect(report.approved, text).toBeGreaterThan(100);

@@ -46,7 +46,9 @@ describe('declines explained at the counter and reported upstream', () => {
   const journalDeclines = (): JournalDecline[] => {
     const db = new Database(join(dataDir, 'pos-companion.db'), { readonly: true, fileMustExist: true });
     try {
-      return db.prepare(`SELECT uuid, state, decline_code FROM transactions WHERE decline_code IS NOT NULL ORDER BY id`).all() as JournalDecline[];
+      return db
+        .prepare(`SELECT uuid, state, decline_code FROM transactions WHERE decline_code IS NOT NULL ORDER BY id`)
+        .all() as JournalDecline[];
     } finally {
       db.close();
     }
@@ -114,7 +116,13 @@ describe('declines explained at the counter and reported upstream', () => {
       const event = declines.find((e) => e.eventId === `decline:${d.uuid}`);
       expect(event, d.decline_code).toBeDefined();
       expect(event!.terminalId).toBe('TERM0001');
-      expect(event!.payload).toMatchObject({ transactionId: d.uuid, code: d.decline_code, category: explain(d.decline_code).category, state: d.state, known: true });
+      expect(event!.payload).toMatchObject({
+        transactionId: d.uuid,
+        code: d.decline_code,
+        category: explain(d.decline_code).category,
+        state: d.state,
+        known: true,
+      });
     }
     expect(sim.tms.deliveries.some((d) => d.status === 500)).toBe(true);
     expect(sim.tms.ofType('alert.raised').map((e) => e.payload.key)).toContain('declines.rate');

@@ -62,7 +62,14 @@ describe('fault matrix, end to end', () => {
   beforeAll(async () => {
     sim = await Simulator.start({ tapDelayMs: 10 });
     const cfg = writeSimConfig(sim, {
-      host: { responseTimeoutMs: RESPONSE_TIMEOUT_MS, reconnectMinMs: 100, reconnectMaxMs: 500, reversalTimeoutMs: 3_000, reversalBackoffMinMs: 200, reversalBackoffMaxMs: 1_000 },
+      host: {
+        responseTimeoutMs: RESPONSE_TIMEOUT_MS,
+        reconnectMinMs: 100,
+        reconnectMaxMs: 500,
+        reversalTimeoutMs: 3_000,
+        reversalBackoffMinMs: 200,
+        reversalBackoffMaxMs: 1_000,
+      },
       printer: { statusTimeoutMs: 1_500, pollIntervalMs: 200 },
       saf: { backoffMinMs: 200, backoffMaxMs: 1_000 },
       tms: { url: sim.tms.url, retryMinMs: 200, retryMaxMs: 1_000, pollMs: 500, requestTimeoutMs: 2_000 },
@@ -175,7 +182,12 @@ describe('fault matrix, end to end', () => {
     expect(r.text).toMatch(/Receipt NOT printed: [^\n]*cover open[^\n]*kept in the print queue/);
     sim.printer.setCoverOpen(false);
     await until('both slips to print', () => sim.printer.receipts.length >= printed + 2);
-    expect(sim.printer.receipts.slice(printed).map((p) => p.text).join('\n')).toMatch(/CNY 28\.00/);
+    expect(
+      sim.printer.receipts
+        .slice(printed)
+        .map((p) => p.text)
+        .join('\n'),
+    ).toMatch(/CNY 28\.00/);
   });
 
   it('printer paper out: the sale stands, "paper out", the slips print after the refill', async () => {

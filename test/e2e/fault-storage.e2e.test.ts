@@ -50,7 +50,14 @@ describe('storage faults: disk full, database read-only', () => {
       reader: { path: ep.readerPath, commandTimeoutMs: 5000 },
       printer: { path: ep.printerPath, statusTimeoutMs: 5000 },
       // Background writers run often, so the fault meets them too (echo STANs, alert evaluation).
-      host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 3000, reconnectMinMs: 100, reconnectMaxMs: 300, echoIntervalMs: 300 },
+      host: {
+        address: ep.hostAddress,
+        port: ep.hostPort,
+        responseTimeoutMs: 3000,
+        reconnectMinMs: 100,
+        reconnectMaxMs: 300,
+        echoIntervalMs: 300,
+      },
       alerts: { evaluateEveryMs: 300 },
       saf: { backoffMinMs: 100, backoffMaxMs: 500 },
       log: { level: 'silent', target: 'stdout' },
@@ -97,7 +104,9 @@ describe('storage faults: disk full, database read-only', () => {
     const pages = Number(t.db.pragma('page_count', { simple: true }));
     t.db.pragma(`max_page_count = ${pages}`);
     const refused = await type('8.00');
-    expect(refused).toMatch(/Error: Payment refused: the terminal storage is full, so the payment cannot be recorded\. Nothing was charged; queued payments are kept\. Call a technician\./);
+    expect(refused).toMatch(
+      /Error: Payment refused: the terminal storage is full, so the payment cannot be recorded\. Nothing was charged; queued payments are kept\. Call a technician\./,
+    );
     expect(refused).not.toMatch(/Waiting for card/);
     expect(reads).toBe(0);
     // Real SQLITE_FULL on the file: nothing can grow it now.
@@ -131,7 +140,9 @@ describe('storage faults: disk full, database read-only', () => {
     // The host comes back while the journal cannot be written: the forwarder must not lose or double the advice.
     await s.host.start();
     const refused = await type('8.00');
-    expect(refused).toMatch(/Error: Payment refused: the terminal storage is read-only, so the payment cannot be recorded\. Nothing was charged; queued payments are kept\. Call a technician\./);
+    expect(refused).toMatch(
+      /Error: Payment refused: the terminal storage is read-only, so the payment cannot be recorded\. Nothing was charged; queued payments are kept\. Call a technician\./,
+    );
     expect(refused).not.toMatch(/Waiting for card/);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await type('status')).toMatch(/\[host \w+ \| reader connected \| printer ready\]/);
@@ -143,7 +154,12 @@ describe('storage faults: disk full, database read-only', () => {
     const advice = s.host.ledger.all().filter((e) => e.kind === 'advice');
     expect(advice).toHaveLength(1);
     expect(advice[0]).toMatchObject({ amount: 1200, status: 'posted' });
-    expect(s.host.ledger.all().filter((e) => e.kind === 'sale').map((e) => e.amount)).toEqual([800]);
+    expect(
+      s.host.ledger
+        .all()
+        .filter((e) => e.kind === 'sale')
+        .map((e) => e.amount),
+    ).toEqual([800]);
   }, 90_000);
 
   it('storage lost while the host approves: no APPROVED on screen, and the posting is reversed once the journal is writable again', async () => {

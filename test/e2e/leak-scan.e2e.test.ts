@@ -66,12 +66,17 @@ describe('card-data leak scan of every artefact', () => {
     db.prepare(`INSERT INTO t VALUES (?)`).run(Buffer.from('4111111111111111D2812', 'hex'));
     db.close();
     writeFileSync(join(dir, 'app.log'), `{"level":30,"msg":"card","data":"5555555555554444"}\n`);
-    writeFileSync(join(dir, 'clean.log'), `{"level":30,"time":1763892345678,"masked":"411111******1111","stan":"000123","rrn":"000000000042"}\n`);
+    writeFileSync(
+      join(dir, 'clean.log'),
+      `{"level":30,"time":1763892345678,"masked":"411111******1111","stan":"000123","rrn":"000000000042"}\n`,
+    );
     const needles = cardNeedles(['8642']);
     const found = (a: Artefact[]) => scanForCardData(a, needles).leaks.map((l) => l.label);
     expect(found([{ path: join(dir, 'app.log') }])).toContain('PAN mc-contactless');
     expect(found([{ path: join(dir, 'planted.db') }])).toContain('track 2 visa-chip (BCD)');
-    expect(found([{ name: 'receipt', bytes: 'CARD ;6250941006528599=2710?' }])).toEqual(expect.arrayContaining(['PAN unionpay-swipe', 'track 2 unionpay-swipe', 'track-2-like data']));
+    expect(found([{ name: 'receipt', bytes: 'CARD ;6250941006528599=2710?' }])).toEqual(
+      expect.arrayContaining(['PAN unionpay-swipe', 'track 2 unionpay-swipe', 'track-2-like data']),
+    );
     expect(found([{ name: 'track 1', bytes: '%B4000056655665556^DOE/JANE^2301' }])).toContain('track 1 visa-expired');
     expect(found([{ name: 'event', bytes: '{"pin":"8642"}' }])).toEqual(['PIN next to "pin"']);
     expect(found([{ name: 'pin block', bytes: Buffer.from('048642FFFFFFFFFF', 'hex') }])).toEqual(['PIN field (ISO 9564 format 0)']);
@@ -93,7 +98,13 @@ describe('card-data leak scan of every artefact', () => {
       sim = await Simulator.start({ tapDelayMs: 10 });
       sim.printer.on('receipt', (r: { text: string; raw?: Buffer }) => receipts.push(Buffer.from(r.text), ...(r.raw ? [r.raw] : [])));
       const cfg = writeSimConfig(sim, {
-        host: { responseTimeoutMs: 2_000, reconnectMinMs: 100, reconnectMaxMs: 400, reversalBackoffMinMs: 200, reversalBackoffMaxMs: 1_000 },
+        host: {
+          responseTimeoutMs: 2_000,
+          reconnectMinMs: 100,
+          reconnectMaxMs: 400,
+          reversalBackoffMinMs: 200,
+          reversalBackoffMaxMs: 1_000,
+        },
         saf: { backoffMinMs: 200, backoffMaxMs: 1_000 },
         tms: { url: sim.tms.url, retryMinMs: 200, pollMs: 500 },
         diagnostics: { pinHash: hashPin(TECH_PIN) },
@@ -121,7 +132,15 @@ describe('card-data leak scan of every artefact', () => {
       const settled = () => {
         const db = new Database(join(dataDir, 'pos-companion.db'), { readonly: true });
         try {
-          return (db.prepare(`SELECT (SELECT count(*) FROM saf_queue WHERE state = 'queued') + (SELECT count(*) FROM reversals WHERE state = 'pending') AS n`).get() as { n: number }).n === 0;
+          return (
+            (
+              db
+                .prepare(
+                  `SELECT (SELECT count(*) FROM saf_queue WHERE state = 'queued') + (SELECT count(*) FROM reversals WHERE state = 'pending') AS n`,
+                )
+                .get() as { n: number }
+            ).n === 0
+          );
         } finally {
           db.close();
         }
@@ -184,7 +203,9 @@ describe('card-data leak scan of every artefact', () => {
         cardNeedles([TECH_PIN]),
       );
       expect(statSync(join(live, 'pos-companion.db-wal')).size).toBeGreaterThan(0);
-      expect(scanned.filter((f) => /pos-companion\.db(-wal)?$|\.log$|diagnostics-.*\.json$|backups\/.*\.db$/.test(f)).length).toBeGreaterThanOrEqual(6);
+      expect(
+        scanned.filter((f) => /pos-companion\.db(-wal)?$|\.log$|diagnostics-.*\.json$|backups\/.*\.db$/.test(f)).length,
+      ).toBeGreaterThanOrEqual(6);
       expect(leaks).toEqual([]);
     });
 

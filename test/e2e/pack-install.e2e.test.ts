@@ -25,19 +25,37 @@ describe('pack, install and run the installed package', () => {
     // build does not rewrite the dist/ other tests are running from.
     const src = join(work, 'src');
     mkdirSync(src);
-    for (const item of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'firmware-app', 'drivers', 'sim', 'test', 'docs']) {
+    for (const item of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'README.md',
+      'LICENSE',
+      'firmware-app',
+      'drivers',
+      'sim',
+      'test',
+      'docs',
+    ]) {
       cpSync(join(REPO, item), join(src, item), { recursive: true });
     }
     symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'), 'dir');
 
-    const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: src, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
+      cwd: src,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const info = (JSON.parse(packed) as { filename: string; files: { path: string }[] }[])[0]!;
     tarball = join(work, info.filename);
     entries = info.files.map((f) => f.path);
 
     mkdirSync(installDir);
     writeFileSync(join(installDir, 'package.json'), JSON.stringify({ name: 'terminal-install', private: true }));
-    execFileSync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], { cwd: installDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], {
+      cwd: installDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }, 600_000);
 
   afterAll(async () => {

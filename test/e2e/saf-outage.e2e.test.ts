@@ -94,7 +94,9 @@ describe('store-and-forward through a host outage', () => {
     for (const s of sales) t.type((s.amount / 100).toFixed(2));
     await until(
       'all 50 sales to finish',
-      () => query<{ n: number }>(dataDir, `SELECT count(*) AS n FROM transactions WHERE state IN ('offline_approved', 'declined_local')`)[0]!.n === SALES,
+      () =>
+        query<{ n: number }>(dataDir, `SELECT count(*) AS n FROM transactions WHERE state IN ('offline_approved', 'declined_local')`)[0]!
+          .n === SALES,
       60_000,
     );
     const rows = query<Row>(dataDir, `SELECT * FROM transactions ORDER BY id`);
@@ -102,7 +104,11 @@ describe('store-and-forward through a host outage', () => {
     rows.forEach((r, i) => {
       const s = sales[i]!;
       const expected = s.card === 'unionpay-swipe' ? 'OFFLINE_ENTRY_MODE' : s.amount > FLOOR ? 'OFFLINE_FLOOR_LIMIT' : null;
-      expect({ i, state: r.state, code: r.decline_code }).toEqual({ i, state: expected ? 'declined_local' : 'offline_approved', code: expected });
+      expect({ i, state: r.state, code: r.decline_code }).toEqual({
+        i,
+        state: expected ? 'declined_local' : 'offline_approved',
+        code: expected,
+      });
     });
     expect(sim!.host.ledger.all()).toEqual([]);
     const offline = rows.filter((r) => r.state === 'offline_approved');
@@ -142,15 +148,26 @@ describe('store-and-forward through a host outage', () => {
 
   /** The declined advice: a merchant alert, one decline report upstream, and a row the technician can find. */
   function declinedAdviceIsVisible(dataDir: string, hotListed: Row): void {
-    const alerts = query<{ key: string; severity: string; message: string; cleared_at: number | null }>(dataDir, `SELECT * FROM alerts WHERE key LIKE 'saf-declined:%'`);
+    const alerts = query<{ key: string; severity: string; message: string; cleared_at: number | null }>(
+      dataDir,
+      `SELECT * FROM alerts WHERE key LIKE 'saf-declined:%'`,
+    );
     expect(alerts).toEqual([expect.objectContaining({ key: `saf-declined:${hotListed.uuid}`, severity: 'critical', cleared_at: null })]);
     expect(alerts[0]!.message).toContain(`STAN ${hotListed.stan}`);
-    const reports = query<{ event_id: string; payload: string }>(dataDir, `SELECT event_id, payload FROM outbox WHERE event_id = ?`, `decline:${hotListed.uuid}`);
+    const reports = query<{ event_id: string; payload: string }>(
+      dataDir,
+      `SELECT event_id, payload FROM outbox WHERE event_id = ?`,
+      `decline:${hotListed.uuid}`,
+    );
     expect(reports).toHaveLength(1);
     expect(JSON.parse(reports[0]!.payload)).toMatchObject({ state: 'forwarded_declined', code: '43', amount: hotListed.amount });
-    expect(query<{ state: string; last_response_code: string }>(dataDir, `SELECT state, last_response_code FROM saf_queue WHERE transaction_id = ?`, hotListed.id)).toEqual([
-      { state: 'declined', last_response_code: '43' },
-    ]);
+    expect(
+      query<{ state: string; last_response_code: string }>(
+        dataDir,
+        `SELECT state, last_response_code FROM saf_queue WHERE transaction_id = ?`,
+        hotListed.id,
+      ),
+    ).toEqual([{ state: 'declined', last_response_code: '43' }]);
   }
 
   function config() {
@@ -178,7 +195,13 @@ describe('store-and-forward through a host outage', () => {
     expect(heartbeatSaf()!.totalAmountByCurrency).toEqual({ CNY: offlineTotal });
 
     await sim.host.start();
-    await until('the queue to drain', () => sim!.host.ledger.all().length === offline.length && query<{ n: number }>(dataDir, `SELECT count(*) AS n FROM saf_queue WHERE state = 'queued'`)[0]!.n === 0, 30_000);
+    await until(
+      'the queue to drain',
+      () =>
+        sim!.host.ledger.all().length === offline.length &&
+        query<{ n: number }>(dataDir, `SELECT count(*) AS n FROM saf_queue WHERE state = 'queued'`)[0]!.n === 0,
+      30_000,
+    );
 
     reconcileClean(dataDir, offline, hotListed);
     const advices = sim.host.received.map((r) => r.message).filter((m) => m.mti === '0220' || m.mti === '0221');
@@ -216,12 +239,20 @@ describe('store-and-forward through a host outage', () => {
     await sim.host.start();
     expect(await victim.exit()).toBeNull();
     expect(killedStan).toBe(offline[9]!.stan);
-    expect(query<{ state: string; sends: number }>(dataDir, `SELECT q.state, q.sends FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id WHERE t.stan = ?`, killedStan)).toEqual([
-      { state: 'queued', sends: 1 },
-    ]);
+    expect(
+      query<{ state: string; sends: number }>(
+        dataDir,
+        `SELECT q.state, q.sends FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id WHERE t.stan = ?`,
+        killedStan,
+      ),
+    ).toEqual([{ state: 'queued', sends: 1 }]);
 
     terminal = await startTerminal(configPath);
-    await until('the queue to drain after the restart', () => query<{ n: number }>(dataDir, `SELECT count(*) AS n FROM saf_queue WHERE state = 'queued'`)[0]!.n === 0, 30_000);
+    await until(
+      'the queue to drain after the restart',
+      () => query<{ n: number }>(dataDir, `SELECT count(*) AS n FROM saf_queue WHERE state = 'queued'`)[0]!.n === 0,
+      30_000,
+    );
 
     reconcileClean(dataDir, offline, hotListed);
     const advices = sim.host.received.map((r) => r.message).filter((m) => m.mti === '0220' || m.mti === '0221');

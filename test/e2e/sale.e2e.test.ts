@@ -26,7 +26,9 @@ describe('one sale end to end on the simulator', () => {
       if (msg.mti !== '0200') return;
       const db = new Database(join(dataDir, 'pos-companion.db'), { readonly: true, fileMustExist: true });
       try {
-        const row = db.prepare<[string], { state: string }>('SELECT state FROM transactions WHERE stan = ?').get(String(msg.fields.get(11)));
+        const row = db
+          .prepare<[string], { state: string }>('SELECT state FROM transactions WHERE stan = ?')
+          .get(String(msg.fields.get(11)));
         stateWhenHostReceived.push(row?.state);
       } finally {
         db.close();
@@ -70,9 +72,20 @@ describe('one sale end to end on the simulator', () => {
     const db = new Database(dbFile, { readonly: true });
     try {
       const txn = db.prepare('SELECT * FROM transactions WHERE stan = ?').get(stan) as Record<string, unknown>;
-      expect(txn).toMatchObject({ type: 'sale', state: 'approved', amount: 1234, currency: 'CNY', auth_code: auth, rrn, last4: '1111', response_code: '00' });
+      expect(txn).toMatchObject({
+        type: 'sale',
+        state: 'approved',
+        amount: 1234,
+        currency: 'CNY',
+        auth_code: auth,
+        rrn,
+        last4: '1111',
+        response_code: '00',
+      });
       expect(txn.masked_pan).toBe('411111******1111');
-      const events = db.prepare('SELECT to_state FROM transaction_events WHERE transaction_id = ? ORDER BY id').all(txn.id) as { to_state: string }[];
+      const events = db.prepare('SELECT to_state FROM transaction_events WHERE transaction_id = ? ORDER BY id').all(txn.id) as {
+        to_state: string;
+      }[];
       expect(events.map((e) => e.to_state)).toEqual(['created', 'card_read', 'online_sent', 'approved']);
     } finally {
       db.close();

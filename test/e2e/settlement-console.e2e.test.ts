@@ -22,11 +22,16 @@ describe('settling from the console of the built terminal', () => {
   it('closes the batch with the host and prints the settlement report', async () => {
     terminal.type('12.34');
     await terminal.waitFor(/APPROVED/, 60_000);
-    const report = new Promise<{ text: string }>((resolve) => sim.printer.on('receipt', (r: { text: string }) => r.text.includes('SETTLEMENT') && resolve(r)));
+    const report = new Promise<{ text: string }>((resolve) =>
+      sim.printer.on('receipt', (r: { text: string }) => r.text.includes('SETTLEMENT') && resolve(r)),
+    );
     const from = terminal.stdout.length;
     terminal.type('settle');
     await terminal.waitFor(/Batch 000001: IN BALANCE, closed, report printed/, 60_000, from);
-    expect(sim.host.ledger.settlement('TERM0001', 1)).toMatchObject({ responseCode: '00', terminalTotals: '000001000000001234000000000000000000' });
+    expect(sim.host.ledger.settlement('TERM0001', 1)).toMatchObject({
+      responseCode: '00',
+      terminalTotals: '000001000000001234000000000000000000',
+    });
     expect((await report).text).toMatch(/SALES x1\s+12\.34/);
     terminal.type('q');
     expect(await terminal.exit()).toBe(0);

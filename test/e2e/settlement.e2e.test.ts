@@ -146,7 +146,10 @@ describe('settlement end to end on the simulator', () => {
   it('reports settlement results and a heartbeat with queue depths and disk space to the TMS', async () => {
     expect((await terminal.jobs.runNow('heartbeat')).outcome).toBe('ok');
     expect((await terminal.jobs.runNow('outbox-flush')).outcome).toBe('ok');
-    const events = await sim.tms.waitFor((all) => all.some((e) => e.type === 'heartbeat') && all.filter((e) => e.type === 'settlement.result').length >= 2, 30_000);
+    const events = await sim.tms.waitFor(
+      (all) => all.some((e) => e.type === 'heartbeat') && all.filter((e) => e.type === 'settlement.result').length >= 2,
+      30_000,
+    );
     const results = events.filter((e) => e.type === 'settlement.result').map((e) => e.payload);
     expect(results).toEqual(
       expect.arrayContaining([

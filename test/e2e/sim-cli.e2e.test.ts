@@ -6,7 +6,10 @@ import { REPO } from '../support/terminal-process.js';
 
 function socatChildrenOf(pid: number): string[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid), 'socat'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-P', String(pid), 'socat'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }

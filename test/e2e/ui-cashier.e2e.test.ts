@@ -47,7 +47,12 @@ describe('cashier console in a real terminal', () => {
     sale = { auth: m[1]!, rrn: m[2]!, stan: m[3]! };
     term.capture('cashier-sale');
     expect(term.screen()).toMatch(/^ host online \| SAF 0 \| printer ready/);
-    expect(sim.host.ledger.get('TERM0001', sale.stan)).toMatchObject({ status: 'posted', amount: 1234, authCode: sale.auth, rrn: sale.rrn });
+    expect(sim.host.ledger.get('TERM0001', sale.stan)).toMatchObject({
+      status: 'posted',
+      amount: 1234,
+      authCode: sale.auth,
+      rrn: sale.rrn,
+    });
     await backToMenu();
   });
 

@@ -122,13 +122,20 @@ describe('technician diagnostic menu in a real terminal', () => {
     const m = await diag.waitFor(/Bundle written: (\S+) \((\d+) bytes\)/, 30_000);
     const bundle = readFileSync(m[1]!, 'utf8');
     expect(statSync(m[1]!).mode & 0o777).toBe(0o600);
-    const parsed = JSON.parse(bundle) as { queues: { name: string; count: number }[]; config: { diagnostics: { pinHash: string } }; transactions: unknown[] };
+    const parsed = JSON.parse(bundle) as {
+      queues: { name: string; count: number }[];
+      config: { diagnostics: { pinHash: string } };
+      transactions: unknown[];
+    };
     expect(parsed.queues.find((q) => q.name === 'saf')).toMatchObject({ count: 0 });
     expect(parsed.config.diagnostics.pinHash).toBe('********');
     expect(parsed.transactions.length).toBeGreaterThan(0);
     const db = new Database(join(dataDir, 'pos-companion.db'), { readonly: true });
     try {
-      const cardFields = db.prepare('SELECT masked_pan, pan_token FROM transactions WHERE pan_token IS NOT NULL').all() as { masked_pan: string; pan_token: string }[];
+      const cardFields = db.prepare('SELECT masked_pan, pan_token FROM transactions WHERE pan_token IS NOT NULL').all() as {
+        masked_pan: string;
+        pan_token: string;
+      }[];
       expect(cardFields.length).toBeGreaterThan(0);
       for (const c of cardFields) {
         expect(bundle).not.toContain(c.masked_pan);
@@ -167,7 +174,12 @@ describe('technician diagnostic menu in a real terminal', () => {
   it('recorded every technician action in the audit log, with no PIN or card data', () => {
     const db = new Database(join(dataDir, 'pos-companion.db'), { readonly: true });
     try {
-      const rows = db.prepare('SELECT actor, action, outcome, detail FROM audit_log ORDER BY id').all() as { actor: string; action: string; outcome: string; detail: string | null }[];
+      const rows = db.prepare('SELECT actor, action, outcome, detail FROM audit_log ORDER BY id').all() as {
+        actor: string;
+        action: string;
+        outcome: string;
+        detail: string | null;
+      }[];
       const seen = rows.map((r) => `${r.actor.replace(/#\d+/, '')} ${r.action} ${r.outcome}`);
       expect(seen).toEqual(
         expect.arrayContaining([

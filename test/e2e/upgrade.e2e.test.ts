@@ -31,14 +31,34 @@ function queueWork(db: Database.Database): Work {
   db.transaction(() => {
     db.prepare(`UPDATE counters SET value = 100, day = ? WHERE name = 'stan'`).run(day);
     for (let i = 1; i <= 3; i++) {
-      const { id } = txn.get(`upgrade-saf-${i}`, 'offline_approved', 1000 * i, String(i).padStart(6, '0'), day, 'ab'.repeat(16), `Y${i}0000`, now, now) as { id: number };
+      const { id } = txn.get(
+        `upgrade-saf-${i}`,
+        'offline_approved',
+        1000 * i,
+        String(i).padStart(6, '0'),
+        day,
+        'ab'.repeat(16),
+        `Y${i}0000`,
+        now,
+        now,
+      ) as { id: number };
       db.prepare(
         `INSERT INTO saf_queue (transaction_id, encrypted_blob, expiry, state, next_attempt_at, queued_at, updated_at) VALUES (?, ?, '2812', 'queued', ?, ?, ?)`,
       ).run(id, Buffer.from(`opaque-${i}`), now, now, now);
       work.safTxns.push(id);
     }
     for (let i = 4; i <= 5; i++) {
-      const { id } = txn.get(`upgrade-rev-${i}`, 'reversal_pending', 500 * i, String(i).padStart(6, '0'), day, 'cd'.repeat(16), null, now, now) as { id: number };
+      const { id } = txn.get(
+        `upgrade-rev-${i}`,
+        'reversal_pending',
+        500 * i,
+        String(i).padStart(6, '0'),
+        day,
+        'cd'.repeat(16),
+        null,
+        now,
+        now,
+      ) as { id: number };
       db.prepare(
         `INSERT INTO reversals (transaction_id, stan, stan_day, reason, state, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'timeout', 'pending', 2, ?, ?, ?)`,
       ).run(id, String(i).padStart(6, '0'), day, now, now, now);
@@ -46,7 +66,12 @@ function queueWork(db: Database.Database): Work {
     }
     for (let i = 1; i <= 4; i++) {
       const eventId = `upgrade-event-${i}`;
-      db.prepare(`INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at) VALUES (?, 'decline', ?, ?, ?)`).run(eventId, JSON.stringify({ n: i }), now, now);
+      db.prepare(`INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at) VALUES (?, 'decline', ?, ?, ?)`).run(
+        eventId,
+        JSON.stringify({ n: i }),
+        now,
+        now,
+      );
       work.eventIds.push(eventId);
     }
   })();
@@ -58,10 +83,23 @@ function waiting(file: string): { saf: number[]; reversals: number[]; events: st
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     return {
-      saf: (db.prepare(`SELECT transaction_id AS id FROM saf_queue WHERE state = 'queued' ORDER BY id`).all() as { id: number }[]).map((r) => r.id),
-      reversals: (db.prepare(`SELECT transaction_id AS id FROM reversals WHERE state = 'pending' ORDER BY id`).all() as { id: number }[]).map((r) => r.id),
-      events: (db.prepare(`SELECT event_id FROM outbox WHERE delivered_at IS NULL AND event_id LIKE 'upgrade-%' ORDER BY id`).all() as { event_id: string }[]).map((r) => r.event_id),
-      txnStates: Object.fromEntries((db.prepare(`SELECT id, state FROM transactions WHERE uuid LIKE 'upgrade-%'`).all() as { id: number; state: string }[]).map((r) => [r.id, r.state])),
+      saf: (db.prepare(`SELECT transaction_id AS id FROM saf_queue WHERE state = 'queued' ORDER BY id`).all() as { id: number }[]).map(
+        (r) => r.id,
+      ),
+      reversals: (
+        db.prepare(`SELECT transaction_id AS id FROM reversals WHERE state = 'pending' ORDER BY id`).all() as { id: number }[]
+      ).map((r) => r.id),
+      events: (
+        db.prepare(`SELECT event_id FROM outbox WHERE delivered_at IS NULL AND event_id LIKE 'upgrade-%' ORDER BY id`).all() as {
+          event_id: string;
+        }[]
+      ).map((r) => r.event_id),
+      txnStates: Object.fromEntries(
+        (db.prepare(`SELECT id, state FROM transactions WHERE uuid LIKE 'upgrade-%'`).all() as { id: number; state: string }[]).map((r) => [
+          r.id,
+          r.state,
+        ]),
+      ),
     };
   } finally {
     db.close();
@@ -99,7 +137,10 @@ describe('upgrading a terminal that has queued work', () => {
 
   it('backs the old database up, migrates it, and loses no SAF item, reversal or upstream event', async () => {
     const port = await closedPort();
-    const { configPath, dataDir } = writeSimConfig(sim, { host: { port, connectTimeoutMs: 1000 }, log: { level: 'info', target: 'stderr' } });
+    const { configPath, dataDir } = writeSimConfig(sim, {
+      host: { port, connectTimeoutMs: 1000 },
+      log: { level: 'info', target: 'stderr' },
+    });
     const dbFile = join(dataDir, 'pos-companion.db');
     const old = openDatabase(dbFile, { migrations: MIGRATIONS.slice(0, OLD_VERSION) });
     const work = queueWork(old);
@@ -138,7 +179,10 @@ describe('upgrading a terminal that has queued work', () => {
   it('refuses to start on a database written by a newer build, and leaves it untouched', async () => {
     const { configPath, dataDir } = writeSimConfig(sim, { log: { target: 'stderr' } });
     const dbFile = join(dataDir, 'pos-companion.db');
-    const newerBuild = [...MIGRATIONS, { name: 'a later release', sql: 'CREATE TABLE loyalty_points (id INTEGER PRIMARY KEY, points INTEGER NOT NULL);' }];
+    const newerBuild = [
+      ...MIGRATIONS,
+      { name: 'a later release', sql: 'CREATE TABLE loyalty_points (id INTEGER PRIMARY KEY, points INTEGER NOT NULL);' },
+    ];
     const newer = openDatabase(dbFile, { migrations: newerBuild });
     const work = queueWork(newer);
     newer.close();

@@ -20,15 +20,30 @@ const nextStan = () => String(++stan).padStart(6, '0');
 
 function sale(amount: number): IsoMessage {
   return financialRequest(IDENTITY, {
-    kind: 'sale', stan: nextStan(), amount, currency: 'CNY', at: new Date(), entryMode: 'CHIP', expiry: '2812', encryptedBlob: BLOB, batchNumber: 1,
+    kind: 'sale',
+    stan: nextStan(),
+    amount,
+    currency: 'CNY',
+    at: new Date(),
+    entryMode: 'CHIP',
+    expiry: '2812',
+    encryptedBlob: BLOB,
+    batchNumber: 1,
   });
 }
 
 function startLink(overrides: Partial<HostLinkOptions> = {}, clock?: Clock): HostLink {
   link = new HostLink(
     {
-      address: '127.0.0.1', port: host.port, connectTimeoutMs: 5000, reconnectMinMs: 100, reconnectMaxMs: 500,
-      echoIntervalMs: 60_000, echoTimeoutMs: 5000, identity: IDENTITY, ...overrides,
+      address: '127.0.0.1',
+      port: host.port,
+      connectTimeoutMs: 5000,
+      reconnectMinMs: 100,
+      reconnectMaxMs: 500,
+      echoIntervalMs: 60_000,
+      echoTimeoutMs: 5000,
+      identity: IDENTITY,
+      ...overrides,
     },
     { logger: silentLogger, nextStan, clock },
   );

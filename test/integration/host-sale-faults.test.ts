@@ -46,8 +46,14 @@ describe('sales when the host misbehaves', () => {
       reader: { path: ep.readerPath, commandTimeoutMs: 5000 },
       printer: { path: ep.printerPath, statusTimeoutMs: 5000 },
       host: {
-        address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 2000, reconnectMinMs: 100, reconnectMaxMs: 500,
-        reversalTimeoutMs: 2000, reversalBackoffMinMs: 200, reversalBackoffMaxMs: 1000,
+        address: ep.hostAddress,
+        port: ep.hostPort,
+        responseTimeoutMs: 2000,
+        reconnectMinMs: 100,
+        reconnectMaxMs: 500,
+        reversalTimeoutMs: 2000,
+        reversalBackoffMinMs: 200,
+        reversalBackoffMaxMs: 1000,
       },
       log: { level: 'silent', target: 'stdout' },
     });
@@ -61,7 +67,9 @@ describe('sales when the host misbehaves', () => {
   function reversalsFor(stan: string): IsoMessage[] {
     return sim.host.received
       .map((r) => r.message)
-      .filter((m) => (m.mti === '0400' || m.mti === '0401') && m.fields.get(41) === terminalId && String(m.fields.get(90)).slice(4, 10) === stan);
+      .filter(
+        (m) => (m.mti === '0400' || m.mti === '0401') && m.fields.get(41) === terminalId && String(m.fields.get(90)).slice(4, 10) === stan,
+      );
   }
 
   function reconciled(t: Terminal) {

@@ -74,14 +74,42 @@ class Client {
 }
 
 const payment = (stan: string, amount: number, kind: 'sale' | 'refund' = 'sale') =>
-  financialRequest(ID, { kind, stan, amount, currency: 'CNY', at: NOW, entryMode: 'CHIP', expiry: '2812', encryptedBlob: BLOB, batchNumber: 7 });
+  financialRequest(ID, {
+    kind,
+    stan,
+    amount,
+    currency: 'CNY',
+    at: NOW,
+    entryMode: 'CHIP',
+    expiry: '2812',
+    encryptedBlob: BLOB,
+    batchNumber: 7,
+  });
 const reversal = (stan: string, originalStan: string, amount: number, repeat = false) =>
   reversalRequest(ID, {
-    repeat, stan, sentAt: NOW, processingCode: '000000', amount, currency: 'CNY', batchNumber: 7,
+    repeat,
+    stan,
+    sentAt: NOW,
+    processingCode: '000000',
+    amount,
+    currency: 'CNY',
+    batchNumber: 7,
     original: { mti: '0200', stan: originalStan, transmittedAt: '0101000000' },
   });
 const advice = (stan: string, amount: number, repeat = false) =>
-  adviceRequest(ID, { stan, amount, currency: 'CNY', at: NOW, entryMode: 'CHIP', expiry: '2812', encryptedBlob: BLOB, batchNumber: 7, repeat, sentAt: NOW, offlineAuthCode: 'Y00001' });
+  adviceRequest(ID, {
+    stan,
+    amount,
+    currency: 'CNY',
+    at: NOW,
+    entryMode: 'CHIP',
+    expiry: '2812',
+    encryptedBlob: BLOB,
+    batchNumber: 7,
+    repeat,
+    sentAt: NOW,
+    offlineAuthCode: 'Y00001',
+  });
 const code = (m: IsoMessage | undefined) => m?.fields.get(39);
 
 beforeEach(async () => {
@@ -138,14 +166,27 @@ describe('simulated host ledger', () => {
     const approval = await client.send(payment('000001', 1000));
     const rrn = String(approval?.fields.get(37));
     const original = { mti: '0200', stan: '000001', transmittedAt: String(approval?.fields.get(7)), rrn };
-    const wrongRrn = voidRequest(ID, { stan: '000002', amount: 1000, currency: 'CNY', at: NOW, batchNumber: 7, original: { ...original, rrn: '999999999999' } });
+    const wrongRrn = voidRequest(ID, {
+      stan: '000002',
+      amount: 1000,
+      currency: 'CNY',
+      at: NOW,
+      batchNumber: 7,
+      original: { ...original, rrn: '999999999999' },
+    });
     expect(code(await client.send(wrongRrn))).toBe('12');
     const v = voidRequest(ID, { stan: '000003', amount: 1000, currency: 'CNY', at: NOW, batchNumber: 7, original });
     expect(code(await client.send(v))).toBe('00');
     expect(host.ledger.get('TERM0001', '000001')?.status).toBe('voided');
     expect(host.ledger.posted()).toEqual([]);
     const rev = reversalRequest(ID, {
-      repeat: false, stan: '000004', sentAt: NOW, processingCode: '020000', amount: 1000, currency: 'CNY', batchNumber: 7,
+      repeat: false,
+      stan: '000004',
+      sentAt: NOW,
+      processingCode: '020000',
+      amount: 1000,
+      currency: 'CNY',
+      batchNumber: 7,
       original: { mti: '0200', stan: '000003', transmittedAt: String(v.fields.get(7)) },
     });
     expect(code(await client.send(rev))).toBe('00');

@@ -41,7 +41,9 @@ describe('receipts through the durable print queue', () => {
     sim.printer.partials.length = 0;
   });
 
-  async function startTerminal(overrides: { terminal?: ConfigInput['terminal']; printer?: Partial<NonNullable<ConfigInput['printer']>> } = {}) {
+  async function startTerminal(
+    overrides: { terminal?: ConfigInput['terminal']; printer?: Partial<NonNullable<ConfigInput['printer']>> } = {},
+  ) {
     const ep = sim.endpoints;
     const config = parseConfig({
       dataDir: mkdtempSync(join(tmpdir(), 'pos-print-it-')),
@@ -88,7 +90,13 @@ describe('receipts through the durable print queue', () => {
 
   function expectedText(t: Terminal, id: number, copy: ReceiptCopy, width: PaperWidth): string {
     const c = t.config;
-    const ctx = { language: c.terminal.language, merchantName: c.terminal.merchantName, terminalId: c.terminal.id, merchantId: c.terminal.merchantId, eReceiptUrl: '' };
+    const ctx = {
+      language: c.terminal.language,
+      merchantName: c.terminal.merchantName,
+      terminalId: c.terminal.id,
+      merchantId: c.terminal.merchantId,
+      eReceiptUrl: '',
+    };
     return `${receiptText(layoutReceipt(receiptForTransaction(t.journal.get(id), ctx, copy)), width)}\n\n\n`;
   }
 
@@ -112,7 +120,10 @@ describe('receipts through the durable print queue', () => {
     expect(sim.printer.partials[0]!.text).not.toContain('MERCHANT COPY');
 
     const id = sale.transaction.id;
-    const done = jobsPrinted(t, t.printing.pending().map((j) => j.id));
+    const done = jobsPrinted(
+      t,
+      t.printing.pending().map((j) => j.id),
+    );
     sim.printer.setPaperOut(false);
     await done;
     const [merchant, customer] = sim.printer.receipts;

@@ -12,9 +12,21 @@ import { PrinterSim } from '../../sim/printer/printer-sim.js';
 import { PtyPair } from '../../sim/pty.js';
 
 const RECEIPT: ReceiptData = {
-  language: 'zh-CN', merchantName: '示例商店', terminalId: 'TERM0001', merchantId: '000000000000001', at: new Date(2026, 0, 2, 3, 4, 5),
-  type: 'sale', amount: 1234, currency: 'CNY', last4: '1111', entryMode: 'chip', authCode: 'A1B2C3', rrn: '123456789012',
-  stan: '000042', result: 'APPROVED', copy: 'customer',
+  language: 'zh-CN',
+  merchantName: '示例商店',
+  terminalId: 'TERM0001',
+  merchantId: '000000000000001',
+  at: new Date(2026, 0, 2, 3, 4, 5),
+  type: 'sale',
+  amount: 1234,
+  currency: 'CNY',
+  last4: '1111',
+  entryMode: 'chip',
+  authCode: 'A1B2C3',
+  rrn: '123456789012',
+  stan: '000042',
+  result: 'APPROVED',
+  copy: 'customer',
 };
 
 /** The printer driver against the printer simulator over a real socat pty pair. */
@@ -29,7 +41,10 @@ describe('printer simulator over a pty', () => {
     await pty.start();
     sim = new PrinterSim({ path: pty.simPath });
     await sim.start();
-    client = new PrinterClient({ path: pty.devicePath, baudRate: 115200, statusTimeoutMs: 3000, writeMarginMs: 5000 }, { logger: silentLogger });
+    client = new PrinterClient(
+      { path: pty.devicePath, baudRate: 115200, statusTimeoutMs: 3000, writeMarginMs: 5000 },
+      { logger: silentLogger },
+    );
     await client.connect();
   });
 

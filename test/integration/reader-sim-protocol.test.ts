@@ -73,7 +73,13 @@ describe('ReaderSim follows the protocol document', () => {
     expect(await next()).toEqual({ seq: '0', command: 'NAK', fields: ['OVERLONG'] });
     send(cmd('6', 'FOO'));
     expect(await next()).toEqual({ seq: '6', command: 'NAK', fields: ['SYNTAX'] });
-    for (const bad of [cmd('7', 'READ', '12x', 'CNY', '1000'), cmd('8', 'READ', '1', 'cny', '1000'), cmd('9', 'BEEP', '0', '100'), cmd('10', 'INFO', 'extra'), cmd('11', 'DISPLAY', 'not base64!', '')]) {
+    for (const bad of [
+      cmd('7', 'READ', '12x', 'CNY', '1000'),
+      cmd('8', 'READ', '1', 'cny', '1000'),
+      cmd('9', 'BEEP', '0', '100'),
+      cmd('10', 'INFO', 'extra'),
+      cmd('11', 'DISPLAY', 'not base64!', ''),
+    ]) {
       send(bad);
       expect(await next()).toMatchObject({ command: 'NAK', fields: ['SYNTAX'] });
     }

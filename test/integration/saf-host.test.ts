@@ -33,7 +33,12 @@ function offlineSale(amount: number, cardName = 'visa-chip'): string {
     .transaction(() => {
       const stan = nextStan(db);
       journal.transition(t.id, 'offline_approved', { stan, stanDay: '2027-01-15', authCode: `Y1${stan.slice(-4)}` });
-      enqueueSaf(db, { transactionId: t.id, encryptedBlob: encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode }), expiry: card.expiry, now: Date.now() });
+      enqueueSaf(db, {
+        transactionId: t.id,
+        encryptedBlob: encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode }),
+        expiry: card.expiry,
+        now: Date.now(),
+      });
       return stan;
     })
     .immediate();
@@ -56,7 +61,16 @@ beforeEach(async () => {
   host = new HostSim();
   await host.start();
   link = new HostLink(
-    { address: '127.0.0.1', port: host.port, connectTimeoutMs: 5_000, reconnectMinMs: 50, reconnectMaxMs: 200, echoIntervalMs: 60_000, echoTimeoutMs: 5_000, identity },
+    {
+      address: '127.0.0.1',
+      port: host.port,
+      connectTimeoutMs: 5_000,
+      reconnectMinMs: 50,
+      reconnectMaxMs: 200,
+      echoIntervalMs: 60_000,
+      echoTimeoutMs: 5_000,
+      identity,
+    },
     { logger: silentLogger, nextStan: () => nextStan(db) },
   );
   saf = new SafForwarder({
@@ -89,7 +103,9 @@ describe('SAF forwarder against the simulated host', () => {
       ['0221', stan],
     ]);
     expect(listSafItems(db)[0]).toMatchObject({ state: 'forwarded', attempts: 0, sends: 2, lastResponseCode: '00' });
-    expect(host.ledger.all().filter((e) => e.stan === stan)).toEqual([expect.objectContaining({ status: 'posted', amount: 1_200, receivedCount: 1 })]);
+    expect(host.ledger.all().filter((e) => e.stan === stan)).toEqual([
+      expect.objectContaining({ status: 'posted', amount: 1_200, receivedCount: 1 }),
+    ]);
   });
 
   it('waits out a host outage and drains by itself when the host comes back', async () => {

@@ -58,11 +58,18 @@ describe('settlement catch-up after the terminal was off at settlement time', ()
     await session('2026-11-23T08:10:00+08:00', async (t) => {
       const runs = t.jobs.history({ job: 'settlement' });
       expect(runs).toHaveLength(1);
-      expect(runs[0]).toMatchObject({ outcome: 'ok', scheduledFor: Date.parse('2026-11-22T23:30:00+08:00'), detail: expect.objectContaining({ reason: 'catch-up' }) });
+      expect(runs[0]).toMatchObject({
+        outcome: 'ok',
+        scheduledFor: Date.parse('2026-11-22T23:30:00+08:00'),
+        detail: expect.objectContaining({ reason: 'catch-up' }),
+      });
       expect(t.settlement.batch(1)?.state).toBe('closed');
     });
     expect(settlements()).toHaveLength(1);
-    expect(sim.host.ledger.settlement('TERM0001', 1)).toMatchObject({ responseCode: '00', terminalTotals: '000002000000004000000000000000000000' });
+    expect(sim.host.ledger.settlement('TERM0001', 1)).toMatchObject({
+      responseCode: '00',
+      terminalTotals: '000002000000004000000000000000000000',
+    });
 
     // A restart later that morning owes nothing.
     await session('2026-11-23T09:00:00+08:00', async (t) => {
@@ -102,7 +109,10 @@ describe('settlement catch-up after the terminal was off at settlement time', ()
         await new Promise((r) => setTimeout(r, 100));
       }
       await terminal.jobs.idle();
-      expect(terminal.jobs.history({ job: 'settlement' })[0]).toMatchObject({ outcome: 'ok', detail: expect.objectContaining({ reason: 'retry' }) });
+      expect(terminal.jobs.history({ job: 'settlement' })[0]).toMatchObject({
+        outcome: 'ok',
+        detail: expect.objectContaining({ reason: 'retry' }),
+      });
     } finally {
       await terminal.stop();
     }

@@ -38,7 +38,16 @@ describe('outbox to the TMS simulator over real HTTP', () => {
     db = openDatabase(file);
     opened.push(db);
     const time = steppedClock();
-    const settings: FlusherSettings = { url: tms.url, terminalId: 'TERM0001', batchSize: 10, requestTimeoutMs: 5000, retryMinMs: 1000, retryMaxMs: 4000, pollMs: 60_000, ...overrides };
+    const settings: FlusherSettings = {
+      url: tms.url,
+      terminalId: 'TERM0001',
+      batchSize: 10,
+      requestTimeoutMs: 5000,
+      retryMinMs: 1000,
+      retryMaxMs: 4000,
+      pollMs: 60_000,
+      ...overrides,
+    };
     const make = (d: Db) => new OutboxFlusher(d, settings, { clock: time.clock, logger: silentLogger, random: () => 1 });
     return { file, time, flusher: make(db), make };
   }

@@ -96,7 +96,13 @@ export class FakeLink extends Duplex implements SerialLink {
 }
 
 /** A port factory handing out FakeLinks, one per open, so a test can reach the current one. */
-export function fakePortFactory(): { factory: PortFactory; links: FakeLink[]; opens: number; unavailable: boolean; readonly current: FakeLink } {
+export function fakePortFactory(): {
+  factory: PortFactory;
+  links: FakeLink[];
+  opens: number;
+  unavailable: boolean;
+  readonly current: FakeLink;
+} {
   const state = {
     links: [] as FakeLink[],
     opens: 0,
@@ -110,7 +116,8 @@ export function fakePortFactory(): { factory: PortFactory; links: FakeLink[]; op
       state.opens++;
       const link = new FakeLink(path);
       if (state.unavailable) {
-        link.open = (callback) => callback?.(Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' }));
+        link.open = (callback) =>
+          callback?.(Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' }));
       } else {
         state.links.push(link);
       }

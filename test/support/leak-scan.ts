@@ -36,7 +36,10 @@ export function cardNeedles(pins: readonly string[] = []): Needle[] {
     needles.push({ label: `track 1 ${card.name}`, bytes: Buffer.from(`B${pan}^`, 'ascii') });
   }
   for (const pin of pins) {
-    needles.push({ label: 'PIN field (ISO 9564 format 0)', bytes: Buffer.from(`0${pin.length.toString(16)}${pin}`.padEnd(16, 'F'), 'hex') });
+    needles.push({
+      label: 'PIN field (ISO 9564 format 0)',
+      bytes: Buffer.from(`0${pin.length.toString(16)}${pin}`.padEnd(16, 'F'), 'hex'),
+    });
     for (const key of ['pin', 'PIN', 'Pin']) {
       for (const form of [`"${key}":"${pin}"`, `"${key}": "${pin}"`, `${key}=${pin}`, `${key}: ${pin}`, `"${key}":${pin}`]) {
         needles.push({ label: `PIN next to "${key}"`, bytes: Buffer.from(form, 'ascii') });
@@ -73,7 +76,8 @@ const PATTERNS: { label: string; re: RegExp; check?: (m: RegExpExecArray) => boo
 
 function scanBytes(artefact: string, bytes: Buffer, needles: readonly Needle[], leaks: Leak[]): void {
   for (const n of needles) {
-    for (let at = bytes.indexOf(n.bytes); at >= 0; at = bytes.indexOf(n.bytes, at + 1)) leaks.push({ artefact, label: n.label, offset: at });
+    for (let at = bytes.indexOf(n.bytes); at >= 0; at = bytes.indexOf(n.bytes, at + 1))
+      leaks.push({ artefact, label: n.label, offset: at });
   }
   const text = bytes.toString('latin1');
   for (const p of PATTERNS) {
@@ -91,7 +95,10 @@ function files(path: string): string[] {
 }
 
 /** Scans every artefact (folders recursively, every file whole, binary included) and lists every hit. */
-export function scanForCardData(artefacts: readonly Artefact[], needles: readonly Needle[] = cardNeedles()): { scanned: string[]; leaks: Leak[] } {
+export function scanForCardData(
+  artefacts: readonly Artefact[],
+  needles: readonly Needle[] = cardNeedles(),
+): { scanned: string[]; leaks: Leak[] } {
   const leaks: Leak[] = [];
   const scanned: string[] = [];
   for (const a of artefacts) {

@@ -36,7 +36,8 @@ export function writeSimConfig(sim: Simulator, overrides: Record<string, unknown
   };
   for (const [k, v] of Object.entries(overrides)) {
     const cur = base[k];
-    base[k] = typeof cur === 'object' && typeof v === 'object' && v !== null ? { ...cur, ...(v as Record<string, unknown>) } : (v as string);
+    base[k] =
+      typeof cur === 'object' && typeof v === 'object' && v !== null ? { ...cur, ...(v as Record<string, unknown>) } : (v as string);
   }
   const configPath = join(dataDir, 'config.json');
   writeFileSync(configPath, JSON.stringify(base, null, 2));
@@ -73,7 +74,8 @@ export class TerminalProcess {
     for (;;) {
       const m = this.stdout.slice(from).match(pattern);
       if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`terminal exited (${this.child.exitCode}) before ${pattern}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`terminal exited (${this.child.exitCode}) before ${pattern}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }

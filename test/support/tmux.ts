@@ -17,7 +17,19 @@ export class TmuxTerminal {
     const socket = `pos-${name}-${process.pid}-${Date.now().toString(36)}`;
     const t = new TmuxTerminal(socket, name);
     const quoted = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    t.tmux('new-session', '-d', '-s', name, '-x', String(options.width ?? 120), '-y', String(options.height ?? 40), '-c', options.cwd, quoted);
+    t.tmux(
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      String(options.width ?? 120),
+      '-y',
+      String(options.height ?? 40),
+      '-c',
+      options.cwd,
+      quoted,
+    );
     // Keeps the last screen readable when the process exits, for assertions and failure output.
     t.tmux('set-option', '-t', name, 'remain-on-exit', 'on');
     return t;

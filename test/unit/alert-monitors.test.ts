@@ -33,14 +33,20 @@ function setup() {
     const t = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     journal.transition(t.id, 'card_read');
     journal.transition(t.id, 'online_sent', { stan: String(++stan).padStart(6, '0'), stanDay: '1123' });
-    return journal.transition(t.id, outcome, code ? { declineCode: code, responseCode: outcome === 'declined' ? code : null } : { responseCode: '00' });
+    return journal.transition(
+      t.id,
+      outcome,
+      code ? { declineCode: code, responseCode: outcome === 'declined' ? code : null } : { responseCode: '00' },
+    );
   };
   return { db, clock, journal, monitors, online, kicks: () => kicks };
 }
 
 function upstream(db: Db) {
   return db
-    .prepare<[], { event_id: string; type: string; payload: string }>(`SELECT event_id, type, payload FROM outbox WHERE type LIKE 'alert.%' ORDER BY id`)
+    .prepare<[], { event_id: string; type: string; payload: string }>(
+      `SELECT event_id, type, payload FROM outbox WHERE type LIKE 'alert.%' ORDER BY id`,
+    )
     .all()
     .map((r) => ({ eventId: r.event_id, type: r.type, payload: JSON.parse(r.payload) as { key: string; alertId: number } }));
 }

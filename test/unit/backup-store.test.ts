@@ -4,7 +4,14 @@ import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
-import { BackupError, backupDatabase, backupDatabaseSync, listBackups, pruneBackups, verifyBackup } from '../../firmware-app/store/backup.js';
+import {
+  BackupError,
+  backupDatabase,
+  backupDatabaseSync,
+  listBackups,
+  pruneBackups,
+  verifyBackup,
+} from '../../firmware-app/store/backup.js';
 import { defaultBackupDir, openDatabase } from '../../firmware-app/store/db.js';
 import { MIGRATIONS, schemaVersion, type Migration } from '../../firmware-app/store/migrations.js';
 
@@ -115,7 +122,9 @@ describe('database backups', () => {
   it('refuses a label that could escape the folder', () => {
     const dir = tempDir();
     const db = openDatabase(join(dir, 'pos.db'));
-    expect(() => backupDatabaseSync(db, { dir, label: '../x', clock: fakeClock() })).toThrow(expect.objectContaining({ code: 'BACKUP_BAD_LABEL' }));
+    expect(() => backupDatabaseSync(db, { dir, label: '../x', clock: fakeClock() })).toThrow(
+      expect.objectContaining({ code: 'BACKUP_BAD_LABEL' }),
+    );
     db.close();
   });
 });

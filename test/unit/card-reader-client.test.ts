@@ -22,7 +22,15 @@ async function rig(options: Partial<ReaderOptions> = {}) {
   const ports = fakePortFactory();
   const clock = new FakeClock();
   const client = new CardReaderClient(
-    { path: '/dev/ttyFAKE0', healthProbeMs: 0, commandTimeoutMs: 1000, interactiveMarginMs: 1000, reconnectMinMs: 100, reconnectMaxMs: 800, ...options },
+    {
+      path: '/dev/ttyFAKE0',
+      healthProbeMs: 0,
+      commandTimeoutMs: 1000,
+      interactiveMarginMs: 1000,
+      reconnectMinMs: 100,
+      reconnectMaxMs: 800,
+      ...options,
+    },
     { logger: silentLogger, clock, portFactory: ports.factory },
   );
   const states: ReaderLinkState[] = [];
@@ -146,7 +154,12 @@ describe('CardReaderClient: commands and answers', () => {
     const { client, feed } = await rig();
     const events: ReaderEvent[] = [];
     client.on('event', (e: ReaderEvent) => events.push(e));
-    feed(answer('E1', 'EVENT', 'CARD_INSERTED') + answer('E2', 'EVENT', 'KEY', 'CANCEL') + answer('E3', 'EVENT', 'LID_OPEN') + answer('E4', 'EVENT', 'KEY', 'X'));
+    feed(
+      answer('E1', 'EVENT', 'CARD_INSERTED') +
+        answer('E2', 'EVENT', 'KEY', 'CANCEL') +
+        answer('E3', 'EVENT', 'LID_OPEN') +
+        answer('E4', 'EVENT', 'KEY', 'X'),
+    );
     feed(answer('E5', 'EVENT', 'CARD_REMOVED'));
     await turn();
     expect(events).toEqual([{ type: 'CARD_INSERTED' }, { type: 'KEY', key: 'CANCEL' }, { type: 'CARD_REMOVED' }]);
@@ -435,7 +448,8 @@ describe('CardReaderClient over the MockBinding port factory', () => {
     const info = handled(client.info());
     for (let i = 0; i < 100 && !port.port?.recording.toString().includes('$1,INFO*13\r\n'); i++) await new Promise((r) => setTimeout(r, 5));
     port.port!.emitData(damaged(answer('1', 'INFO', 'OK', 'A', 'B', 'C', 'D')));
-    for (let i = 0; i < 100 && !port.port?.recording.toString().includes('$1,NAK,CHECKSUM'); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && !port.port?.recording.toString().includes('$1,NAK,CHECKSUM'); i++)
+      await new Promise((r) => setTimeout(r, 5));
     port.port!.emitData(answer('1', 'INFO', 'OK', 'A', 'B', 'C', 'D'));
     expect((await info).model).toBe('B');
     await client.close();
@@ -444,8 +458,18 @@ describe('CardReaderClient over the MockBinding port factory', () => {
 
 describe('reader options', () => {
   it('has the documented defaults and refuses nonsense with a typed error', () => {
-    expect(resolveReaderOptions({ path: '/dev/ttyS1' })).toMatchObject({ commandTimeoutMs: 2000, maxTransmissions: 3, healthProbeMs: 5000 });
-    for (const bad of [{ commandTimeoutMs: 0 }, { maxTransmissions: 1.5 }, { healthProbeMs: -1 }, { reconnectMinMs: 500, reconnectMaxMs: 100 }, { maxLineLength: 100 }]) {
+    expect(resolveReaderOptions({ path: '/dev/ttyS1' })).toMatchObject({
+      commandTimeoutMs: 2000,
+      maxTransmissions: 3,
+      healthProbeMs: 5000,
+    });
+    for (const bad of [
+      { commandTimeoutMs: 0 },
+      { maxTransmissions: 1.5 },
+      { healthProbeMs: -1 },
+      { reconnectMinMs: 500, reconnectMaxMs: 100 },
+      { maxLineLength: 100 },
+    ]) {
       const attempt = () => resolveReaderOptions({ path: '/dev/ttyS1', ...bad });
       expect(attempt).toThrow(ReaderOptionsError);
     }

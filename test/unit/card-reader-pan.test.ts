@@ -33,20 +33,24 @@ function refusal(fields: string[]): ReaderProtocolError {
 }
 
 /** Everything an error could leak through: message, details, stack, and its JSON form. */
-const everywhere = (err: Error) => [err.message, err.stack ?? '', JSON.stringify(err), JSON.stringify((err as ReaderProtocolError).details)].join('\n');
+const everywhere = (err: Error) =>
+  [err.message, err.stack ?? '', JSON.stringify(err), JSON.stringify((err as ReaderProtocolError).details)].join('\n');
 
 describe('no clear PAN crosses into firmware-app', () => {
-  it.each(TEST_CARDS.map((c) => [c.name, c.pan] as const))('a READ of %s carries only masked, hashed and encrypted card data', (_name, pan) => {
-    const result = parseReadResult(answerFor(pan));
-    expect(Object.keys(result).sort()).toEqual(Object.keys(READ_RESULT_FIELDS).sort());
-    expect(result.maskedPan).toBe(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`);
-    expect(result.last4).toBe(pan.slice(-4));
-    for (const value of Object.values(result)) {
-      const text = Buffer.isBuffer(value) ? value.toString('latin1') : String(value);
-      expect(text).not.toContain(pan);
-      expect(text).not.toMatch(/\d{11,}/);
-    }
-  });
+  it.each(TEST_CARDS.map((c) => [c.name, c.pan] as const))(
+    'a READ of %s carries only masked, hashed and encrypted card data',
+    (_name, pan) => {
+      const result = parseReadResult(answerFor(pan));
+      expect(Object.keys(result).sort()).toEqual(Object.keys(READ_RESULT_FIELDS).sort());
+      expect(result.maskedPan).toBe(`${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`);
+      expect(result.last4).toBe(pan.slice(-4));
+      for (const value of Object.values(result)) {
+        const text = Buffer.isBuffer(value) ? value.toString('latin1') : String(value);
+        expect(text).not.toContain(pan);
+        expect(text).not.toMatch(/\d{11,}/);
+      }
+    },
+  );
 
   it('refuses a clear PAN sent in the masked field, with a typed error that does not echo it', () => {
     for (const { pan } of TEST_CARDS) {
@@ -64,7 +68,11 @@ describe('no clear PAN crosses into firmware-app', () => {
       fc.property(fc.stringMatching(/^\d{13,19}$/), fc.integer({ min: 0, max: 8 }), (pan, hidden) => {
         // Hide fewer than the middle digits: 7 or more digits of the middle stay in clear.
         const middle = pan.slice(6, -4);
-        const shown = pan.slice(0, 6) + '*'.repeat(Math.min(hidden, Math.max(0, middle.length - 1))) + middle.slice(Math.min(hidden, Math.max(0, middle.length - 1))) + pan.slice(-4);
+        const shown =
+          pan.slice(0, 6) +
+          '*'.repeat(Math.min(hidden, Math.max(0, middle.length - 1))) +
+          middle.slice(Math.min(hidden, Math.max(0, middle.length - 1))) +
+          pan.slice(-4);
         const fields = answerFor('4111111111111111');
         fields[0] = shown;
         const err = refusal(fields);

@@ -10,7 +10,13 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const MAX_LINE = 1024;
 
 const frameText = fc.oneof(
-  fc.constant(encodeFrame({ seq: '1', command: 'READ', fields: ['OK', '411111******1111', '2812', 'CHIP', 'ab'.repeat(32), Buffer.alloc(40).toString('base64')] })),
+  fc.constant(
+    encodeFrame({
+      seq: '1',
+      command: 'READ',
+      fields: ['OK', '411111******1111', '2812', 'CHIP', 'ab'.repeat(32), Buffer.alloc(40).toString('base64')],
+    }),
+  ),
   fc.constant(encodeFrame({ seq: '1', command: 'READ', fields: ['ERR', 'CANCELLED'] })),
   fc.constant(encodeFrame({ seq: '1', command: 'READ', fields: ['OK', '4111111111111111', '2812', 'CHIP'] })),
   fc.constant(encodeFrame({ seq: '1', command: 'NAK', fields: ['CHECKSUM'] })),
@@ -23,7 +29,9 @@ const frameText = fc.oneof(
 const chunkArb = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
   frameText.map((t) => Buffer.from(t, 'latin1')),
-  fc.tuple(frameText, fc.nat(), fc.nat()).map(([t, a, b]) => Buffer.from(t.slice(Math.min(a, b) % t.length, Math.max(a, b) % (t.length + 1)), 'latin1')),
+  fc
+    .tuple(frameText, fc.nat(), fc.nat())
+    .map(([t, a, b]) => Buffer.from(t.slice(Math.min(a, b) % t.length, Math.max(a, b) % (t.length + 1)), 'latin1')),
   fc.integer({ min: 1, max: 3000 }).map((n) => Buffer.alloc(n, 0x41)),
   fc.constantFrom(Buffer.from('\r\n'), Buffer.from('\n'), Buffer.from('$')),
 );

@@ -22,7 +22,10 @@ describe('configuration', () => {
 
   it('reads a file and applies POS_* environment overrides on top', () => {
     const p = file(JSON.stringify({ host: { port: 9000 }, terminal: { merchantName: 'Tea House' } }));
-    const c = loadConfig({ file: p, env: { POS_HOST_RESPONSE_TIMEOUT_MS: '5000', POS_TERMINAL_ID: 'TERM0042', POS_READER_PATH: '/dev/ttyUSB0', HOME: '/root' } });
+    const c = loadConfig({
+      file: p,
+      env: { POS_HOST_RESPONSE_TIMEOUT_MS: '5000', POS_TERMINAL_ID: 'TERM0042', POS_READER_PATH: '/dev/ttyUSB0', HOME: '/root' },
+    });
     expect(c.host.port).toBe(9000);
     expect(c.host.responseTimeoutMs).toBe(5000);
     expect(c.terminal.id).toBe('TERM0042');

@@ -58,8 +58,14 @@ describe('control socket', () => {
 
   const start = async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'pos-ctl-')), 'control.sock');
-    const guard = new PinGuard({ pinHash: PIN_HASH, maxFailures: 5, lockoutMs: 60_000, maxLockoutMs: 3_600_000 }, { now: () => 0, setTimeout: () => ({}), clearTimeout: () => undefined });
-    server = new ControlServer(path, { logger: silentLogger, openSession: (actor) => new LocalDiagnosticsSession(fakePort(audits), guard, actor) });
+    const guard = new PinGuard(
+      { pinHash: PIN_HASH, maxFailures: 5, lockoutMs: 60_000, maxLockoutMs: 3_600_000 },
+      { now: () => 0, setTimeout: () => ({}), clearTimeout: () => undefined },
+    );
+    server = new ControlServer(path, {
+      logger: silentLogger,
+      openSession: (actor) => new LocalDiagnosticsSession(fakePort(audits), guard, actor),
+    });
     await server.start();
     return path;
   };
@@ -80,7 +86,10 @@ describe('control socket', () => {
     expect(await session.hostEcho()).toEqual({ ok: true, rttMs: 7, responseCode: '00' });
     const progress: DrainProgress[] = [];
     expect(await session.drain('saf', (p) => progress.push(p))).toEqual({ done: 2, total: 2, remaining: 0 });
-    expect(progress).toEqual([{ done: 1, total: 2 }, { done: 2, total: 2 }]);
+    expect(progress).toEqual([
+      { done: 1, total: 2 },
+      { done: 2, total: 2 },
+    ]);
     expect(await session.setLogLevel('debug')).toBe('debug');
     expect(audits.map((a) => `${a.actor} ${a.action} ${a.outcome}`)).toEqual([
       'control-socket#1 host-echo refused',
@@ -119,12 +128,20 @@ describe('control socket', () => {
       });
       s.write('{"id":1,"method":"constructor","params":[]}\nnot json\n');
     });
-    expect(replies.map((r) => (JSON.parse(r) as { error: { code: string } }).error.code).sort()).toEqual(['CONTROL_BAD_REQUEST', 'CONTROL_UNKNOWN_METHOD']);
+    expect(replies.map((r) => (JSON.parse(r) as { error: { code: string } }).error.code).sort()).toEqual([
+      'CONTROL_BAD_REQUEST',
+      'CONTROL_UNKNOWN_METHOD',
+    ]);
   });
 
   it('replaces a stale socket file but refuses one a live terminal is serving', async () => {
     const path = await start();
-    const second = new ControlServer(path, { logger: silentLogger, openSession: () => { throw new Error('unused'); } });
+    const second = new ControlServer(path, {
+      logger: silentLogger,
+      openSession: () => {
+        throw new Error('unused');
+      },
+    });
     await expect(second.start()).rejects.toMatchObject({ code: 'CONTROL_SOCKET_IN_USE' });
     // A second name for the socket outlives the server, like the file a killed terminal leaves behind.
     const stale = `${path}.stale`;
@@ -132,7 +149,12 @@ describe('control socket', () => {
     await server!.stop();
     server = undefined;
     expect(statSync(stale).isSocket()).toBe(true);
-    const again = new ControlServer(stale, { logger: silentLogger, openSession: () => { throw new Error('unused'); } });
+    const again = new ControlServer(stale, {
+      logger: silentLogger,
+      openSession: () => {
+        throw new Error('unused');
+      },
+    });
     await again.start();
     await again.stop();
   });

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ReaderCommandError, ReaderDisconnectedError, ReaderLinkError, ReaderProtocolError, ReaderTimeoutError, READER_ERR_CODES } from '../../drivers/card-reader/errors.js';
+import {
+  ReaderCommandError,
+  ReaderDisconnectedError,
+  ReaderLinkError,
+  ReaderProtocolError,
+  ReaderTimeoutError,
+  READER_ERR_CODES,
+} from '../../drivers/card-reader/errors.js';
 import { CATALOG, DECLINE_CATEGORIES, explain, GENERIC_DECLINE, RETRY_CLASSES } from '../../firmware-app/declines/catalog.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import { OFFLINE_DECLINE } from '../../firmware-app/payments/offline-rules.js';

@@ -21,9 +21,16 @@ function setup() {
 
 function outbox(db: Db) {
   return db
-    .prepare<[], { event_id: string; type: string; payload: string; created_at: number }>(`SELECT event_id, type, payload, created_at FROM outbox ORDER BY id`)
+    .prepare<[], { event_id: string; type: string; payload: string; created_at: number }>(
+      `SELECT event_id, type, payload, created_at FROM outbox ORDER BY id`,
+    )
     .all()
-    .map((r) => ({ eventId: r.event_id, type: r.type, createdAt: r.created_at, payload: JSON.parse(r.payload) as Record<string, unknown> }));
+    .map((r) => ({
+      eventId: r.event_id,
+      type: r.type,
+      createdAt: r.created_at,
+      payload: JSON.parse(r.payload) as Record<string, unknown>,
+    }));
 }
 
 function hostDecline(journal: Journal, code: string, stan: string) {
@@ -43,7 +50,17 @@ describe('decline reporting', () => {
         eventId: `decline:${txn.uuid}`,
         type: 'decline',
         createdAt: clock.now(),
-        payload: expect.objectContaining({ transactionId: txn.uuid, code: '51', category: 'issuer', retry: 'later', known: true, state: 'declined', amount: 1500, currency: 'CNY', stan: '000001' }),
+        payload: expect.objectContaining({
+          transactionId: txn.uuid,
+          code: '51',
+          category: 'issuer',
+          retry: 'later',
+          known: true,
+          state: 'declined',
+          amount: 1500,
+          currency: 'CNY',
+          stan: '000001',
+        }),
       },
     ]);
     const raw = JSON.stringify(events);

@@ -61,7 +61,13 @@ describe('the systemd unit', () => {
 
   it('keeps its systemd exposure level at 2.0 or better (systemd-analyze security)', () => {
     const r = run('systemd-analyze', ['security', '--offline=yes', '--threshold=20', '--no-pager', UNIT]);
-    expect(r.status, r.stdout.split('\n').filter((l) => l.startsWith('→')).join('')).toBe(0);
+    expect(
+      r.status,
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('→'))
+        .join(''),
+    ).toBe(0);
   });
 
   it('restarts after a crash but not after a configuration error, as a dedicated user with serial access', () => {
@@ -150,13 +156,17 @@ function admitsMajor(range: string, major: number): boolean {
 }
 
 describe('supported Node versions', () => {
-  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { engines: { node: string }; dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+    engines: { node: string };
+    dependencies: Record<string, string>;
+  };
 
   it('promises Node 22 and 24 (Node 20 is past its end of life), and every runtime dependency agrees for 22 and 24', () => {
     expect(pkg.engines.node).toBe('^22.12.0 || >=24.0.0');
     expect(admitsMajor(pkg.engines.node, 20)).toBe(false);
     for (const dep of Object.keys(pkg.dependencies)) {
-      const range = (JSON.parse(readFileSync(join(REPO, 'node_modules', dep, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines?.node;
+      const range = (JSON.parse(readFileSync(join(REPO, 'node_modules', dep, 'package.json'), 'utf8')) as { engines?: { node?: string } })
+        .engines?.node;
       if (range === undefined) continue;
       for (const major of [22, 24]) expect(admitsMajor(range, major), `${dep} engines "${range}" on Node ${major}`).toBe(true);
     }

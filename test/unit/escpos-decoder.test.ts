@@ -76,9 +76,7 @@ describe('EscPosDecoder', () => {
   });
 
   it('reports styles as events and keeps the text plain', () => {
-    const events = new EscPosDecoder().push(
-      new EscPosBuilder().init().align('right').bold(true).size(2, 1).codePage(16).line('X').bytes(),
-    );
+    const events = new EscPosDecoder().push(new EscPosBuilder().init().align('right').bold(true).size(2, 1).codePage(16).line('X').bytes());
     expect(events).toEqual([
       { type: 'init' },
       { type: 'style', what: 'align', value: 'right' },

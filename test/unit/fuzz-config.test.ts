@@ -34,26 +34,59 @@ function outcome(options: { file?: string; env?: NodeJS.ProcessEnv }): 'config' 
 }
 
 const SECTIONS = ['terminal', 'reader', 'printer', 'host', 'log', 'offline', 'saf', 'tms', 'alerts', 'jobs', 'diagnostics'];
-const KEYS = ['id', 'path', 'port', 'responseTimeoutMs', 'level', 'floorLimit', 'window', 'url', 'currency', 'maxAmount', 'entryModes', 'cron', 'pinHash', '__proto__', 'constructor'];
+const KEYS = [
+  'id',
+  'path',
+  'port',
+  'responseTimeoutMs',
+  'level',
+  'floorLimit',
+  'window',
+  'url',
+  'currency',
+  'maxAmount',
+  'entryModes',
+  'cron',
+  'pinHash',
+  '__proto__',
+  'constructor',
+];
 
 /** Objects shaped like a configuration, with wrong, odd and right values at known keys. */
 const nearConfig = fc.dictionary(
   fc.oneof(fc.constantFrom(...SECTIONS, 'dataDir', 'sim', '__proto__'), fc.string({ maxLength: 8 })),
-  fc.oneof(fc.dictionary(fc.oneof(fc.constantFrom(...KEYS), fc.string({ maxLength: 8 })), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }), fc.jsonValue({ maxDepth: 2 })),
+  fc.oneof(
+    fc.dictionary(fc.oneof(fc.constantFrom(...KEYS), fc.string({ maxLength: 8 })), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }),
+    fc.jsonValue({ maxDepth: 2 }),
+  ),
   { maxKeys: 6 },
 );
 
 const envName = fc
-  .tuple(fc.constantFrom(...SECTIONS.map((s) => s.toUpperCase()), 'DATA', 'HOST_RESPONSE', 'X'), fc.constantFrom('', '_ID', '_PORT', '_RESPONSE_TIMEOUT_MS', '_LEVEL', '_FLOOR_LIMIT', '_ENTRY_MODES', '_URL', '_NOPE', '_'))
+  .tuple(
+    fc.constantFrom(...SECTIONS.map((s) => s.toUpperCase()), 'DATA', 'HOST_RESPONSE', 'X'),
+    fc.constantFrom('', '_ID', '_PORT', '_RESPONSE_TIMEOUT_MS', '_LEVEL', '_FLOOR_LIMIT', '_ENTRY_MODES', '_URL', '_NOPE', '_'),
+  )
   .map(([a, b]) => `POS_${a}${b}`);
-const envValue = fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String), fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)), fc.constantFrom('true', 'false', '[', '{', ' 5000 ', '-1', '1e400'));
+const envValue = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.integer().map(String),
+  fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+  fc.constantFrom('true', 'false', '[', '{', ' 5000 ', '-1', '1e400'),
+);
 
 describe('configuration loader under arbitrary input', () => {
   it('arbitrary file content: a configuration or a ConfigError', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v))), (text) => {
-        expect(['config', 'config-error']).toContain(outcome({ file: file(text) }));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 300 }),
+          fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          expect(['config', 'config-error']).toContain(outcome({ file: file(text) }));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -80,18 +80,27 @@ async function converse(path: string, lines: string[]): Promise<Answer[]> {
 }
 
 const json = fc.jsonValue({ maxDepth: 3 });
-const requestArb = fc.oneof(
-  // Well-formed envelopes with any method name and any params.
-  fc.record({
-    id: fc.integer({ min: 1, max: 1_000_000 }),
-    method: fc.oneof(fc.constantFrom(...SESSION_METHODS), fc.string({ maxLength: 20 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')),
-    params: fc.oneof(fc.array(json, { maxLength: 4 }), json),
-  }).map((r) => JSON.stringify(r)),
-  // Envelopes of the wrong shape, and arbitrary JSON.
-  json.map((v) => JSON.stringify(v)),
-  // Not JSON at all.
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }),
-).map((line) => line.replace(/[\r\n]/g, ' ')).filter((line) => line.trim() !== '');
+const requestArb = fc
+  .oneof(
+    // Well-formed envelopes with any method name and any params.
+    fc
+      .record({
+        id: fc.integer({ min: 1, max: 1_000_000 }),
+        method: fc.oneof(
+          fc.constantFrom(...SESSION_METHODS),
+          fc.string({ maxLength: 20 }),
+          fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty'),
+        ),
+        params: fc.oneof(fc.array(json, { maxLength: 4 }), json),
+      })
+      .map((r) => JSON.stringify(r)),
+    // Envelopes of the wrong shape, and arbitrary JSON.
+    json.map((v) => JSON.stringify(v)),
+    // Not JSON at all.
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }),
+  )
+  .map((line) => line.replace(/[\r\n]/g, ' '))
+  .filter((line) => line.trim() !== '');
 
 describe('control socket under arbitrary requests', () => {
   let server: ControlServer;
@@ -129,7 +138,8 @@ describe('control socket under arbitrary requests', () => {
         }
         if (!loggedIn) {
           // Nothing but login (and the harmless logout) does anything before the PIN.
-          for (const a of answers) if (a.result !== undefined && a.result !== null) expect(a.result).toMatchObject({ ok: expect.any(Boolean) });
+          for (const a of answers)
+            if (a.result !== undefined && a.result !== null) expect(a.result).toMatchObject({ ok: expect.any(Boolean) });
         }
       }),
       { numRuns: 150 },

@@ -62,8 +62,14 @@ const VOID_HEX =
   '3030303030303030303030303030';
 
 const payment = {
-  stan: '000123', amount: 1234, currency: 'CNY' as const, at: SALE_AT, entryMode: 'CHIP' as const, expiry: '2712',
-  encryptedBlob: BLOB, batchNumber: 1,
+  stan: '000123',
+  amount: 1234,
+  currency: 'CNY' as const,
+  at: SALE_AT,
+  entryMode: 'CHIP' as const,
+  expiry: '2712',
+  encryptedBlob: BLOB,
+  batchNumber: 1,
 };
 
 describe('message builders match the golden vectors', () => {
@@ -94,7 +100,12 @@ describe('message builders match the golden vectors', () => {
 
   it('0400 reversal and its 0401 repeat keep the STAN and field 90', () => {
     const r = {
-      stan: '000123', processingCode: '000000' as const, amount: 1234, currency: 'CNY' as const, batchNumber: 1, original: ORIGINAL,
+      stan: '000123',
+      processingCode: '000000' as const,
+      amount: 1234,
+      currency: 'CNY' as const,
+      batchNumber: 1,
+      original: ORIGINAL,
     };
     expect(hex(reversalRequest(ID, { ...r, repeat: false, sentAt: new Date('2026-03-14T09:30:30Z') }))).toBe(REVERSAL_HEX);
     const repeat = reversalRequest(ID, { ...r, repeat: true, sentAt: new Date('2026-03-14T09:31:30Z') });
@@ -103,7 +114,9 @@ describe('message builders match the golden vectors', () => {
 
   it('0500 settlement with its field 63 totals', () => {
     const totals = { salesCount: 12, salesAmount: 45600, refundsCount: 1, refundsAmount: 1234 };
-    expect(hex(settlementRequest(ID, { stan: '000123', at: new Date('2026-03-14T15:00:00Z'), batchNumber: 1, totals }))).toBe(SETTLEMENT_HEX);
+    expect(hex(settlementRequest(ID, { stan: '000123', at: new Date('2026-03-14T15:00:00Z'), batchNumber: 1, totals }))).toBe(
+      SETTLEMENT_HEX,
+    );
   });
 
   it('0800 sign-on (001) and echo test (301)', () => {
@@ -114,7 +127,11 @@ describe('message builders match the golden vectors', () => {
 
   it('0200 void: processing code 020000, original RRN in 37, original data elements in 90, no card data', () => {
     const msg = voidRequest(ID, {
-      stan: '000123', amount: 1234, currency: 'CNY', at: new Date('2026-03-14T09:40:00Z'), batchNumber: 1,
+      stan: '000123',
+      amount: 1234,
+      currency: 'CNY',
+      at: new Date('2026-03-14T09:40:00Z'),
+      batchNumber: 1,
       original: { ...ORIGINAL, rrn: '407309000122' },
     });
     expect(hex(msg)).toBe(VOID_HEX);

@@ -4,10 +4,22 @@ import { reconcile, type HostPosting, type JournalRecord } from '../../firmware-
 const T = 'TERM0001';
 let nextId = 1;
 const txn = (stan: string | null, state: JournalRecord['state'], extra: Partial<JournalRecord> = {}): JournalRecord => ({
-  id: nextId++, type: 'sale', state, amount: 1234, currency: 'CNY', stan, ...extra,
+  id: nextId++,
+  type: 'sale',
+  state,
+  amount: 1234,
+  currency: 'CNY',
+  stan,
+  ...extra,
 });
 const posting = (stan: string, status: HostPosting['status'], extra: Partial<HostPosting> = {}): HostPosting => ({
-  terminalId: T, stan, kind: 'sale', amount: 1234, currency: '156', status, ...extra,
+  terminalId: T,
+  stan,
+  kind: 'sale',
+  amount: 1234,
+  currency: '156',
+  status,
+  ...extra,
 });
 
 describe('reconcile', () => {

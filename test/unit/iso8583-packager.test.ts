@@ -60,8 +60,7 @@ function ascii(text: string): Buffer {
 // Arbitraries
 // ---------------------------------------------------------------------------------
 
-const charsOf = (from: number, to: number): string[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => String.fromCharCode(from + i));
+const charsOf = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => String.fromCharCode(from + i));
 const CHARS: Record<Exclude<FieldType, 'b'>, string[]> = {
   n: charsOf(0x30, 0x39),
   an: [...charsOf(0x30, 0x39), ...charsOf(0x41, 0x5a), ...charsOf(0x61, 0x7a), ' '],
@@ -78,10 +77,7 @@ function valueArb(fieldSpec: FieldSpec): fc.Arbitrary<IsoValue> {
 }
 
 const messageArb: fc.Arbitrary<IsoMessage> = fc
-  .tuple(
-    fc.constantFrom(...MTIS),
-    fc.tuple(...SPEC_FIELDS.map((field) => fc.option(valueArb(specOf(field)), { freq: 2, nil: undefined }))),
-  )
+  .tuple(fc.constantFrom(...MTIS), fc.tuple(...SPEC_FIELDS.map((field) => fc.option(valueArb(specOf(field)), { freq: 2, nil: undefined }))))
   .map(([mti, values]) => {
     const fields = new Map<number, IsoValue>();
     values.forEach((value, i) => {
@@ -200,13 +196,32 @@ const ICC = Buffer.from('9F260811223344556677889F2701809F36020012', 'hex');
 const ORIGINAL_DATA = '0200' + '000122' + '0314093000' + '00000000000' + '00000000000';
 
 const CARD_PRESENT = {
-  3: '000000', 4: '000000001234', 7: '0314093000', 11: '000123', 12: '173000', 13: '0314', 14: '2712',
-  22: '051', 24: '001', 25: '00', ...TERMINAL, 48: CARD_BLOB, 49: '156', 60: '000001',
+  3: '000000',
+  4: '000000001234',
+  7: '0314093000',
+  11: '000123',
+  12: '173000',
+  13: '0314',
+  14: '2712',
+  22: '051',
+  24: '001',
+  25: '00',
+  ...TERMINAL,
+  48: CARD_BLOB,
+  49: '156',
+  60: '000001',
 };
 const SALE = { ...CARD_PRESENT, 55: ICC };
 const ADVICE = { ...SALE, 7: '0314094500', 12: '172500' };
 const REVERSAL = {
-  3: '000000', 4: '000000001234', 7: '0314093030', 11: '000123', 24: '001', ...TERMINAL, 49: '156', 60: '000001',
+  3: '000000',
+  4: '000000001234',
+  7: '0314093030',
+  11: '000123',
+  24: '001',
+  ...TERMINAL,
+  49: '156',
+  60: '000001',
   90: ORIGINAL_DATA,
 };
 const ANSWER = { 3: '000000', 4: '000000001234', 11: '000123', 24: '001', 39: '00', ...TERMINAL, 49: '156' };
@@ -261,8 +276,19 @@ const GOLDEN: { name: string; msg: IsoMessage; hex: string }[] = [
   {
     name: '0200 void',
     msg: message('0200', {
-      3: '020000', 4: '000000001234', 7: '0314094000', 11: '000123', 12: '174000', 13: '0314', 24: '001', 25: '00',
-      37: '407309000122', ...TERMINAL, 49: '156', 60: '000001', 90: ORIGINAL_DATA,
+      3: '020000',
+      4: '000000001234',
+      7: '0314094000',
+      11: '000123',
+      12: '174000',
+      13: '0314',
+      24: '001',
+      25: '00',
+      37: '407309000122',
+      ...TERMINAL,
+      49: '156',
+      60: '000001',
+      90: ORIGINAL_DATA,
     }),
     // bitmap b238018008c08010 0000004000000000: 1 (secondary), 3, 4, 7, 11, 12, 13, 24, 25, 37, 41, 42, 49, 60 | 90
     hex:
@@ -322,7 +348,11 @@ const GOLDEN: { name: string; msg: IsoMessage; hex: string }[] = [
   {
     name: '0500 settlement',
     msg: message('0500', {
-      7: '0314150000', 11: '000123', 24: '001', ...TERMINAL, 60: '000001',
+      7: '0314150000',
+      11: '000123',
+      24: '001',
+      ...TERMINAL,
+      60: '000001',
       63: '000012' + '000000045600' + '000001' + '000000001234',
     }),
     // bitmap 0220010000c00012: 7, 11, 24, 41, 42, 60, 63
@@ -381,7 +411,13 @@ describe('ISO 8583 golden vectors', () => {
 
   it('answers every request vector with the response MTI of its class', () => {
     expect(['0200', '0220', '0221', '0400', '0401', '0500', '0800'].map(responseMti)).toEqual([
-      '0210', '0230', '0230', '0410', '0410', '0510', '0810',
+      '0210',
+      '0230',
+      '0230',
+      '0410',
+      '0410',
+      '0510',
+      '0810',
     ]);
   });
 
@@ -525,7 +561,10 @@ describe('responseMti', () => {
 
   it('rejects responses and malformed MTIs', () => {
     for (const mti of ['0210', '0230', '0810', '0202', '200', 'abcd']) {
-      expect(thrown(() => responseMti(mti)), mti).toBeInstanceOf(IsoMtiError);
+      expect(
+        thrown(() => responseMti(mti)),
+        mti,
+      ).toBeInstanceOf(IsoMtiError);
     }
   });
 });
@@ -541,10 +580,21 @@ describe('fmtN', () => {
 
   it('throws IsoValueError for values that do not fit or are not non-negative integers', () => {
     const bad: [number | bigint | string, number][] = [
-      [1000000, 6], [-1, 6], [-1n, 6], [1.5, 6], [Number.NaN, 6], [2 ** 53, 20], ['12a', 6], ['', 6], ['-1', 6],
+      [1000000, 6],
+      [-1, 6],
+      [-1n, 6],
+      [1.5, 6],
+      [Number.NaN, 6],
+      [2 ** 53, 20],
+      ['12a', 6],
+      ['', 6],
+      ['-1', 6],
     ];
     for (const [value, len] of bad) {
-      expect(thrown(() => fmtN(value, len)), String(value)).toBeInstanceOf(IsoValueError);
+      expect(
+        thrown(() => fmtN(value, len)),
+        String(value),
+      ).toBeInstanceOf(IsoValueError);
     }
   });
 });
@@ -569,7 +619,6 @@ describe('HOST_SPEC', () => {
       expect(max, `field ${field}`).toBeLessThanOrEqual(length === 'LL' ? 99 : 999);
     }
   });
-
 });
 
 describe('unpack', () => {

@@ -15,7 +15,9 @@ describe('jobs configuration', () => {
   });
 
   it('names the field when a cron expression or a zone is wrong', () => {
-    expect(() => parseConfig({ jobs: { settlement: { cron: 'at half past eleven' } } })).toThrow(/jobs\.settlement\.cron: must be a cron expression/);
+    expect(() => parseConfig({ jobs: { settlement: { cron: 'at half past eleven' } } })).toThrow(
+      /jobs\.settlement\.cron: must be a cron expression/,
+    );
     expect(() => parseConfig({ jobs: { timezone: 'Mars/Olympus' } })).toThrow(/jobs\.timezone: must be an IANA time zone/);
   });
 });

@@ -44,7 +44,12 @@ describe('maintenance jobs', () => {
       clock.t += DAY;
       made.push((await nightlyBackup(db, clock, { dir: backups, keep: 2 })).backup.file);
     }
-    expect(readdirSync(backups).sort()).toEqual(made.slice(2).map((f) => f.slice(backups.length + 1)).sort());
+    expect(readdirSync(backups).sort()).toEqual(
+      made
+        .slice(2)
+        .map((f) => f.slice(backups.length + 1))
+        .sort(),
+    );
     for (const f of made.slice(2)) expect(statSync(f).mode & 0o777).toBe(0o600);
 
     journal.create({ type: 'sale', amount: 999, currency: 'CNY' });
@@ -66,7 +71,9 @@ describe('maintenance jobs', () => {
     const bogus = join(dir, 'bogus.db');
     writeFileSync(bogus, 'not a database at all');
     expect(() => restoreDatabase(bogus, join(dir, 'pos-companion.db'))).toThrow(expect.objectContaining({ code: 'BACKUP_CORRUPT' }));
-    expect(() => restoreDatabase(join(dir, 'missing.db'), join(dir, 'pos-companion.db'))).toThrow(expect.objectContaining({ code: 'RESTORE_NO_BACKUP' }));
+    expect(() => restoreDatabase(join(dir, 'missing.db'), join(dir, 'pos-companion.db'))).toThrow(
+      expect.objectContaining({ code: 'RESTORE_NO_BACKUP' }),
+    );
     const again = openDatabase(join(dir, 'pos-companion.db'));
     try {
       expect(again.prepare('SELECT count(*) AS n FROM transactions').get()).toEqual({ n: 1 });
@@ -81,7 +88,9 @@ describe('maintenance jobs', () => {
     const txn = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     db.prepare(`UPDATE transactions SET pan_token = 'abcd', created_at = ? WHERE id = ?`).run(clock.t - 200 * DAY, txn.id);
     db.prepare(`INSERT INTO batches (number, state, opened_at, closed_at) VALUES (1, 'closed', ?, ?)`).run(old, old);
-    const outbox = db.prepare(`INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at, delivered_at) VALUES (?, 'x', '{}', ?, ?, ?)`);
+    const outbox = db.prepare(
+      `INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at, delivered_at) VALUES (?, 'x', '{}', ?, ?, ?)`,
+    );
     outbox.run('delivered-old', old, old, old);
     outbox.run('pending-old', old, old, null);
     outbox.run('delivered-new', clock.t, clock.t, clock.t);
@@ -97,18 +106,28 @@ describe('maintenance jobs', () => {
 
     const purged = purgeExpired(db, clock, { journalDays: 180, operationalDays: 30, logFile: log });
     expect(purged).toMatchObject({ outbox: 1, jobRuns: 1, panTokens: 1, logFiles: 1 });
-    expect(db.prepare(`SELECT event_id FROM outbox ORDER BY id`).all()).toEqual([{ event_id: 'pending-old' }, { event_id: 'delivered-new' }]);
+    expect(db.prepare(`SELECT event_id FROM outbox ORDER BY id`).all()).toEqual([
+      { event_id: 'pending-old' },
+      { event_id: 'delivered-new' },
+    ]);
     // Each job's latest run survives: the catch-up at start-up reads it.
     expect(db.prepare(`SELECT job, started_at FROM job_runs ORDER BY id`).all()).toEqual([
       { job: 'backup', started_at: old + 1 },
       { job: 'retention', started_at: old },
     ]);
     expect(db.prepare(`SELECT amount, pan_token FROM transactions`).all()).toEqual([{ amount: 100, pan_token: null }]);
-    expect(readdirSync(dir).filter((f) => f.startsWith('pos-companion.log')).sort()).toEqual(['pos-companion.log', 'pos-companion.log.1']);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.startsWith('pos-companion.log'))
+        .sort(),
+    ).toEqual(['pos-companion.log', 'pos-companion.log.1']);
   });
 
   it('queues a heartbeat with devices, versions, queue depths and disk space', () => {
-    db.prepare(`INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at) VALUES ('e1', 'decline', '{}', ?, ?)`).run(clock.t - 60_000, clock.t);
+    db.prepare(`INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at) VALUES ('e1', 'decline', '{}', ?, ?)`).run(
+      clock.t - 60_000,
+      clock.t,
+    );
     const sources = {
       devices: () => ({ host: 'online', reader: 'connected', printer: 'ready' }),
       versions: { app: '0.1.0', schema: '9', node: 'v20' },

@@ -76,7 +76,14 @@ describe('job scheduler', () => {
   afterEach(() => db.close());
 
   function settlementJob(calls: JobContext[], impl: () => Promise<void> = async () => undefined): Job {
-    return { name: 'settlement', cron: '30 23 * * *', run: async (ctx) => { calls.push(ctx); await impl(); } };
+    return {
+      name: 'settlement',
+      cron: '30 23 * * *',
+      run: async (ctx) => {
+        calls.push(ctx);
+        await impl();
+      },
+    };
   }
 
   function scheduler(clock: TestClock, jobs: Job[], database = db): JobScheduler {
@@ -94,7 +101,12 @@ describe('job scheduler', () => {
     await s.idle();
     expect(calls).toEqual([{ slotAt: at('2026-11-23T23:30:00Z'), reason: 'scheduled' }]);
     const [run] = s.history({ job: 'settlement' });
-    expect(run).toMatchObject({ outcome: 'ok', scheduledFor: at('2026-11-23T23:30:00Z'), startedAt: at('2026-11-23T23:30:00Z'), error: null });
+    expect(run).toMatchObject({
+      outcome: 'ok',
+      scheduledFor: at('2026-11-23T23:30:00Z'),
+      startedAt: at('2026-11-23T23:30:00Z'),
+      error: null,
+    });
     expect(run!.finishedAt).not.toBeNull();
     await s.stop(1000);
   });
@@ -164,7 +176,10 @@ describe('job scheduler', () => {
     s.start();
     await clock.advanceTo(at('2026-11-23T23:30:00Z'));
     await s.idle();
-    expect(s.history({ job: 'settlement' })[0]).toMatchObject({ outcome: 'failed', error: 'HOST_UNREACHABLE: acquirer host unreachable: not connected' });
+    expect(s.history({ job: 'settlement' })[0]).toMatchObject({
+      outcome: 'failed',
+      error: 'HOST_UNREACHABLE: acquirer host unreachable: not connected',
+    });
     fail = false;
     await clock.advanceTo(at('2026-11-24T23:30:00Z'));
     await s.idle();

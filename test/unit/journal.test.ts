@@ -8,7 +8,11 @@ import { nextStan } from '../../firmware-app/store/counters.js';
 import { durabilitySettings, openDatabase } from '../../firmware-app/store/db.js';
 import { MIGRATIONS, schemaVersion } from '../../firmware-app/store/migrations.js';
 
-const clock: Clock = { now: () => 1_800_000_000_000, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+const clock: Clock = {
+  now: () => 1_800_000_000_000,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 function freshDb() {
   const file = join(mkdtempSync(join(tmpdir(), 'pos-db-')), 'pos.db');

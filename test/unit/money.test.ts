@@ -31,9 +31,13 @@ describe('amounts are integer minor units, never floats', () => {
 
   it('round-trips every amount', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 999_999_999_999 }), fc.constantFrom('CNY', 'JPY', 'USD') as fc.Arbitrary<'CNY' | 'JPY' | 'USD'>, (minor, cur) => {
-        expect(parseAmount(formatAmount(minor, cur), cur)).toBe(minor);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 999_999_999_999 }),
+        fc.constantFrom('CNY', 'JPY', 'USD') as fc.Arbitrary<'CNY' | 'JPY' | 'USD'>,
+        (minor, cur) => {
+          expect(parseAmount(formatAmount(minor, cur), cur)).toBe(minor);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

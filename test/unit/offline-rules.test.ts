@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../firmware-app/config/schema.js';
-import { decideOffline, type OfflineCandidate, type OfflineExposure, type OfflineRules } from '../../firmware-app/payments/offline-rules.js';
+import {
+  decideOffline,
+  type OfflineCandidate,
+  type OfflineExposure,
+  type OfflineRules,
+} from '../../firmware-app/payments/offline-rules.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
 
 const NOW = 1_800_000_000_000;
@@ -16,7 +21,13 @@ const rules: OfflineRules = {
   hotListedTokens: ['aa'.repeat(32)],
 };
 
-const sale = (over: Partial<OfflineCandidate> = {}): OfflineCandidate => ({ type: 'sale', amount: 1_000, entryMode: 'CHIP', panToken: 'bb'.repeat(32), ...over });
+const sale = (over: Partial<OfflineCandidate> = {}): OfflineCandidate => ({
+  type: 'sale',
+  amount: 1_000,
+  entryMode: 'CHIP',
+  panToken: 'bb'.repeat(32),
+  ...over,
+});
 const empty: OfflineExposure = { count: 0, totalAmount: 0, oldestQueuedAt: null };
 const queued = (over: Partial<OfflineExposure>): OfflineExposure => ({ ...empty, ...over });
 
@@ -85,7 +96,17 @@ describe('offline rules', () => {
   });
 
   it('every decline code has its own catalog entry with cashier text in both languages', () => {
-    const codes = ['OFFLINE_DISABLED', 'OFFLINE_REFUND_NOT_ALLOWED', 'OFFLINE_VOID_NOT_ALLOWED', 'HOT_LISTED_CARD', 'OFFLINE_ENTRY_MODE', 'OFFLINE_FLOOR_LIMIT', 'OFFLINE_COUNT_LIMIT', 'OFFLINE_AMOUNT_LIMIT', 'OFFLINE_QUEUE_TOO_OLD'];
+    const codes = [
+      'OFFLINE_DISABLED',
+      'OFFLINE_REFUND_NOT_ALLOWED',
+      'OFFLINE_VOID_NOT_ALLOWED',
+      'HOT_LISTED_CARD',
+      'OFFLINE_ENTRY_MODE',
+      'OFFLINE_FLOOR_LIMIT',
+      'OFFLINE_COUNT_LIMIT',
+      'OFFLINE_AMOUNT_LIMIT',
+      'OFFLINE_QUEUE_TOO_OLD',
+    ];
     const texts = new Set<string>();
     for (const c of codes) {
       const e = explain(c);
@@ -98,6 +119,14 @@ describe('offline rules', () => {
 
   it('defaults: on, 250.00 per payment, 500 queued, 24 h, chip and contactless only', () => {
     const d = configSchema.parse({}).offline;
-    expect(d).toEqual({ enabled: true, floorLimit: 25_000, maxTotalAmount: 1_000_000, maxCount: 500, maxAgeMs: 24 * HOUR, entryModes: ['CHIP', 'CTLS'], hotListedTokens: [] });
+    expect(d).toEqual({
+      enabled: true,
+      floorLimit: 25_000,
+      maxTotalAmount: 1_000_000,
+      maxCount: 500,
+      maxAgeMs: 24 * HOUR,
+      entryModes: ['CHIP', 'CTLS'],
+      hotListedTokens: [],
+    });
   });
 });

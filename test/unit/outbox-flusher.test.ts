@@ -95,7 +95,11 @@ describe('the outbox flusher', () => {
     clock.advance(2500);
     expect(await flusher.flushOnce()).toEqual({ attempted: 1, delivered: 1 });
     expect(tms.batches).toHaveLength(4);
-    const row = db.prepare<[], { attempts: number; delivered_at: number; last_error: string | null }>(`SELECT attempts, delivered_at, last_error FROM outbox`).get()!;
+    const row = db
+      .prepare<[], { attempts: number; delivered_at: number; last_error: string | null }>(
+        `SELECT attempts, delivered_at, last_error FROM outbox`,
+      )
+      .get()!;
     expect(row).toEqual({ attempts: 4, delivered_at: clock.now(), last_error: null });
   });
 

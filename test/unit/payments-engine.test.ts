@@ -15,7 +15,11 @@ import { PaymentEngine, type PaymentSettings } from '../../firmware-app/payments
 import { listSafItems } from '../../firmware-app/saf/queue.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 
-const clock: Clock = { now: () => 1_800_000_000_000, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+const clock: Clock = {
+  now: () => 1_800_000_000_000,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 class FakeReader {
   entryMode: EntryMode = 'CHIP';
@@ -27,7 +31,14 @@ class FakeReader {
   read(): Promise<CardReadResult> {
     if (this.fail) return Promise.reject(this.fail);
     if (this.waitForCancel) return new Promise((_, reject) => (this.pendingReject = reject));
-    return Promise.resolve({ maskedPan: '411111******1111', last4: '1111', expiry: '2812', entryMode: this.entryMode, panToken: this.panToken, encryptedBlob: Buffer.alloc(48, 3) });
+    return Promise.resolve({
+      maskedPan: '411111******1111',
+      last4: '1111',
+      expiry: '2812',
+      entryMode: this.entryMode,
+      panToken: this.panToken,
+      encryptedBlob: Buffer.alloc(48, 3),
+    });
   }
   async cancel(): Promise<void> {
     this.pendingReject?.(new ReaderCommandError('READ', 'CANCELLED'));
@@ -49,13 +60,25 @@ class FakeHost {
     this.sent.push(msg);
     this.stateAtSend.push(this.stateOf(String(msg.fields.get(11))) ?? 'none');
     if (reply === 'timeout') throw new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs);
-    const fields = new Map<number, string | Buffer>([[11, msg.fields.get(11)!], [37, `RRN${String(this.sent.length).padStart(9, '0')}`], [39, reply]]);
+    const fields = new Map<number, string | Buffer>([
+      [11, msg.fields.get(11)!],
+      [37, `RRN${String(this.sent.length).padStart(9, '0')}`],
+      [39, reply],
+    ]);
     if (reply === '00') fields.set(38, `A${String(this.sent.length).padStart(5, '0')}`);
     return { mti: '0210', fields };
   }
 }
 
-const offline: OfflineRules = { enabled: true, floorLimit: 5_000, maxTotalAmount: 12_000, maxCount: 3, maxAgeMs: 86_400_000, entryModes: ['CHIP', 'CTLS'], hotListedTokens: ['ee'.repeat(32)] };
+const offline: OfflineRules = {
+  enabled: true,
+  floorLimit: 5_000,
+  maxTotalAmount: 12_000,
+  maxCount: 3,
+  maxAgeMs: 86_400_000,
+  entryModes: ['CHIP', 'CTLS'],
+  hotListedTokens: ['ee'.repeat(32)],
+};
 
 let db: Db;
 let journal: Journal;
@@ -134,9 +157,15 @@ describe('payments engine: sale', () => {
     const over = await engine.sale({ amount: 5_001 });
     expect(ok.result).toBe('offline_approved');
     expect(history(ok.transaction.id)).toEqual(['created', 'card_read', 'offline_approved']);
-    expect(over).toMatchObject({ result: 'declined_local', code: 'OFFLINE_FLOOR_LIMIT', message: 'DECLINED: Offline: amount over floor limit' });
+    expect(over).toMatchObject({
+      result: 'declined_local',
+      code: 'OFFLINE_FLOOR_LIMIT',
+      message: 'DECLINED: Offline: amount over floor limit',
+    });
     expect(host.sent).toEqual([]);
-    expect(listSafItems(db)).toEqual([expect.objectContaining({ transactionId: ok.transaction.id, stan: expect.stringMatching(/^\d{6}$/) })]);
+    expect(listSafItems(db)).toEqual([
+      expect.objectContaining({ transactionId: ok.transaction.id, stan: expect.stringMatching(/^\d{6}$/) }),
+    ]);
   });
 
   it('enforces the queue caps across sales: count, then total amount', async () => {
@@ -174,7 +203,9 @@ describe('payments engine: refund', () => {
     const first = await engine.refund({ amount: 2_000, originalId: sale.transaction.id });
     expect(first.result).toBe('approved');
     expect(host.sent[1]!.fields.get(3)).toBe('200000');
-    await expect(engine.refund({ amount: 1_001, originalId: sale.transaction.id })).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_ORIGINAL' });
+    await expect(engine.refund({ amount: 1_001, originalId: sale.transaction.id })).rejects.toMatchObject({
+      code: 'REFUND_EXCEEDS_ORIGINAL',
+    });
     expect((await engine.refund({ amount: 1_000, originalId: sale.transaction.id })).result).toBe('approved');
     await expect(engine.refund({ amount: 1, originalId: sale.transaction.id })).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_ORIGINAL' });
   });
@@ -197,7 +228,9 @@ describe('payments engine: refund', () => {
   it('refuses refunds of what was not a paid sale', async () => {
     host.script.push('05');
     const declined = await engine.sale({ amount: 500 });
-    await expect(engine.refund({ amount: 100, originalId: declined.transaction.id })).rejects.toMatchObject({ code: 'ORIGINAL_NOT_REFUNDABLE' });
+    await expect(engine.refund({ amount: 100, originalId: declined.transaction.id })).rejects.toMatchObject({
+      code: 'ORIGINAL_NOT_REFUNDABLE',
+    });
     await expect(engine.refund({ amount: 100, originalId: 9999 })).rejects.toMatchObject({ code: 'TXN_NOT_FOUND' });
   });
 });
@@ -238,7 +271,10 @@ describe('payments engine: void', () => {
     host.state = 'online';
     const sale = await engine.sale({ amount: 100 });
     host.state = 'offline';
-    expect(await engine.void({ originalId: sale.transaction.id })).toMatchObject({ result: 'declined_local', code: 'OFFLINE_VOID_NOT_ALLOWED' });
+    expect(await engine.void({ originalId: sale.transaction.id })).toMatchObject({
+      result: 'declined_local',
+      code: 'OFFLINE_VOID_NOT_ALLOWED',
+    });
     expect(journal.get(sale.transaction.id).state).toBe('approved');
     host.state = 'online';
     db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'batch'`).run();

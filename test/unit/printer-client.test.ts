@@ -6,8 +6,15 @@ import { encodeStatusByte, type PrinterStatus } from '../../drivers/printer/stat
 import { FakeClock, fakePortFactory } from '../support/fake-serial.js';
 
 const READY: PrinterStatus = {
-  online: true, coverOpen: false, paperNearEnd: false, paperEnd: false, cutterError: false,
-  unrecoverableError: false, autoRecoverableError: false, recoverableError: false, drawerOpen: false,
+  online: true,
+  coverOpen: false,
+  paperNearEnd: false,
+  paperEnd: false,
+  cutterError: false,
+  unrecoverableError: false,
+  autoRecoverableError: false,
+  recoverableError: false,
+  drawerOpen: false,
 };
 
 const flush = async () => {
@@ -26,7 +33,9 @@ async function rig(statusTimeoutMs = 1000) {
   /** Answers the next DLE EOT n the client wrote and is still waiting for, as a printer in `status` would. */
   const answer = async (status: PrinterStatus) => {
     await flush();
-    const requests = [...ports.current.written.join('').matchAll(/\x10\x04([\x01-\x04])/g)].map((m) => m[1]!.charCodeAt(0) as 1 | 2 | 3 | 4);
+    const requests = [...ports.current.written.join('').matchAll(/\x10\x04([\x01-\x04])/g)].map(
+      (m) => m[1]!.charCodeAt(0) as 1 | 2 | 3 | 4,
+    );
     const n = requests[answered];
     expect(n).toBeDefined();
     answered++;

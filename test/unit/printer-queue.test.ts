@@ -50,8 +50,15 @@ const settle = async () => {
 };
 
 const READY: PrinterStatus = {
-  online: true, coverOpen: false, paperNearEnd: false, paperEnd: false, cutterError: false,
-  unrecoverableError: false, autoRecoverableError: false, recoverableError: false, drawerOpen: false,
+  online: true,
+  coverOpen: false,
+  paperNearEnd: false,
+  paperEnd: false,
+  cutterError: false,
+  unrecoverableError: false,
+  autoRecoverableError: false,
+  recoverableError: false,
+  drawerOpen: false,
 };
 const PAPER_OUT: PrinterStatus = { ...READY, online: false, paperEnd: true, paperNearEnd: true };
 
@@ -99,8 +106,13 @@ function setup(opts: { merchantCopy?: boolean } = {}) {
   const queue = new PrintQueue({ db, printer, clock, logger: silentLogger, options: { pollIntervalMs: 2000 } });
   const journal = new Journal(db, clock);
   const receipts = new ReceiptJobs(queue, {
-    language: 'en', merchantName: 'Demo Store', terminalId: 'TERM0001', merchantId: '000000000000001',
-    eReceiptUrl: '', widthMm: 58, merchantCopy: opts.merchantCopy ?? true,
+    language: 'en',
+    merchantName: 'Demo Store',
+    terminalId: 'TERM0001',
+    merchantId: '000000000000001',
+    eReceiptUrl: '',
+    widthMm: 58,
+    merchantCopy: opts.merchantCopy ?? true,
   });
   receipts.attach(journal);
   return { db, clock, printer, queue, journal, receipts };

@@ -58,8 +58,9 @@ const FLAGS = Object.keys(READY) as Array<keyof PrinterStatus>;
 
 /** Every one of the 512 combinations of the nine flags. */
 function allStatuses(): PrinterStatus[] {
-  return Array.from({ length: 1 << FLAGS.length }, (_, mask) =>
-    Object.fromEntries(FLAGS.map((flag, bit) => [flag, (mask & (1 << bit)) !== 0])) as unknown as PrinterStatus,
+  return Array.from(
+    { length: 1 << FLAGS.length },
+    (_, mask) => Object.fromEntries(FLAGS.map((flag, bit) => [flag, (mask & (1 << bit)) !== 0])) as unknown as PrinterStatus,
   );
 }
 

@@ -62,7 +62,10 @@ const roundTrips: [string, Frame][] = [
   ['READ OK', { seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB] }],
   ['READ ERR TIMEOUT', { seq: '3', command: 'READ', fields: ['ERR', 'TIMEOUT'] }],
   ['READ ERR CANCELLED', { seq: '3', command: 'READ', fields: ['ERR', 'CANCELLED'] }],
-  ['READ ERR CARD_READ_FAILED with detail', { seq: '3', command: 'READ', fields: ['ERR', 'CARD_READ_FAILED', enc64('chip: no ATR, try again')] }],
+  [
+    'READ ERR CARD_READ_FAILED with detail',
+    { seq: '3', command: 'READ', fields: ['ERR', 'CARD_READ_FAILED', enc64('chip: no ATR, try again')] },
+  ],
   ['READ ERR BUSY', { seq: '3', command: 'READ', fields: ['ERR', 'BUSY'] }],
   ['PIN', { seq: '4', command: 'PIN', fields: ['30000'] }],
   ['PIN OK block', { seq: '4', command: 'PIN', fields: ['OK', Buffer.alloc(8, 0x5a).toString('base64')] }],
@@ -217,7 +220,9 @@ describe('enc64 / dec64', () => {
   });
 });
 
-const fieldChar = fc.constantFrom(...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).filter((c) => !',*$'.includes(c)));
+const fieldChar = fc.constantFrom(
+  ...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).filter((c) => !',*$'.includes(c)),
+);
 const fieldArb = fc.string({ unit: fieldChar, maxLength: 40 });
 const commandArb = fc.stringMatching(/^[A-Z][A-Z0-9_]{0,11}$/);
 const validFrameArb: fc.Arbitrary<Frame> = fc.oneof(
@@ -226,13 +231,23 @@ const validFrameArb: fc.Arbitrary<Frame> = fc.oneof(
     command: commandArb.filter((c) => c !== 'EVENT'),
     fields: fc.array(fieldArb, { maxLength: 8 }),
   }),
-  fc.record({ seq: fc.integer({ min: 1, max: 999 }).map((n) => `E${n}`), command: fc.constant('EVENT'), fields: fc.array(fieldArb, { maxLength: 8 }) }),
+  fc.record({
+    seq: fc.integer({ min: 1, max: 999 }).map((n) => `E${n}`),
+    command: fc.constant('EVENT'),
+    fields: fc.array(fieldArb, { maxLength: 8 }),
+  }),
   fc.record({ seq: fc.constant('0'), command: fc.constant('NAK'), fields: fc.array(fieldArb, { maxLength: 2 }) }),
 );
 
 /** Valid frames with a few characters replaced, dropped or inserted: reaches every rejection path, not just "no $". */
 const mangledLineArb = fc
-  .tuple(validFrameArb, fc.array(fc.tuple(fc.nat(), fc.constantFrom('replace', 'delete', 'insert'), fc.string({ unit: 'binary', minLength: 1, maxLength: 2 })), { maxLength: 4 }))
+  .tuple(
+    validFrameArb,
+    fc.array(
+      fc.tuple(fc.nat(), fc.constantFrom('replace', 'delete', 'insert'), fc.string({ unit: 'binary', minLength: 1, maxLength: 2 })),
+      { maxLength: 4 },
+    ),
+  )
   .map(([frame, edits]) => {
     let text = line(frame);
     for (const [at, op, s] of edits) {

@@ -126,17 +126,53 @@ describe('receipt layout', () => {
   });
 
   it('builds the slip from the journal: result, OFFLINE for store-and-forward, reason in the terminal language', () => {
-    const ctx: ReceiptContext = { language: 'zh-CN', merchantName: '示例商店', terminalId: 'TERM0001', merchantId: '000000000000001', eReceiptUrl: 'https://r.example/' };
-    const txn: Transaction = {
-      id: 7, uuid: 'u-7', type: 'sale', state: 'declined', amount: 500, currency: 'CNY', stan: '000007', stanDay: '1123',
-      transmittedAt: null, maskedPan: '411111******1111', last4: '1111', panToken: 'tok', entryMode: 'chip', authCode: null,
-      rrn: null, responseCode: '51', declineCode: '51', originalId: null, batchNumber: 1, createdAt: AT.getTime(), updatedAt: AT.getTime(),
+    const ctx: ReceiptContext = {
+      language: 'zh-CN',
+      merchantName: '示例商店',
+      terminalId: 'TERM0001',
+      merchantId: '000000000000001',
+      eReceiptUrl: 'https://r.example/',
     };
-    expect(receiptForTransaction(txn, ctx, 'customer')).toMatchObject({ result: 'DECLINED', declineText: '余额不足', offline: false, qr: 'https://r.example/u-7' });
-    expect(receiptForTransaction({ ...txn, state: 'offline_approved', declineCode: null, responseCode: null }, ctx, 'merchant')).toMatchObject({
-      result: 'APPROVED', offline: true, declineText: undefined,
+    const txn: Transaction = {
+      id: 7,
+      uuid: 'u-7',
+      type: 'sale',
+      state: 'declined',
+      amount: 500,
+      currency: 'CNY',
+      stan: '000007',
+      stanDay: '1123',
+      transmittedAt: null,
+      maskedPan: '411111******1111',
+      last4: '1111',
+      panToken: 'tok',
+      entryMode: 'chip',
+      authCode: null,
+      rrn: null,
+      responseCode: '51',
+      declineCode: '51',
+      originalId: null,
+      batchNumber: 1,
+      createdAt: AT.getTime(),
+      updatedAt: AT.getTime(),
+    };
+    expect(receiptForTransaction(txn, ctx, 'customer')).toMatchObject({
+      result: 'DECLINED',
+      declineText: '余额不足',
+      offline: false,
+      qr: 'https://r.example/u-7',
     });
-    expect(receiptForTransaction({ ...txn, state: 'forwarded_declined' }, ctx, 'customer')).toMatchObject({ result: 'DECLINED', offline: true });
+    expect(
+      receiptForTransaction({ ...txn, state: 'offline_approved', declineCode: null, responseCode: null }, ctx, 'merchant'),
+    ).toMatchObject({
+      result: 'APPROVED',
+      offline: true,
+      declineText: undefined,
+    });
+    expect(receiptForTransaction({ ...txn, state: 'forwarded_declined' }, ctx, 'customer')).toMatchObject({
+      result: 'DECLINED',
+      offline: true,
+    });
   });
 });
 
@@ -144,7 +180,13 @@ describe('receipt golden bytes', () => {
   const hex = (buf: Buffer) => buf.toString('hex').replace(/(..)(?!$)/g, '$1 ');
 
   it('renders a Chinese label line padded by display width, a centred QR code, feed and cut', () => {
-    const bytes = renderReceipt([{ kind: 'pair', left: '金额', right: 'CNY 1.00' }, { kind: 'qr', data: 'R1' }], 58);
+    const bytes = renderReceipt(
+      [
+        { kind: 'pair', left: '金额', right: 'CNY 1.00' },
+        { kind: 'qr', data: 'R1' },
+      ],
+      58,
+    );
     expect(hex(bytes)).toBe(
       [
         '1b 40', // ESC @
@@ -182,7 +224,10 @@ describe('round trip: encode a receipt, the printer simulator decodes the same t
   };
 
   for (const width of WIDTHS) {
-    for (const [name, data] of [['English approval', { ...APPROVED, copy: 'merchant', offline: true }], ['Chinese decline', zh]] as const) {
+    for (const [name, data] of [
+      ['English approval', { ...APPROVED, copy: 'merchant', offline: true }],
+      ['Chinese decline', zh],
+    ] as const) {
       it(`${name} at ${width} mm`, () => {
         const lines = layoutReceipt(data);
         const { pages, qr } = decodeToText(renderReceipt(lines, width));

@@ -17,7 +17,11 @@ describe('log redaction of anything card-like', () => {
   });
 
   it('scrubs sensitive keys at any depth and never prints buffers', () => {
-    const out = scrubValue({ pan: '4111', nested: { track2: 'x', cvv: '123', PIN: '1234', ok: 'fine' }, blob: Buffer.from('secret') }) as Record<string, unknown>;
+    const out = scrubValue({
+      pan: '4111',
+      nested: { track2: 'x', cvv: '123', PIN: '1234', ok: 'fine' },
+      blob: Buffer.from('secret'),
+    }) as Record<string, unknown>;
     expect(out).toEqual({ pan: REDACTED, nested: { track2: REDACTED, cvv: REDACTED, PIN: REDACTED, ok: 'fine' }, blob: '<6 bytes>' });
   });
 

@@ -30,7 +30,14 @@ class ScriptedLink extends EventEmitter {
     if (reply.kind === 'unreachable') return Promise.reject(new HostUnreachableError('not connected'));
     this.sent.push(msg);
     if (reply.kind === 'timeout') return Promise.reject(new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs));
-    return Promise.resolve({ mti: '0410', fields: new Map([[11, msg.fields.get(11)!], [39, reply.code], [41, 'TERM0001']]) });
+    return Promise.resolve({
+      mti: '0410',
+      fields: new Map([
+        [11, msg.fields.get(11)!],
+        [39, reply.code],
+        [41, 'TERM0001'],
+      ]),
+    });
   }
 }
 
@@ -49,7 +56,13 @@ function setup(opts: { logger?: Logger; db?: Db; clock?: ManualClock } = {}) {
   const journal = new Journal(db, clock);
   const link = new ScriptedLink();
   const manager = new ReversalManager({
-    db, journal, link: link as unknown as HostLink, clock, logger: opts.logger ?? silentLogger, random: () => 0.5, settings: SETTINGS,
+    db,
+    journal,
+    link: link as unknown as HostLink,
+    clock,
+    logger: opts.logger ?? silentLogger,
+    random: () => 0.5,
+    settings: SETTINGS,
   });
   return { clock, db, journal, link, manager };
 }
@@ -60,7 +73,9 @@ function timedOutSale(db: Db, journal: Journal, clock: ManualClock, amount = 123
   journal.transition(txn.id, 'card_read', { last4: '1111' });
   const at = new Date(clock.now());
   const sent = db
-    .transaction(() => journal.transition(txn.id, 'online_sent', { stan: nextStan(db), stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }))
+    .transaction(() =>
+      journal.transition(txn.id, 'online_sent', { stan: nextStan(db), stanDay: localDay(at), transmittedAt: transmissionDateTime(at) }),
+    )
     .immediate();
   return journal.transition(sent.id, 'reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: 'HOST_TIMEOUT' });
 }
@@ -113,7 +128,13 @@ describe('reversal manager', () => {
   it('raises one alert after N attempts, keeps going, and the 0410 clears it and reverses the payment', async () => {
     const { db, journal, clock, link, manager } = setup();
     const txn = timedOutSale(db, journal, clock);
-    link.replies.push({ kind: 'timeout' }, { kind: 'answer', code: '96' }, { kind: 'timeout' }, { kind: 'timeout' }, { kind: 'answer', code: '00' });
+    link.replies.push(
+      { kind: 'timeout' },
+      { kind: 'answer', code: '96' },
+      { kind: 'timeout' },
+      { kind: 'timeout' },
+      { kind: 'answer', code: '00' },
+    );
     manager.start();
     await flush();
     for (let i = 0; i < 2; i++) {
@@ -193,7 +214,14 @@ describe('reversal manager', () => {
     link.fallback = { kind: 'unreachable' };
     manager.start();
     await flush();
-    link.emit('unmatched', { mti: '0210', fields: new Map([[11, txn.stan!], [39, '00'], [41, 'TERM0001']]) });
+    link.emit('unmatched', {
+      mti: '0210',
+      fields: new Map([
+        [11, txn.stan!],
+        [39, '00'],
+        [41, 'TERM0001'],
+      ]),
+    });
     expect(warnings).toContainEqual(expect.objectContaining({ txn: txn.id, responseCode: '00' }));
     expect(journal.get(txn.id).state).toBe('reversal_pending');
     expect(manager.pendingCount()).toBe(1);

@@ -60,7 +60,14 @@ class FakeLink extends EventEmitter {
       await this.hold;
       await Promise.resolve();
       if (reply === 'timeout') throw new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs);
-      return { mti: '0230', fields: new Map([[11, msg.fields.get(11)!], [37, '000000000777'], [39, reply]]) };
+      return {
+        mti: '0230',
+        fields: new Map([
+          [11, msg.fields.get(11)!],
+          [37, '000000000777'],
+          [39, reply],
+        ]),
+      };
     } finally {
       this.inFlight--;
     }
@@ -72,7 +79,14 @@ class FakeLink extends EventEmitter {
   }
 }
 
-const settings: SafSettings = { window: 1, responseTimeoutMs: 1000, backoffMinMs: 1000, backoffMaxMs: 60_000, maxAttempts: 3, maxAgeMs: 24 * HOUR };
+const settings: SafSettings = {
+  window: 1,
+  responseTimeoutMs: 1000,
+  backoffMinMs: 1000,
+  backoffMaxMs: 60_000,
+  maxAttempts: 3,
+  maxAgeMs: 24 * HOUR,
+};
 
 let db: Db;
 let journal: Journal;
@@ -107,7 +121,11 @@ function offlineSale(amount: number): { id: number; stan: string } {
 }
 
 const f = (m: IsoMessage, n: number) => m.fields.get(n);
-const states = () => db.prepare<[], { state: string }>(`SELECT state FROM transactions ORDER BY id`).all().map((r) => r.state);
+const states = () =>
+  db
+    .prepare<[], { state: string }>(`SELECT state FROM transactions ORDER BY id`)
+    .all()
+    .map((r) => r.state);
 
 beforeEach(() => {
   db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-saf-')), 'pos.db'));
@@ -196,7 +214,9 @@ describe('SAF forwarder', () => {
     expect(reports).toHaveLength(1);
     expect(reports[0]).toMatchObject({ event_id: `decline:${txn.uuid}`, type: 'decline' });
     expect(JSON.parse(reports[0]!.payload)).toMatchObject({ code: '05', state: 'forwarded_declined', amount: 4_200 });
-    expect(listSafItems(db, { state: 'declined' })).toEqual([expect.objectContaining({ stan: s.stan, lastResponseCode: '05', last4: '1111', transactionState: 'forwarded_declined' })]);
+    expect(listSafItems(db, { state: 'declined' })).toEqual([
+      expect.objectContaining({ stan: s.stan, lastResponseCode: '05', last4: '1111', transactionState: 'forwarded_declined' }),
+    ]);
     expect(JSON.stringify(listSafItems(db))).not.toContain('encryptedBlob');
   });
 

@@ -41,7 +41,13 @@ class ScriptedHost {
     this.received.push(msg);
     const next = this.answers.shift() ?? '00';
     if (next instanceof Error) throw next;
-    return { mti: '0510', fields: new Map<number, string | Buffer>([[11, msg.fields.get(11)!], [39, next]]) };
+    return {
+      mti: '0510',
+      fields: new Map<number, string | Buffer>([
+        [11, msg.fields.get(11)!],
+        [39, next],
+      ]),
+    };
   }
 }
 
@@ -134,7 +140,9 @@ describe('settlement', () => {
     const resolved = s.resolveOutOfBalance(1, 'technician');
     expect(resolved.state).toBe('closed');
     expect(openAlerts(db)).toEqual([]);
-    expect(db.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([{ actor: 'technician', action: 'settlement.resolve-out-of-balance' }]);
+    expect(db.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([
+      { actor: 'technician', action: 'settlement.resolve-out-of-balance' },
+    ]);
   });
 
   it('a batch the host did not close is sent again on the next run, before the new batch, with a new STAN', async () => {

@@ -13,8 +13,18 @@ const stillClock: Clock = { now: () => NOW, setTimeout: () => ({}), clearTimeout
 
 function txn(over: Partial<TxnView> = {}): TxnView {
   return {
-    id: 1, type: 'sale', state: 'approved', amount: 1234, currency: 'CNY', last4: '1111', authCode: 'A00001',
-    rrn: '000000000001', stan: '000001', declineCode: null, createdAt: NOW - 60_000, ...over,
+    id: 1,
+    type: 'sale',
+    state: 'approved',
+    amount: 1234,
+    currency: 'CNY',
+    last4: '1111',
+    authCode: 'A00001',
+    rrn: '000000000001',
+    stan: '000001',
+    declineCode: null,
+    createdAt: NOW - 60_000,
+    ...over,
   };
 }
 
@@ -45,7 +55,12 @@ class FakePort implements CashierPort {
     onProgress('waiting-for-card');
     if (this.waitForCancel) {
       await new Promise<void>((r) => (this.release = r));
-      return { approved: false, code: 'READER_CANCELLED', transaction: txn({ state: 'declined_local', declineCode: 'READER_CANCELLED', last4: null }), printed: false };
+      return {
+        approved: false,
+        code: 'READER_CANCELLED',
+        transaction: txn({ state: 'declined_local', declineCode: 'READER_CANCELLED', last4: null }),
+        printed: false,
+      };
     }
     for (const p of this.progress.slice(1)) onProgress(p);
     return this.next;

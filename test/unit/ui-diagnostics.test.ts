@@ -28,7 +28,12 @@ class FakeDiagPort implements DiagnosticsPort {
   printed = 0;
   async deviceInfo() {
     return {
-      terminalId: 'TERM0001', merchantId: '000000000000001', version: '0.1.0', node: 'v20', uptimeSeconds: 5, schemaVersion: 7,
+      terminalId: 'TERM0001',
+      merchantId: '000000000000001',
+      version: '0.1.0',
+      node: 'v20',
+      uptimeSeconds: 5,
+      schemaVersion: 7,
       reader: { path: '/dev/ttyS1', state: 'connected', vendor: 'SIMCO', model: 'SR-100', serial: 'S1', firmware: '1.0' },
       printer: { path: '/dev/ttyS2', state: 'ready' },
       host: { address: '10.0.0.1', port: 5000, state: 'online' },
@@ -198,7 +203,13 @@ describe('diagnostic menu', () => {
     await fake.waitFor(/1 attempt\(s\) left/);
     fake.enter('5');
     await fake.waitFor(/Menu LOCKED after repeated wrong PINs\. Try again in 60 s\./);
-    expect(port.audits.filter((a) => a.action === 'login').map((a) => a.outcome)).toEqual(['wrong-pin', 'wrong-pin', 'wrong-pin', 'wrong-pin', 'locked']);
+    expect(port.audits.filter((a) => a.action === 'login').map((a) => a.outcome)).toEqual([
+      'wrong-pin',
+      'wrong-pin',
+      'wrong-pin',
+      'wrong-pin',
+      'locked',
+    ]);
     fake.type(' ');
     await done;
     expect(fake.screen).not.toContain('[1] Device info');
@@ -244,7 +255,17 @@ describe('diagnostic menu', () => {
     fake.type('2');
     await fake.waitFor(/settlement: ok \(settlement\)/, mark);
     expect(port.audits.map((a) => a.action)).toEqual(
-      expect.arrayContaining(['device-info', 'card-read-test', 'decline-stats', 'alerts', 'log-tail', 'config-view', 'export-bundle', 'jobs', 'run-job']),
+      expect.arrayContaining([
+        'device-info',
+        'card-read-test',
+        'decline-stats',
+        'alerts',
+        'log-tail',
+        'config-view',
+        'export-bundle',
+        'jobs',
+        'run-job',
+      ]),
     );
     expect(fake.screen).not.toContain(PIN_HASH);
   });

@@ -1,11 +1,4 @@
-import {
-  IsoLengthError,
-  IsoMtiError,
-  IsoTrailingBytesError,
-  IsoTruncatedError,
-  IsoUnknownFieldError,
-  IsoValueError,
-} from './errors.js';
+import { IsoLengthError, IsoMtiError, IsoTrailingBytesError, IsoTruncatedError, IsoUnknownFieldError, IsoValueError } from './errors.js';
 import { HOST_SPEC, type FieldSpec, type FieldType, type IsoSpec, type LengthKind } from './spec.js';
 
 /** Buffer for type b fields, string for n / an / ans. */
@@ -56,9 +49,7 @@ export function unpack(bytes: Buffer, spec: IsoSpec = HOST_SPEC): IsoMessage {
   if (!MTI_PATTERN.test(mti)) throw new IsoMtiError('MTI must be 4 ASCII digits');
 
   const primary = cursor.take(BITMAP_BYTES, 'bitmap');
-  const bitmap = isSet(primary, SECONDARY_BITMAP_BIT)
-    ? Buffer.concat([primary, cursor.take(BITMAP_BYTES, 'bitmap')])
-    : primary;
+  const bitmap = isSet(primary, SECONDARY_BITMAP_BIT) ? Buffer.concat([primary, cursor.take(BITMAP_BYTES, 'bitmap')]) : primary;
 
   const present: number[] = [];
   for (let field = SECONDARY_BITMAP_BIT + 1; field <= bitmap.length * 8; field++) {
@@ -108,9 +99,7 @@ export function fmtN(value: number | bigint | string, len: number): string {
  * to pack may hold a field 2 someone should not have set), show only their size.
  */
 export function describe(msg: IsoMessage, spec: IsoSpec = HOST_SPEC): string {
-  const rendered = [...msg.fields]
-    .sort(([a], [b]) => a - b)
-    .map(([field, value]) => `${field}=${renderValue(spec, field, value)}`);
+  const rendered = [...msg.fields].sort(([a], [b]) => a - b).map(([field, value]) => `${field}=${renderValue(spec, field, value)}`);
   return [msg.mti, ...rendered].join(' ');
 }
 
@@ -125,8 +114,7 @@ function checkMti(mti: string): void {
 }
 
 function specFor(spec: IsoSpec, field: number): FieldSpec {
-  const isDataField =
-    Number.isInteger(field) && field > SECONDARY_BITMAP_BIT && field <= 128 && field !== TERTIARY_BITMAP_BIT;
+  const isDataField = Number.isInteger(field) && field > SECONDARY_BITMAP_BIT && field <= 128 && field !== TERTIARY_BITMAP_BIT;
   const fieldSpec = isDataField && Object.hasOwn(spec, field) ? spec[field] : undefined;
   if (fieldSpec === undefined) throw new IsoUnknownFieldError(field);
   return fieldSpec;

@@ -59,7 +59,10 @@ export class CashierConsole {
     try {
       for (;;) {
         this.home();
-        const items = MENU.filter((m) => m.action !== 'tech' || this.options.openDiagnostics).map((m) => ({ key: m.key, label: this.tr(m.text) }));
+        const items = MENU.filter((m) => m.action !== 'tech' || this.options.openDiagnostics).map((m) => ({
+          key: m.key,
+          label: this.tr(m.text),
+        }));
         for (const l of renderMenu(items)) this.tty.line(l);
         this.tty.line();
         this.tty.write(`${this.tr('choose')} `);
@@ -144,7 +147,10 @@ export class CashierConsole {
   }
 
   private failure(err: unknown): void {
-    const message = isPosError(err) && err.code === 'UI_FEATURE_UNAVAILABLE' ? this.tr('unavailable') : `${this.tr('error')}: ${isPosError(err) ? err.message : String(err)}`;
+    const message =
+      isPosError(err) && err.code === 'UI_FEATURE_UNAVAILABLE'
+        ? this.tr('unavailable')
+        : `${this.tr('error')}: ${isPosError(err) ? err.message : String(err)}`;
     this.tty.line(message);
   }
 
@@ -184,7 +190,9 @@ export class CashierConsole {
     }
     this.tty.line(`${this.tr(kind)} ${this.port.currency} ${formatAmount(amount, this.port.currency)}`);
     this.tty.line(this.tr('cancelHint'));
-    await this.runPayment((onProgress) => (kind === 'sale' ? this.port.sale(amount, onProgress) : this.port.refund(amount, originalId, onProgress)));
+    await this.runPayment((onProgress) =>
+      kind === 'sale' ? this.port.sale(amount, onProgress) : this.port.refund(amount, originalId, onProgress),
+    );
     return this.done();
   }
 

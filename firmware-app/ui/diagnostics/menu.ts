@@ -25,7 +25,12 @@ const MENU: readonly MenuItem[] = [
 const LIVE_REFRESH_MS = 1000;
 
 const QUEUE_KEYS: Record<string, QueueName> = { s: 'saf', r: 'reversals', o: 'outbox', p: 'print' };
-const QUEUE_LABEL: Record<QueueName, string> = { saf: 'SAF (offline sales)', reversals: 'Reversals', outbox: 'Upstream outbox', print: 'Print queue' };
+const QUEUE_LABEL: Record<QueueName, string> = {
+  saf: 'SAF (offline sales)',
+  reversals: 'Reversals',
+  outbox: 'Upstream outbox',
+  print: 'Print queue',
+};
 
 export interface DiagnosticsMenuOptions {
   clock?: Clock;
@@ -117,7 +122,9 @@ const SCREENS: Record<string, Screen> = {
     tty.line(`Terminal ${info.terminalId}  merchant ${info.merchantId}  version ${info.version}  node ${info.node}`);
     tty.line(`Uptime ${formatAge(info.uptimeSeconds * 1000)}  database schema v${info.schemaVersion}`);
     const r = info.reader;
-    tty.line(`Reader   ${r.path}  ${r.error ? `info unavailable: ${r.error}` : `${r.vendor ?? ''} ${r.model ?? ''} s/n ${r.serial ?? ''} fw ${r.firmware ?? ''}`}`);
+    tty.line(
+      `Reader   ${r.path}  ${r.error ? `info unavailable: ${r.error}` : `${r.vendor ?? ''} ${r.model ?? ''} s/n ${r.serial ?? ''} fw ${r.firmware ?? ''}`}`,
+    );
     tty.line(`Printer  ${info.printer.path}`);
     tty.line(`Host     ${info.host.address}:${info.host.port}`);
     tty.line();
@@ -147,7 +154,11 @@ const SCREENS: Record<string, Screen> = {
   '4': async (s, tty, _clock, done) => {
     tty.line('Sending 0800 echo (301) to the host...');
     const r = await s.hostEcho();
-    tty.line(r.ok ? `Host echo OK: response ${r.responseCode ?? ''}, round trip ${r.rttMs} ms` : `Host echo FAILED after ${r.rttMs} ms: ${r.error ?? ''}`);
+    tty.line(
+      r.ok
+        ? `Host echo OK: response ${r.responseCode ?? ''}, round trip ${r.rttMs} ms`
+        : `Host echo FAILED after ${r.rttMs} ms: ${r.error ?? ''}`,
+    );
     return done();
   },
   '5': async (s, tty, clock) => {
@@ -155,7 +166,9 @@ const SCREENS: Record<string, Screen> = {
       const queues = await s.queues();
       tty.line(`${'queue'.padEnd(22)}${'waiting'.padStart(8)}  oldest`);
       for (const q of queues) {
-        tty.line(`${QUEUE_LABEL[q.name].padEnd(22)}${String(q.count).padStart(8)}  ${q.oldestAt === null ? '-' : formatAge(clock.now() - q.oldestAt)}`);
+        tty.line(
+          `${QUEUE_LABEL[q.name].padEnd(22)}${String(q.count).padStart(8)}  ${q.oldestAt === null ? '-' : formatAge(clock.now() - q.oldestAt)}`,
+        );
       }
       tty.line();
       tty.line('Force a drain: [s] SAF  [r] reversals  [o] outbox  [p] print    [Esc] back');
@@ -171,7 +184,11 @@ const SCREENS: Record<string, Screen> = {
         tty.write(`\r${ansi.clearLine}${bar}`);
       });
       tty.write(`\r${ansi.clearLine}${progressBar(result.done, result.total)}\n`);
-      tty.line(result.remaining === 0 ? `Drained: ${result.done} sent, queue empty.` : `Stopped with ${result.remaining} still waiting (${result.done} sent).`);
+      tty.line(
+        result.remaining === 0
+          ? `Drained: ${result.done} sent, queue empty.`
+          : `Stopped with ${result.remaining} still waiting (${result.done} sent).`,
+      );
       tty.line();
     }
   },

@@ -43,8 +43,23 @@ export interface DiagnosticsSession {
 
 /** The methods a remote client may call, with nothing else reachable through the socket. */
 export const SESSION_METHODS = [
-  'login', 'deviceInfo', 'status', 'cardReadTest', 'testPrint', 'hostEcho', 'queues', 'drain',
-  'declineStats', 'alerts', 'jobs', 'runJob', 'logTail', 'setLogLevel', 'config', 'exportBundle', 'logout',
+  'login',
+  'deviceInfo',
+  'status',
+  'cardReadTest',
+  'testPrint',
+  'hostEcho',
+  'queues',
+  'drain',
+  'declineStats',
+  'alerts',
+  'jobs',
+  'runJob',
+  'logTail',
+  'setLogLevel',
+  'config',
+  'exportBundle',
+  'logout',
 ] as const satisfies readonly (keyof DiagnosticsSession)[];
 
 export type SessionMethod = (typeof SESSION_METHODS)[number];
@@ -79,7 +94,13 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
     if (typeof pin !== 'string') throw new BadRequestError('pin must be a string');
     const result = this.guard.check(pin);
     this.loggedIn = result.ok;
-    const detail = result.ok ? undefined : result.reason === 'wrong-pin' ? { attemptsLeft: result.attemptsLeft } : result.reason === 'locked' ? { lockedForMs: result.lockedForMs } : undefined;
+    const detail = result.ok
+      ? undefined
+      : result.reason === 'wrong-pin'
+        ? { attemptsLeft: result.attemptsLeft }
+        : result.reason === 'locked'
+          ? { lockedForMs: result.lockedForMs }
+          : undefined;
     this.port.audit({ actor: this.actor, action: 'login', detail, outcome: result.ok ? 'ok' : result.reason });
     return result;
   }
@@ -103,15 +124,30 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
   }
 
   cardReadTest(): Promise<CardTestResult> {
-    return this.run('card-read-test', undefined, () => this.port.cardReadTest(), (r) => (r.ok ? 'ok' : 'failed'));
+    return this.run(
+      'card-read-test',
+      undefined,
+      () => this.port.cardReadTest(),
+      (r) => (r.ok ? 'ok' : 'failed'),
+    );
   }
 
   testPrint(): Promise<{ printed: boolean; error?: string }> {
-    return this.run('test-print', undefined, () => this.port.testPrint(), (r) => (r.printed ? 'ok' : 'failed'));
+    return this.run(
+      'test-print',
+      undefined,
+      () => this.port.testPrint(),
+      (r) => (r.printed ? 'ok' : 'failed'),
+    );
   }
 
   hostEcho(): Promise<EchoResult> {
-    return this.run('host-echo', undefined, () => this.port.hostEcho(), (r) => (r.ok ? 'ok' : 'failed'));
+    return this.run(
+      'host-echo',
+      undefined,
+      () => this.port.hostEcho(),
+      (r) => (r.ok ? 'ok' : 'failed'),
+    );
   }
 
   queues(): Promise<QueueInfo[]> {
@@ -120,7 +156,12 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
 
   drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult> {
     if (!QUEUE_NAMES.includes(queue)) return Promise.reject(new BadRequestError(`unknown queue ${String(queue)}`));
-    return this.run('drain', { queue }, () => this.port.drain(queue, onProgress), (r) => (r.remaining === 0 ? 'ok' : `remaining ${r.remaining}`));
+    return this.run(
+      'drain',
+      { queue },
+      () => this.port.drain(queue, onProgress),
+      (r) => (r.remaining === 0 ? 'ok' : `remaining ${r.remaining}`),
+    );
   }
 
   declineStats(): Promise<DeclineStat[]> {
@@ -158,7 +199,12 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
     return this.run('export-bundle', undefined, () => this.port.exportBundle());
   }
 
-  private async run<T>(action: string, detail: Record<string, unknown> | undefined, fn: () => Promise<T>, outcome: (r: T) => string = () => 'ok'): Promise<T> {
+  private async run<T>(
+    action: string,
+    detail: Record<string, unknown> | undefined,
+    fn: () => Promise<T>,
+    outcome: (r: T) => string = () => 'ok',
+  ): Promise<T> {
     if (!this.loggedIn) {
       this.port.audit({ actor: this.actor, action, detail, outcome: 'refused' });
       throw new NotLoggedInError();
