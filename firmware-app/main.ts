@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// First: refuses an unsupported Node.js before a native module can crash on it.
+import './runtime-check.js';
+import { rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Simulator } from '../sim/index.js';
-import { socatAvailable, SocatMissingError } from '../sim/pty.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
@@ -17,35 +15,50 @@ const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--
 
   --config FILE    configuration (JSON); without it the terminal runs against the embedded simulator
   --sim            start the embedded simulator and point every device at it
+  --sim-FLAG ...   simulator behaviour (e.g. --sim-decline 51, --sim-printer paper-out); implies --sim, see --help without --config
   --check-config   validate the configuration and exit
   --ready-file FILE  written (with the process id) once the terminal is ready, removed at shutdown
   --restore-backup FILE  check a backup and put it in place of the database, then exit (terminal stopped)
   Environment: POS_<SECTION>_<KEY> overrides a key, e.g. POS_HOST_RESPONSE_TIMEOUT_MS=5000`;
+
+type EmbeddedModule = typeof import('../sim/embedded.js');
+
+const MAIN_OPTIONS = {
+  config: { type: 'string' },
+  sim: { type: 'boolean' },
+  'check-config': { type: 'boolean' },
+  help: { type: 'boolean' },
+  'ready-file': { type: 'string' },
+  'restore-backup': { type: 'string' },
+} as const;
+
+/** Simulator mode is asked for on the command line, or implied by the absence of a configuration file. */
+function simulatorMayRun(argv: string[]): boolean {
+  const hasConfig = argv.some((a) => a === '--config' || a.startsWith('--config='));
+  return !hasConfig || argv.some((a) => a === '--sim' || a.startsWith('--sim-'));
+}
+
+/** Without a file, the embedded simulator supplies whatever endpoint the environment did not set. */
+function endpointsMissing(config: Config): boolean {
+  return config.reader.path === '' || config.printer.path === '' || config.host.port === 0 || config.tms.url === '';
+}
 
 /**
  * The composition root: the only place that knows every concrete class, and the only
  * place in firmware-app that may import the simulator (for the embedded default).
  */
 async function main(argv: string[]): Promise<number> {
+  // Loaded only when a simulator may be wanted, so a production start loads no file of sim/.
+  let embedded: EmbeddedModule | undefined = simulatorMayRun(argv) ? await import('../sim/embedded.js') : undefined;
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        sim: { type: 'boolean' },
-        'check-config': { type: 'boolean' },
-        help: { type: 'boolean' },
-        'ready-file': { type: 'string' },
-        'restore-backup': { type: 'string' },
-      },
-    }).values;
+    args = parseArgs({ args: argv, options: { ...MAIN_OPTIONS, ...embedded?.EMBEDDED_OPTIONS } }).values;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;
   }
   if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n${embedded ? `\n${embedded.EMBEDDED_USAGE}\n` : ''}`);
     return 0;
   }
   let config: Config;
@@ -69,25 +82,31 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`restored ${restoreFrom} to ${target}\n`);
     return 0;
   }
-  if (!args.config || args.sim) config = { ...config, sim: true };
-
-  let sim: Simulator | undefined;
-  if (config.sim) {
-    if (!socatAvailable()) {
-      process.stderr.write(`pos-companion: ${new SocatMissingError().message}\n`);
-      return 3;
+  const simFlags = Object.keys(args).some((name) => name.startsWith('sim-'));
+  const pointAll = args.sim === true || config.sim || simFlags;
+  let sim: Awaited<ReturnType<EmbeddedModule['startEmbedded']>> | undefined;
+  if (pointAll || (!args.config && endpointsMissing(config))) {
+    embedded ??= await import('../sim/embedded.js');
+    try {
+      sim = await embedded.startEmbedded(args);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'SIM_SOCAT_MISSING' && code !== 'SIM_BAD_FLAG') throw err;
+      process.stderr.write(`pos-companion: ${(err as Error).message}\n`);
+      return code === 'SIM_SOCAT_MISSING' ? 3 : 2;
     }
-    sim = await Simulator.start({ dir: mkdtempSync(join(tmpdir(), 'pos-sim-')) });
-    const ep = sim.endpoints;
+    // With --sim every device points at the simulator; otherwise it fills in what the environment left empty.
     config = {
       ...config,
-      reader: { ...config.reader, path: ep.readerPath },
-      printer: { ...config.printer, path: ep.printerPath },
-      host: { ...config.host, address: ep.hostAddress, port: ep.hostPort },
-      tms: { ...config.tms, url: config.tms.url || ep.tmsUrl },
+      sim: true,
+      reader: { ...config.reader, path: pointAll || !config.reader.path ? sim.readerPath : config.reader.path },
+      printer: { ...config.printer, path: pointAll || !config.printer.path ? sim.printerPath : config.printer.path },
+      host:
+        pointAll || config.host.port === 0 ? { ...config.host, address: sim.hostAddress, port: sim.hostPort } : config.host,
+      tms: { ...config.tms, url: config.tms.url || sim.tmsUrl },
     };
-    sim.printer.on('receipt', (r: { text: string }) => {
-      process.stdout.write(`\n----- printer (simulated) -----\n${r.text.replace(/\n+$/, '')}\n-------------------------------\n`);
+    sim.onReceipt((text) => {
+      process.stdout.write(`\n----- printer (simulated) -----\n${text.replace(/\n+$/, '')}\n-------------------------------\n`);
     });
   }
 

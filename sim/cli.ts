@@ -1,45 +1,32 @@
 import { parseArgs } from 'node:util';
-import { cardByName, TEST_CARDS } from './cards.js';
+import { createInterface } from 'node:readline';
 import { Simulator } from './index.js';
 import { SocatMissingError } from './pty.js';
-import { applyTmsOptions, TMS_OPTIONS, TMS_USAGE, TmsFlagError } from './tms/cli-options.js';
-import { applyPrinterFault, PRINTER_FAULTS } from './printer/faults.js';
-import { createInterface } from 'node:readline';
-import { applyReaderFaults, READER_FAULT_OPTIONS, READER_FAULT_USAGE, ReaderFlagError } from './reader/cli-faults.js';
+import { applyPrinterFault } from './printer/faults.js';
+import { applyBehaviour, BEHAVIOUR_OPTIONS, BEHAVIOUR_USAGE, SimFlagError } from './options.js';
 
-const USAGE = `usage: npm run sim -- [--dir DIR] [--host-port PORT] [--card NAME] [--decline CODE] [--host-fault F] [--host-delay MS] [--ledger-file F] [--json]
+const USAGE = `usage: npm run sim -- [--dir DIR] [--host-port PORT] [--ledger-file F] [--json] [behaviour flags]
 
 Starts the simulated card reader and printer on pseudo-terminals and the acquirer host on
 loopback TCP, prints where they are, and runs until Ctrl-C.
-  --card NAME      card the reader presents by default (${TEST_CARDS.map((c) => c.name).join(', ')})
-  --decline CODE   the host declines every sale with this field-39 code
-  --host-fault F   the host mistreats every sale: drop (posts, never answers), close,
-                   close-mid-frame, duplicate or garbage (see docs/protocols/host-iso8583.md)
-  --host-delay MS  the host answers every sale after MS milliseconds
+  --dir DIR        folder for the device links (a fresh temporary one by default)
+  --host-port PORT the host listens on this port (a free one by default)
   --ledger-file F  the host writes its ledger (JSON) to F after every request, for npm run reconcile
   --json           print the endpoints as one JSON line (for scripts)
-  --printer FAULT  start the printer with a fault (repeatable): ${PRINTER_FAULTS.join(', ')}
 While it runs, type a printer fault (e.g. "paper-out", then "paper-in") and Enter to change it.
+\`npm start\` takes every behaviour flag below with a "sim-" prefix (e.g. npm start -- --sim-decline 51).
 
-${READER_FAULT_USAGE}
-
-${TMS_USAGE}`;
+${BEHAVIOUR_USAGE}`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       dir: { type: 'string' },
       'host-port': { type: 'string' },
-      card: { type: 'string' },
-      decline: { type: 'string' },
-      'host-fault': { type: 'string' },
-      'host-delay': { type: 'string' },
       'ledger-file': { type: 'string' },
-      printer: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
-      ...READER_FAULT_OPTIONS,
-      ...TMS_OPTIONS,
+      ...BEHAVIOUR_OPTIONS,
     },
   });
   if (values.help) {
@@ -60,47 +47,15 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  if (values.card) {
-    const card = cardByName(values.card);
-    sim.reader.autoPresent = false;
-    const presentAlways = () => sim.reader.presentCard(card.name);
-    presentAlways();
-    sim.reader.on('card-read', presentAlways);
-  }
-  if (values.decline) sim.host.defaultAction = { type: 'decline', code: values.decline };
   try {
-    applyReaderFaults(sim.reader, values, { unplug: () => sim.unplugReader(), replug: () => sim.replugReader() });
+    await applyBehaviour(sim, values);
   } catch (err) {
-    if (!(err instanceof ReaderFlagError)) throw err;
+    if (!(err instanceof SimFlagError)) throw err;
     process.stderr.write(`${err.message}\n`);
     await sim.stop();
     return 2;
   }
-  try {
-    await applyTmsOptions(sim.tms, values);
-  } catch (err) {
-    if (!(err instanceof TmsFlagError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    await sim.stop();
-    return 2;
-  }
-  const fault = values['host-fault'];
-  if (fault === 'drop' || fault === 'close' || fault === 'close-mid-frame' || fault === 'duplicate' || fault === 'garbage') {
-    sim.host.defaultAction = { type: fault };
-  } else if (fault !== undefined) {
-    process.stderr.write(`unknown --host-fault ${fault}\n${USAGE}\n`);
-    await sim.stop();
-    return 2;
-  }
-  if (values['host-delay']) sim.host.defaultAction = { type: 'delay', ms: Number(values['host-delay']), then: sim.host.defaultAction };
   if (values['ledger-file']) sim.host.writeLedger(values['ledger-file']);
-  try {
-    for (const fault of values.printer ?? []) applyPrinterFault(sim.printer, fault);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    await sim.stop();
-    return 2;
-  }
   createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
     if (line.trim() === '') return;
     try {
@@ -121,7 +76,7 @@ async function main(): Promise<number> {
         `  host         ${ep.hostAddress}:${ep.hostPort}`,
         `  TMS          ${ep.tmsUrl}`,
         'Point a terminal at it, e.g.:',
-        `  POS_READER_PATH=${ep.readerPath} POS_PRINTER_PATH=${ep.printerPath} POS_HOST_PORT=${ep.hostPort} POS_TMS_URL=${ep.tmsUrl} npm start -- --config config.json`,
+        `  POS_READER_PATH=${ep.readerPath} POS_PRINTER_PATH=${ep.printerPath} POS_HOST_PORT=${ep.hostPort} POS_TMS_URL=${ep.tmsUrl} npm start`,
         'Ctrl-C stops it.',
         '',
       ].join('\n'),

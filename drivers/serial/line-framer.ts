@@ -1,4 +1,5 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { ReadlineParser } from '@serialport/parser-readline';
 
 export const DEFAULT_MAX_LINE_LENGTH = 1024;
 
@@ -26,28 +27,31 @@ const CR = 0x0d;
 const CR_BYTE = Buffer.from([CR]);
 
 /**
- * Splits a byte stream into lines on LF (a CR right before the LF belongs to the
- * terminator) and emits each line as a latin1 string, so arbitrary bytes never throw and
- * map one-to-one onto characters for the frame parser to judge.
+ * The stock readline parser (split on LF) behind a length guard. The parser alone buffers
+ * without limit, so every chunk passes the guard first: while a line fits it goes to the
+ * parser; the byte that makes it overlong empties the parser's buffer (its public `buffer`,
+ * on this same object, so nothing is in flight between the two) and the rest of the line
+ * is discarded up to its LF. The dropped line is counted and reported with an `'overlong'`
+ * event at that LF, once the sender has finished it, so a NAK does not cross the rest of
+ * the line on the wire.
  *
- * Unlike the stock readline parser it never holds more than `maxLength` bytes: a line
- * that outgrows the limit is discarded byte by byte up to its LF, counted, and reported
- * with an `'overlong'` event (at the LF, once the sender has finished it, so a NAK does not
- * cross the rest of the line on the wire). Empty lines are skipped: a CR LF is how a sender
- * flushes a receiver's half-line after noise, not a frame to answer.
+ * Lines come out as latin1 strings, so arbitrary bytes never throw and map one-to-one onto
+ * characters for the frame parser to judge. A CR right before the LF belongs to the
+ * terminator. Empty lines are skipped: a CR LF is how a sender flushes a receiver's
+ * half-line after noise, not a frame to answer.
  */
-export class LineFramer extends Transform {
+export class LineFramer extends ReadlineParser {
   readonly maxLength: number;
   readonly stats: LineFramerStats = { lines: 0, bytes: 0, overlong: 0 };
-  private parts: Buffer[] = [];
-  private held = 0;
-  // A CR at the end of a chunk may be the first half of CR LF; holding it as a flag keeps
-  // the buffer within maxLength even for a maximum-length line that ends in CR LF.
-  private crHeld = false;
+  /** Length so far of the line being dropped; undefined while the current line fits. */
   private droppedLength: number | undefined;
+  // A CR at the end of a piece may be the first half of CR LF; holding it as a flag keeps
+  // the parser's buffer within maxLength even for a maximum-length line that ends in CR LF.
+  private crHeld = false;
 
   constructor(options: LineFramerOptions = {}) {
-    super({ readableObjectMode: true });
+    // No readable encoding: lines are pushed as latin1 strings in object mode, one per line.
+    super({ delimiter: Buffer.from([LF]), encoding: undefined, readableObjectMode: true });
     const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH;
     if (!Number.isSafeInteger(maxLength) || maxLength < 1) throw new RangeError('LineFramer maxLength must be a positive integer');
     this.maxLength = maxLength;
@@ -55,17 +59,25 @@ export class LineFramer extends Transform {
 
   /** Bytes of the unfinished line held in memory; never above maxLength. */
   get pendingBytes(): number {
-    return this.held;
+    return this.buffer.length;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
     this.stats.bytes += chunk.length;
     let start = 0;
     while (start < chunk.length) {
       const lf = chunk.indexOf(LF, start);
-      this.collect(chunk.subarray(start, lf === -1 ? chunk.length : lf));
+      const end = lf === -1 ? chunk.length : lf;
+      this.guard(chunk.subarray(start, end));
       if (lf === -1) break;
-      this.endLine();
+      this.crHeld = false;
+      if (this.droppedLength !== undefined) {
+        this.stats.overlong++;
+        this.emit('overlong', { length: this.droppedLength } satisfies OverlongLine);
+        this.droppedLength = undefined;
+      } else {
+        super._transform(chunk.subarray(lf, lf + 1), encoding, () => undefined);
+      }
       start = lf + 1;
     }
     callback();
@@ -73,56 +85,43 @@ export class LineFramer extends Transform {
 
   /** An unterminated tail is an incomplete frame; the sender's timeout covers it. */
   override _flush(callback: TransformCallback): void {
-    this.reset();
+    this.buffer = Buffer.alloc(0);
+    this.droppedLength = undefined;
+    this.crHeld = false;
     callback();
   }
 
-  private collect(segment: Buffer): void {
+  /** The parser's output: one line, terminator removed, empty lines skipped. */
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (!Buffer.isBuffer(chunk)) return super.push(chunk, encoding);
+    if (chunk.length === 0) return true;
+    this.stats.lines++;
+    return super.push(chunk.toString('latin1'));
+  }
+
+  /** Passes a piece of the current line (no LF in it) to the parser while the line fits. */
+  private guard(segment: Buffer): void {
     if (segment.length === 0) return;
+    let piece = segment;
     if (this.crHeld) {
       this.crHeld = false;
-      this.append(CR_BYTE);
+      piece = Buffer.concat([CR_BYTE, segment]);
     }
-    if (segment[segment.length - 1] === CR) {
+    if (piece[piece.length - 1] === CR) {
       this.crHeld = true;
-      this.append(segment.subarray(0, -1));
-    } else {
-      this.append(segment);
+      piece = piece.subarray(0, -1);
     }
-  }
-
-  private append(bytes: Buffer): void {
-    if (bytes.length === 0) return;
     if (this.droppedLength !== undefined) {
-      this.droppedLength += bytes.length;
-    } else if (this.held + bytes.length > this.maxLength) {
-      this.droppedLength = this.held + bytes.length;
-      this.parts = [];
-      this.held = 0;
-    } else {
-      // A copy, so a slice of a large chunk does not keep the whole chunk alive.
-      this.parts.push(Buffer.from(bytes));
-      this.held += bytes.length;
+      this.droppedLength += piece.length;
+      return;
     }
-  }
-
-  private endLine(): void {
-    const dropped = this.droppedLength;
-    const line = Buffer.concat(this.parts, this.held).toString('latin1');
-    this.reset();
-    if (dropped !== undefined) {
-      this.stats.overlong++;
-      this.emit('overlong', { length: dropped } satisfies OverlongLine);
-    } else if (line.length > 0) {
-      this.stats.lines++;
-      this.push(line);
+    const held = this.buffer.length + piece.length;
+    if (held > this.maxLength) {
+      this.droppedLength = held;
+      this.buffer = Buffer.alloc(0);
+      return;
     }
-  }
-
-  private reset(): void {
-    this.parts = [];
-    this.held = 0;
-    this.crHeld = false;
-    this.droppedLength = undefined;
+    // A copy, so a slice of a large chunk does not keep the whole chunk alive.
+    this.buffer = Buffer.concat([this.buffer, piece], held);
   }
 }
