@@ -101,8 +101,7 @@ async function main(argv: string[]): Promise<number> {
       sim: true,
       reader: { ...config.reader, path: pointAll || !config.reader.path ? sim.readerPath : config.reader.path },
       printer: { ...config.printer, path: pointAll || !config.printer.path ? sim.printerPath : config.printer.path },
-      host:
-        pointAll || config.host.port === 0 ? { ...config.host, address: sim.hostAddress, port: sim.hostPort } : config.host,
+      host: pointAll || config.host.port === 0 ? { ...config.host, address: sim.hostAddress, port: sim.hostPort } : config.host,
       tms: { ...config.tms, url: config.tms.url || sim.tmsUrl },
     };
     sim.onReceipt((text) => {

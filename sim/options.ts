@@ -67,7 +67,8 @@ export async function applyBehaviour(sim: Simulator, values: BehaviourValues): P
     sim.reader.on('card-read', presentAlways);
   }
   if (values.decline !== undefined) {
-    if (!/^[0-9A-Z]{2}$/.test(values.decline)) throw new SimFlagError(`--decline needs a two-character field-39 code, got ${values.decline}`);
+    if (!/^[0-9A-Z]{2}$/.test(values.decline))
+      throw new SimFlagError(`--decline needs a two-character field-39 code, got ${values.decline}`);
     sim.host.defaultAction = { type: 'decline', code: values.decline };
   }
   const fault = values['host-fault'];

@@ -26,9 +26,9 @@ export type PortFactory = (path: string, baudRate: number) => SerialLink;
  */
 export const defaultPortFactory: PortFactory = (path, baudRate) => {
   if (path.startsWith('mock:')) {
-    return new SerialPortMock({ path, baudRate, autoOpen: false }) as unknown as SerialLink;
+    return new SerialPortMock({ path, baudRate, autoOpen: false });
   }
-  return new SerialPort({ path, baudRate, autoOpen: false, lock: false }) as unknown as SerialLink;
+  return new SerialPort({ path, baudRate, autoOpen: false, lock: false });
 };
 
 export function openPort(factory: PortFactory, path: string, baudRate: number): Promise<SerialLink> {

@@ -16,7 +16,7 @@ async function startSim(flags: string[]): Promise<string> {
   const proc = spawn(process.execPath, [join(REPO, 'dist', 'sim', 'cli.js'), '--json', ...flags], { stdio: ['pipe', 'pipe', 'pipe'] });
   child = proc;
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => {
     out += d.toString();
   });
   const deadline = Date.now() + WAIT_MS;

@@ -2,6 +2,7 @@
 // file named by LOAD_RECORD_FILE, so a test can see which of the project's files a start loads.
 import { appendFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
+import process from 'node:process';
 
 const file = process.env.LOAD_RECORD_FILE;
 if (file) {

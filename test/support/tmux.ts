@@ -55,9 +55,8 @@ export class TmuxTerminal {
 
   async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
-    let last = '';
     for (;;) {
-      last = this.screen();
+      const last = this.screen();
       const m = last.match(pattern);
       if (m) return m;
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; screen:\n${last}`);

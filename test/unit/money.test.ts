@@ -33,7 +33,7 @@ describe('amounts are integer minor units, never floats', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 999_999_999_999 }),
-        fc.constantFrom('CNY', 'JPY', 'USD') as fc.Arbitrary<'CNY' | 'JPY' | 'USD'>,
+        fc.constantFrom<'CNY' | 'JPY' | 'USD'>('CNY', 'JPY', 'USD'),
         (minor, cur) => {
           expect(parseAmount(formatAmount(minor, cur), cur)).toBe(minor);
         },

@@ -45,7 +45,8 @@ class FakeReader {
   }
 }
 
-type HostReply = string | 'timeout' | 'unreachable';
+/** A field-39 code, or 'timeout' / 'unreachable'. */
+type HostReply = string;
 
 class FakeHost {
   state: LinkState = 'online';

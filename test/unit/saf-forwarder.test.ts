@@ -39,7 +39,8 @@ class TestClock implements Clock {
   }
 }
 
-type Reply = string | 'timeout' | 'unreachable';
+/** A field-39 code, or 'timeout' / 'unreachable'. */
+type Reply = string;
 
 /** The host as the forwarder sees it: answers each advice with the next scripted reply (default 00). */
 class FakeLink extends EventEmitter {
