@@ -196,7 +196,7 @@ export class Journal {
     const run = () => {
       const current = this.get(id);
       const allowed = expectFrom === undefined ? undefined : Array.isArray(expectFrom) ? expectFrom : [expectFrom];
-      if ((allowed && !allowed.includes(current.state)) || !canTransition(current.state, to)) {
+      if ((allowed && !allowed.includes(current.state)) || !canTransition(current.type, current.state, to)) {
         throw new InvalidTransitionError(id, current.state, to);
       }
       const now = this.clock.now();
