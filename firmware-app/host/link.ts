@@ -48,6 +48,11 @@ function fieldText(msg: IsoMessage, n: number): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** Network management (sign-on, echo) is the only traffic allowed before the link is ready. */
+function isNetworkMti(mti: string): boolean {
+  return mti.startsWith('08');
+}
+
 /** The key that pairs a response with its request: response MTI class + terminal id + STAN. */
 export function matchKey(mti: string, msg: IsoMessage): string {
   return `${mti}|${fieldText(msg, 41)}|${fieldText(msg, 11)}`;
@@ -88,6 +93,15 @@ export class HostLink extends EventEmitter {
 
   get state(): LinkState {
     return this.linkState;
+  }
+
+  /**
+   * Connected and signed on: the only condition under which a financial request may leave
+   * (the ready indicator of a jPOS QMUX). A refused sign-on keeps the link connected but not
+   * ready, so no sale, advice, reversal or settlement goes out on it.
+   */
+  get ready(): boolean {
+    return this.connected && this.signedOn;
   }
 
   get inFlightCount(): number {
@@ -144,11 +158,13 @@ export class HostLink extends EventEmitter {
 
   /**
    * Sends a request and waits for its response. Throws HostUnreachableError when nothing
-   * was sent (no connection), HostTimeoutError when the request left but no answer came.
+   * was sent (no connection, or a financial request while not signed on), HostTimeoutError
+   * when the request left but no answer came.
    */
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
     const socket = this.socket;
     if (!socket || !this.connected) return Promise.reject(new HostUnreachableError('not connected'));
+    if (!isNetworkMti(msg.mti) && !this.signedOn) return Promise.reject(new HostUnreachableError('not signed on'));
     const frame = pack(msg);
     const key = matchKey(responseMti(msg.mti), msg);
     if (this.inFlight.has(key)) return Promise.reject(new DuplicateExchangeError(key));

@@ -18,6 +18,8 @@ import { dueSafItems, nextSafDeadline, safItemsQueuedBefore, safQueueState, type
 /** The part of the host link the forwarder uses. */
 export interface AdviceChannel {
   readonly state: LinkState;
+  /** Connected and signed on: advices wait for it. */
+  readonly ready: boolean;
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
   on(event: 'state', listener: (state: LinkState) => void): unknown;
   off(event: 'state', listener: (state: LinkState) => void): unknown;
@@ -128,7 +130,7 @@ export class SafForwarder {
   private async pump(): Promise<void> {
     const { db, link, clock, settings } = this.deps;
     this.expireOld();
-    while (!this.stopped && link.state !== 'offline') {
+    while (!this.stopped && link.ready) {
       const free = settings.window - this.inFlight.size;
       for (const item of dueSafItems(db, clock.now(), free, [...this.inFlight.keys()])) {
         const sending = this.forward(item)
@@ -149,7 +151,7 @@ export class SafForwarder {
     this.wakeTimer = undefined;
     if (this.stopped || !this.started) return;
     const { due, expiry } = nextSafDeadline(this.deps.db, this.deps.settings.maxAgeMs);
-    const candidates = [expiry, this.deps.link.state === 'offline' ? null : due].filter((t): t is number => t !== null);
+    const candidates = [expiry, this.deps.link.ready ? due : null].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const delay = Math.max(0, Math.min(...candidates) - this.deps.clock.now());
     this.wakeTimer = this.deps.clock.setTimeout(() => {

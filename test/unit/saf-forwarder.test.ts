@@ -44,6 +44,9 @@ type Reply = string | 'timeout' | 'unreachable';
 /** The host as the forwarder sees it: answers each advice with the next scripted reply (default 00). */
 class FakeLink extends EventEmitter {
   state: LinkState = 'online';
+  get ready(): boolean {
+    return this.state !== 'offline';
+  }
   readonly sent: IsoMessage[] = [];
   readonly script: Reply[] = [];
   inFlight = 0;
