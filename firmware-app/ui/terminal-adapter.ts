@@ -167,6 +167,7 @@ export class TerminalAdapter implements TerminalPort {
     const offline = r.result === 'offline_approved';
     return {
       approved: r.result === 'approved' || offline,
+      cancelled: r.result === 'cancelled',
       offline,
       code: r.code,
       transaction: view(r.transaction),
@@ -175,8 +176,12 @@ export class TerminalAdapter implements TerminalPort {
     };
   }
 
-  async cancel(): Promise<void> {
-    await this.terminal.cancel();
+  cancel(): Promise<'cancelling' | 'too-late' | 'idle'> {
+    return this.terminal.cancel();
+  }
+
+  whyNotVoidable(id: number): string | null {
+    return this.terminal.sales.whyNotVoidable(id);
   }
 
   async reprint(id: number): Promise<{ printed: boolean; error?: string }> {

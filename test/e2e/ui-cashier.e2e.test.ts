@@ -135,7 +135,7 @@ describe('cashier console in a real terminal', () => {
       term.keys('Enter');
       await term.waitFor(/Waiting for card\.\.\./, 30_000);
       term.keys('Escape');
-      await term.waitFor(/Cancelling\.\.\.[\s\S]*DECLINED: Cancelled/, 30_000);
+      await term.waitFor(/Cancelling\.\.\.[\s\S]*CANCELLED: Cancelled by cashier/, 30_000);
       expect(term.screen()).not.toMatch(/APPROVED/);
     } finally {
       sim.reader.autoPresent = true;
