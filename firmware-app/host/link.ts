@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { systemClock } from '../../drivers/base/clock.js';
+import { backoffDelay } from '../core/backoff.js';
 import type { Logger } from '../logging/logger.js';
 import { DuplicateExchangeError, HostTimeoutError, HostUnreachableError } from './errors.js';
 import { IsoError } from './iso8583/errors.js';
@@ -75,7 +76,8 @@ export class HostLink extends EventEmitter {
   private readonly inFlight = new Map<string, InFlight>();
   private reconnectTimer: TimerHandle | undefined;
   private echoTimer: TimerHandle | undefined;
-  private reconnectDelay: number;
+  /** Failed connections in a row; the reconnect waits the shared backoff for it. */
+  private reconnectAttempts = 0;
   private linkState: LinkState = 'offline';
   private lastActivity = 0;
 
@@ -84,7 +86,6 @@ export class HostLink extends EventEmitter {
     private readonly deps: HostLinkDeps,
   ) {
     super();
-    this.reconnectDelay = options.reconnectMinMs;
   }
 
   private get clock(): Clock {
@@ -280,7 +281,7 @@ export class HostLink extends EventEmitter {
       socket.setTimeout(0);
       this.connected = true;
       this.signedOn = false;
-      this.reconnectDelay = this.options.reconnectMinMs;
+      this.reconnectAttempts = 0;
       this.setState('degraded');
       this.touch();
       this.armEcho(this.options.echoIntervalMs);
@@ -312,13 +313,16 @@ export class HostLink extends EventEmitter {
     // In-flight requests stay until their own timeout: the host may have them, so their
     // fate is decided by the timeout (and a reversal), never by the disconnect.
     if (this.stopped) return;
-    const base = this.reconnectDelay;
-    this.reconnectDelay = Math.min(base * 2, this.options.reconnectMaxMs);
-    const jitter = base * 0.2 * (this.deps.random ?? Math.random)();
+    const delay = backoffDelay(
+      ++this.reconnectAttempts,
+      this.options.reconnectMinMs,
+      this.options.reconnectMaxMs,
+      this.deps.random ?? Math.random,
+    );
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect();
-    }, base + jitter);
+    }, delay);
     this.reconnectTimer.unref?.();
   }
 

@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Journal, Transaction } from '../payments/journal.js';
 import { nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../core/backoff.js';
 
 export interface ReversalSettings {
   identity: TerminalIdentity;

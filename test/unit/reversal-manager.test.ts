@@ -10,7 +10,7 @@ import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { HostLink } from '../../firmware-app/host/link.js';
 import { localDay, transmissionDateTime } from '../../firmware-app/host/messages.js';
 import { Journal, type Transaction } from '../../firmware-app/payments/journal.js';
-import { backoffDelay } from '../../firmware-app/reversals/backoff.js';
+import { backoffDelay } from '../../firmware-app/core/backoff.js';
 import { ReversalManager, reversalAlertKey } from '../../firmware-app/reversals/manager.js';
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
