@@ -234,6 +234,14 @@ export class Journal {
     return this.db.prepare<[string], Row>(`SELECT * FROM transactions WHERE state = ? ORDER BY id`).all(state).map(fromRow);
   }
 
+  /** The newest transaction now in one of `states`, if any. */
+  latestIn(states: readonly TxnState[]): Transaction | undefined {
+    const row = this.db
+      .prepare<unknown[], Row>(`SELECT * FROM transactions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`)
+      .get(...states);
+    return row ? fromRow(row) : undefined;
+  }
+
   recent(limit = 20): Transaction[] {
     return this.db.prepare<[number], Row>(`SELECT * FROM transactions ORDER BY id DESC LIMIT ?`).all(limit).map(fromRow);
   }

@@ -265,12 +265,13 @@ export class PaymentEngine {
    * The cashier pressed cancel. Only the card read can be stopped: once the request is with
    * the host its answer decides, and a void afterwards is the way back.
    */
-  async cancel(): Promise<CancelResult> {
-    if (this.phase === 'sent') return 'too-late';
-    if (this.phase !== 'reading') return 'idle';
+  cancel(): Promise<CancelResult> {
+    if (this.phase === 'sent') return Promise.resolve('too-late');
+    if (this.phase !== 'reading') return Promise.resolve('idle');
     this.cancelRequested = true;
-    await this.deps.reader.cancel();
-    return 'cancelling';
+    // Answered at once, so the screen says "Cancelling..." before the reader's answer ends the read.
+    this.deps.reader.cancel().catch((err: unknown) => this.deps.logger.child('payments').warn({ err }, 'reader cancel failed'));
+    return Promise.resolve('cancelling');
   }
 
   /**

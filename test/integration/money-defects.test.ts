@@ -9,6 +9,7 @@ import { explain } from '../../firmware-app/declines/catalog.js';
 import { declineStatistics } from '../../firmware-app/declines/statistics.js';
 import type { SaleProgress } from '../../firmware-app/payments/sale.js';
 import { Terminal } from '../../firmware-app/terminal.js';
+import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
 import { Simulator } from '../../sim/index.js';
 
 /**
@@ -192,6 +193,7 @@ describe('money defects', () => {
     expect(declineStatistics(t.db).total).toBe(0);
     t.monitors.evaluate();
     expect(openAlerts(t.db).map((a) => a.key)).not.toContain('declines.rate');
+    expect(new TerminalAdapter(t).lastDecline()).toBeUndefined();
   }, 60_000);
 
   it('defect 8: a void with no answer tells the cashier the void did not happen and the sale stands', async () => {

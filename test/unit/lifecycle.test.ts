@@ -114,6 +114,17 @@ describe('lifecycle reducer and database guard', () => {
     );
   });
 
+  it('stores no state the lifecycle does not know', () => {
+    expect(() =>
+      db
+        .prepare(
+          `INSERT INTO transactions (uuid, type, state, amount, currency, batch_number, created_at, updated_at)
+           VALUES ('bogus', 'sale', 'refunded', 100, 'CNY', 1, 0, 0)`,
+        )
+        .run(),
+    ).toThrow(/unknown transaction state/);
+  });
+
   it('queues a reversal on a timeout and reports a cancel as a cancel, never as a decline', () => {
     expect(reduce('sale', 'online_sent', { kind: 'TimedOut' })).toEqual({
       next: 'reversal_pending',
