@@ -13,7 +13,9 @@ import { ReversalManager } from './reversals/manager.js';
 import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
 import { Journal, type Transaction } from './payments/journal.js';
-import { PaymentEngine, type PaymentOutcome, type SaleOutcome, type SaleProgress } from './payments/sale.js';
+import { PaymentEngine, type CancelResult, type PaymentOutcome, type SaleOutcome, type SaleProgress } from './payments/sale.js';
+import { beforeSend, inFlight, TXN_STATES } from './payments/lifecycle.js';
+import type { TimerHandle } from '../drivers/base/clock.js';
 import { SafForwarder } from './saf/forwarder.js';
 import { PaymentInProgressError } from './payments/errors.js';
 import type { SafQueueState } from './saf/queue.js';
@@ -34,7 +36,12 @@ export interface TerminalDeps {
   portFactory?: PortFactory;
   /** Where job ticks come from; node-cron unless a test drives them. */
   schedule?: Schedule;
+  /** How often recovery runs while no payment is in progress. */
+  recoverEveryMs?: number;
 }
+
+/** A payment stranded in flight while the process keeps running is reversed within seconds, not at the next sale. */
+export const DEFAULT_RECOVER_EVERY_MS = 2_000;
 
 export interface TerminalStatus {
   host: string;
@@ -77,12 +84,15 @@ export class Terminal {
   private readonly log: Logger;
   private current: Promise<unknown> | undefined;
   private stopping = false;
+  private recoverTimer: TimerHandle | undefined;
+  private readonly recoverEveryMs: number;
 
   constructor(
     readonly config: Config,
     deps: TerminalDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
+    this.recoverEveryMs = deps.recoverEveryMs ?? DEFAULT_RECOVER_EVERY_MS;
     this.log = deps.logger.child('terminal');
     this.db = openDatabase(resolveDataPath(config, 'pos-companion.db'), {
       logger: deps.logger.child('store'),
@@ -265,6 +275,25 @@ export class Terminal {
     await Promise.all([readerUp, printerUp, this.link.waitOnline(this.config.host.connectTimeoutMs)]);
     // Last, so a catch-up settlement finds the link and the queues already running.
     this.jobs.start();
+    this.armRecovery();
+  }
+
+  /** The same recovery as start-up, again whenever no payment is running. */
+  private armRecovery(): void {
+    this.recoverTimer = this.clock.setTimeout(() => {
+      this.recoverTimer = undefined;
+      if (this.stopping) return;
+      if (!this.current) {
+        try {
+          this.recover();
+        } catch (err) {
+          // Storage still unavailable: the stranded payment waits for the next round.
+          this.log.warn({ err: storageFailure(err) ?? err }, 'recovery could not run; retrying');
+        }
+      }
+      this.armRecovery();
+    }, this.recoverEveryMs);
+    this.recoverTimer.unref?.();
   }
 
   /** Settles now (the console's `settle`, the technician's run-now): the same run the schedule makes. */
@@ -273,25 +302,27 @@ export class Terminal {
   }
 
   /**
-   * A 0200 whose answer never arrived before the process died (or whose answer could not be
-   * recorded) may have been posted: it becomes reversal_pending, never re-sent.
+   * The one recovery, at start-up and on a timer while no payment runs: a request whose
+   * answer never arrived (the process died, or the answer could not be recorded) may have
+   * been posted: it becomes reversal_pending, never re-sent. Queued work resumes by itself
+   * (the queues read their rows).
    */
-  private recover(): void {
+  recover(): void {
     // Nothing of these reached the host (online_sent is committed before any send), so
-    // closing them locally is safe and keeps them out of the open batch.
-    for (const state of ['created', 'card_read'] as const) {
+    // closing them as not completed is safe and keeps them out of the open batch.
+    for (const state of TXN_STATES.filter(beforeSend)) {
       for (const txn of this.journal.inState(state)) {
         this.journal.transition(
           txn.id,
-          'declined_local',
+          'not_completed',
           { declineCode: 'PAYMENT_INTERRUPTED' },
           { reason: 'interrupted before authorisation' },
           state,
         );
-        this.log.warn({ txn: txn.id, state }, 'payment interrupted before authorisation; closed, not charged');
+        this.log.warn({ txn: txn.id, state }, 'payment interrupted before authorisation; not completed, not charged');
       }
     }
-    for (const txn of this.journal.inState('online_sent')) {
+    for (const txn of TXN_STATES.filter(inFlight).flatMap((s) => this.journal.inState(s))) {
       this.journal.transition(
         txn.id,
         'reversal_pending',
@@ -344,8 +375,8 @@ export class Terminal {
     return this.exclusive(() => this.sales.void({ originalId }, onProgress));
   }
 
-  /** Cancels the card read of the payment in progress; false when nothing was waiting for a card. */
-  cancel(): Promise<boolean> {
+  /** Cancels the card read of the payment in progress; a request already with the host cannot be cancelled. */
+  cancel(): Promise<CancelResult> {
     return this.sales.cancel();
   }
 
@@ -410,6 +441,8 @@ export class Terminal {
   /** Lets an in-flight sale finish (up to graceMs); whatever is still in flight stays parked in the journal. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    if (this.recoverTimer) this.clock.clearTimeout(this.recoverTimer);
+    this.recoverTimer = undefined;
     await this.jobs.stop(this.config.jobs.stopGraceMs);
     if (this.current) {
       let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
-import type { TxnState } from '../payments/lifecycle.js';
+import { inFlight, isCounterOutcome, isDecline, needsReversal, TXN_STATES, type TxnState } from '../payments/lifecycle.js';
 import type { Db } from '../store/db.js';
 import { openAlerts, type Alert } from './alerts.js';
 import { clearAndReport, raiseAndReport } from './upstream.js';
@@ -42,9 +42,12 @@ export function decide(open: boolean, value: number | null, raiseAt: number, cle
   return value === null || value < clearBelow ? 'clear' : 'keep';
 }
 
-/** Sales that ended (approved, declined, timed out, approved offline) in the window. */
-const OUTCOMES: readonly TxnState[] = ['approved', 'declined', 'declined_local', 'reversal_pending', 'offline_approved'];
-const DECLINES: readonly TxnState[] = ['declined', 'declined_local'];
+/** Sales that ended (approved, declined, timed out, approved offline) in the window; a cancel is no outcome. */
+const OUTCOMES: readonly TxnState[] = TXN_STATES.filter(isCounterOutcome);
+const DECLINES: readonly TxnState[] = OUTCOMES.filter(isDecline);
+/** Out of the requests that left (an outcome reached from in flight), the unanswered ones: the timeout rate. */
+const TIMEOUTS: readonly TxnState[] = TXN_STATES.filter(needsReversal);
+const SENT: readonly TxnState[] = TXN_STATES.filter(inFlight);
 
 const percent = (part: number, whole: number) => Math.round((part * 1000) / whole) / 10;
 
@@ -112,8 +115,9 @@ export class AlertMonitors {
         .get(since, ...states)!.n;
     const outcomes = count(OUTCOMES);
     const declines = count(DECLINES);
-    const answeredOrNot = count(['approved', 'declined', 'reversal_pending'], `AND from_state = 'online_sent'`);
-    const timeouts = count(['reversal_pending'], `AND from_state = 'online_sent'`);
+    const fromSent = `AND from_state IN (${SENT.map((s) => `'${s}'`).join(', ')})`;
+    const answeredOrNot = count(OUTCOMES, fromSent);
+    const timeouts = count(TIMEOUTS, fromSent);
     const oldest =
       this.db.prepare<[], { at: number | null }>(`SELECT min(queued_at) AS at FROM saf_queue WHERE state = 'queued'`).get()?.at ?? null;
     return [

@@ -307,6 +307,16 @@ export const CATALOG: Readonly<Record<string, Entry>> = {
     'Retry the sale; the customer was not charged.',
     'No 0210 within host.responseTimeoutMs; check link latency and host health. A reversal was queued.',
   ),
+  VOID_HOST_TIMEOUT: e(
+    'network',
+    'later',
+    'Void not done: no host answer, sale stands',
+    '撤销未完成，原交易仍有效',
+    'The payment stands - you are still charged',
+    '原交易仍有效，已扣款',
+    'The customer is still charged: try the void again shortly, or refund the sale.',
+    'No answer to the void within host.responseTimeoutMs; the void is being reversed, so the sale it named stays posted.',
+  ),
   HOST_UNREACHABLE: e(
     'network',
     'later',

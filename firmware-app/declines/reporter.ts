@@ -5,10 +5,12 @@ import type { Db } from '../store/db.js';
 import { enqueueEvent } from '../upstream/outbox.js';
 import { TMS_EVENT } from '../upstream/events.js';
 import { explain } from './catalog.js';
+import { isCancel } from '../payments/lifecycle.js';
 import { DECLINE_STATES } from './statistics.js';
 
 /** One transaction is reported at most once, whoever enqueues it (this reporter, the SAF forwarder). */
 export const declineEventId = (txn: Pick<Transaction, 'uuid'>): string => `decline:${txn.uuid}`;
+export const cancelEventId = (txn: Pick<Transaction, 'uuid'>): string => `cancel:${txn.uuid}`;
 
 /** The upstream payload: what the fleet operator needs, never card data (no PAN, token or last four). */
 export function declinePayload(txn: Transaction): Record<string, unknown> {
@@ -34,7 +36,8 @@ export function declinePayload(txn: Transaction): Record<string, unknown> {
 /**
  * Writes a decline event to the outbox inside the SQLite transaction of the decline
  * itself (journal observers run inside it), so the report exists if and only if the
- * decline does. `onEnqueued` runs after the observer and must only schedule work.
+ * decline does. A cancel is reported as a cancel, never as a decline, so fleet decline
+ * figures count only refusals. `onEnqueued` runs after the observer and must only schedule work.
  */
 export function attachDeclineReporter(
   journal: Journal,
@@ -43,6 +46,11 @@ export function attachDeclineReporter(
   options: { logger?: Logger; onEnqueued?: () => void } = {},
 ): void {
   journal.onTransition(({ txn, to }) => {
+    if (isCancel(to)) {
+      enqueueEvent(db, clock, { eventId: cancelEventId(txn), type: TMS_EVENT.cancel, payload: declinePayload(txn) });
+      options.onEnqueued?.();
+      return;
+    }
     if (!DECLINE_STATES.includes(to)) return;
     const payload = declinePayload(txn);
     if (payload.known === false) options.logger?.warn({ txn: txn.id, code: payload.code }, 'decline code not in the catalog');

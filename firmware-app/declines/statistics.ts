@@ -1,12 +1,13 @@
 import type { Db } from '../store/db.js';
-import type { TxnState } from '../payments/lifecycle.js';
+import { shownAsDecline, TXN_STATES, type TxnState } from '../payments/lifecycle.js';
 import { DECLINE_CATEGORIES, explain, type DeclineCategory } from './catalog.js';
 
 /**
- * States in which the cashier was told DECLINED. `reversal_pending` is a host timeout: the
- * sale ended declined at the counter even though a reversal still has to go out.
+ * States in which the cashier was told DECLINED (the lifecycle's `shownAsDecline`): a host
+ * timeout ended declined at the counter even though a reversal still has to go out. A
+ * cancel is not among them.
  */
-export const DECLINE_STATES: readonly TxnState[] = ['declined', 'declined_local', 'forwarded_declined', 'reversal_pending'];
+export const DECLINE_STATES: readonly TxnState[] = TXN_STATES.filter(shownAsDecline);
 
 const HOUR_MS = 3_600_000;
 

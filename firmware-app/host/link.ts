@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { systemClock } from '../../drivers/base/clock.js';
+import { backoffDelay } from '../core/backoff.js';
 import type { Logger } from '../logging/logger.js';
 import { DuplicateExchangeError, HostTimeoutError, HostUnreachableError } from './errors.js';
 import { IsoError } from './iso8583/errors.js';
@@ -48,6 +49,11 @@ function fieldText(msg: IsoMessage, n: number): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** Network management (sign-on, echo) is the only traffic allowed before the link is ready. */
+function isNetworkMti(mti: string): boolean {
+  return mti.startsWith('08');
+}
+
 /** The key that pairs a response with its request: response MTI class + terminal id + STAN. */
 export function matchKey(mti: string, msg: IsoMessage): string {
   return `${mti}|${fieldText(msg, 41)}|${fieldText(msg, 11)}`;
@@ -70,7 +76,8 @@ export class HostLink extends EventEmitter {
   private readonly inFlight = new Map<string, InFlight>();
   private reconnectTimer: TimerHandle | undefined;
   private echoTimer: TimerHandle | undefined;
-  private reconnectDelay: number;
+  /** Failed connections in a row; the reconnect waits the shared backoff for it. */
+  private reconnectAttempts = 0;
   private linkState: LinkState = 'offline';
   private lastActivity = 0;
 
@@ -79,7 +86,6 @@ export class HostLink extends EventEmitter {
     private readonly deps: HostLinkDeps,
   ) {
     super();
-    this.reconnectDelay = options.reconnectMinMs;
   }
 
   private get clock(): Clock {
@@ -88,6 +94,15 @@ export class HostLink extends EventEmitter {
 
   get state(): LinkState {
     return this.linkState;
+  }
+
+  /**
+   * Connected and signed on: the only condition under which a financial request may leave
+   * (the ready indicator of a jPOS QMUX). A refused sign-on keeps the link connected but not
+   * ready, so no sale, advice, reversal or settlement goes out on it.
+   */
+  get ready(): boolean {
+    return this.connected && this.signedOn;
   }
 
   get inFlightCount(): number {
@@ -144,11 +159,13 @@ export class HostLink extends EventEmitter {
 
   /**
    * Sends a request and waits for its response. Throws HostUnreachableError when nothing
-   * was sent (no connection), HostTimeoutError when the request left but no answer came.
+   * was sent (no connection, or a financial request while not signed on), HostTimeoutError
+   * when the request left but no answer came.
    */
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
     const socket = this.socket;
     if (!socket || !this.connected) return Promise.reject(new HostUnreachableError('not connected'));
+    if (!isNetworkMti(msg.mti) && !this.signedOn) return Promise.reject(new HostUnreachableError('not signed on'));
     const frame = pack(msg);
     const key = matchKey(responseMti(msg.mti), msg);
     if (this.inFlight.has(key)) return Promise.reject(new DuplicateExchangeError(key));
@@ -264,7 +281,7 @@ export class HostLink extends EventEmitter {
       socket.setTimeout(0);
       this.connected = true;
       this.signedOn = false;
-      this.reconnectDelay = this.options.reconnectMinMs;
+      this.reconnectAttempts = 0;
       this.setState('degraded');
       this.touch();
       this.armEcho(this.options.echoIntervalMs);
@@ -296,13 +313,16 @@ export class HostLink extends EventEmitter {
     // In-flight requests stay until their own timeout: the host may have them, so their
     // fate is decided by the timeout (and a reversal), never by the disconnect.
     if (this.stopped) return;
-    const base = this.reconnectDelay;
-    this.reconnectDelay = Math.min(base * 2, this.options.reconnectMaxMs);
-    const jitter = base * 0.2 * (this.deps.random ?? Math.random)();
+    const delay = backoffDelay(
+      ++this.reconnectAttempts,
+      this.options.reconnectMinMs,
+      this.options.reconnectMaxMs,
+      this.deps.random ?? Math.random,
+    );
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect();
-    }, base + jitter);
+    }, delay);
     this.reconnectTimer.unref?.();
   }
 

@@ -196,7 +196,7 @@ export class Journal {
     const run = () => {
       const current = this.get(id);
       const allowed = expectFrom === undefined ? undefined : Array.isArray(expectFrom) ? expectFrom : [expectFrom];
-      if ((allowed && !allowed.includes(current.state)) || !canTransition(current.state, to)) {
+      if ((allowed && !allowed.includes(current.state)) || !canTransition(current.type, current.state, to)) {
         throw new InvalidTransitionError(id, current.state, to);
       }
       const now = this.clock.now();
@@ -232,6 +232,14 @@ export class Journal {
 
   inState(state: TxnState): Transaction[] {
     return this.db.prepare<[string], Row>(`SELECT * FROM transactions WHERE state = ? ORDER BY id`).all(state).map(fromRow);
+  }
+
+  /** The newest transaction now in one of `states`, if any. */
+  latestIn(states: readonly TxnState[]): Transaction | undefined {
+    const row = this.db
+      .prepare<unknown[], Row>(`SELECT * FROM transactions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`)
+      .get(...states);
+    return row ? fromRow(row) : undefined;
   }
 
   recent(limit = 20): Transaction[] {

@@ -13,8 +13,9 @@ import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction } from './journal.js';
-import type { TxnState } from './lifecycle.js';
+import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
+import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 
 /** The part of the card reader the engine uses. */
 export interface PaymentCardReader {
@@ -26,6 +27,8 @@ export interface PaymentCardReader {
 /** The part of the host link the engine uses. */
 export interface PaymentHostChannel {
   readonly state: LinkState;
+  /** Connected and signed on; nothing financial is sent otherwise. */
+  readonly ready: boolean;
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
 }
 
@@ -38,7 +41,7 @@ export interface PaymentSettings {
   offline: OfflineRules;
 }
 
-export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local';
+export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local' | 'cancelled';
 
 export interface PaymentOutcome {
   result: PaymentResult;
@@ -58,10 +61,14 @@ export type SaleResult = PaymentResult;
 
 type Progress = (p: PaymentProgress) => void;
 
-/** States in which a sale has been paid (online, or offline and possibly forwarded). */
-const REFUNDABLE: readonly TxnState[] = ['approved', 'forwarded_approved'];
 /** Refund states that use up the original's refundable amount. */
-const REFUND_COUNTED: readonly TxnState[] = ['approved', 'online_sent', 'card_read', 'created'];
+const REFUND_COUNTED: readonly TxnState[] = TXN_STATES.filter(refundHoldsAmount);
+
+/** What a cancel request found: a card read it stopped, a request already with the host, or nothing running. */
+export type CancelResult = 'cancelling' | 'too-late' | 'idle';
+
+/** A void whose answer did not come: for the cashier, the void did not happen and the sale stands. */
+export const VOID_TIMEOUT_CODE = 'VOID_HOST_TIMEOUT';
 
 /**
  * The payments engine: sale, refund and void, each a walk through the lifecycle in
@@ -71,7 +78,8 @@ const REFUND_COUNTED: readonly TxnState[] = ['approved', 'online_sent', 'card_re
  * commit in one SQLite transaction.
  */
 export class PaymentEngine {
-  private reading = false;
+  private phase: 'idle' | 'reading' | 'sent' = 'idle';
+  private cancelRequested = false;
 
   constructor(
     private readonly deps: {
@@ -117,7 +125,7 @@ export class PaymentEngine {
     if (input.originalId !== undefined) {
       const original = journal.get(input.originalId);
       if (original.type !== 'sale') throw new NotRefundableError(original.id, `it is a ${original.type}`);
-      if (!REFUNDABLE.includes(original.state)) throw new NotRefundableError(original.id, `it is ${original.state}`);
+      if (!refundable(original.type, original.state)) throw new NotRefundableError(original.id, `it is ${original.state}`);
       if (original.currency !== settings.currency) throw new CurrencyNotAcceptedError(original.currency, settings.currency);
       const placeholders = REFUND_COUNTED.map(() => '?').join(', ');
       const refunded =
@@ -136,19 +144,37 @@ export class PaymentEngine {
     return this.withCard(txn, onProgress);
   }
 
-  /** Voids an approved sale of the open batch. No card needed: the void names the original. Online only. */
+  /** Why the payment cannot be voided, or null: asked by the void screen before it asks to confirm. */
+  whyNotVoidable(originalId: number): string | null {
+    const { db, journal } = this.deps;
+    const original = journal.get(originalId);
+    const placeholders = REFUND_COUNTED.map(() => '?').join(', ');
+    const refunds = db
+      .prepare<unknown[], { n: number }>(
+        `SELECT count(*) AS n FROM transactions WHERE type = 'refund' AND original_id = ? AND state IN (${placeholders})`,
+      )
+      .get(original.id, ...REFUND_COUNTED)!.n;
+    return whyNotVoidable(original, {
+      openBatch: original.batchNumber === currentBatch(db),
+      refunds,
+      hostReference: Boolean(original.stan && original.transmittedAt && original.rrn),
+    });
+  }
+
+  /**
+   * Voids an approved sale of the open batch. No card needed: the void names the original.
+   * Online only. A sale with refunds is not voidable: the void would give the whole amount
+   * back on top of the refunds.
+   */
   async void(input: { originalId: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const original = journal.get(input.originalId);
-    if (original.type !== 'sale') throw new NotVoidableError(original.id, `it is a ${original.type}`);
-    if (original.state !== 'approved')
-      throw new NotVoidableError(original.id, `it is ${original.state}; only sales approved online can be voided`);
-    if (original.batchNumber !== currentBatch(db)) throw new NotVoidableError(original.id, `its batch ${original.batchNumber} is closed`);
-    if (!original.stan || !original.transmittedAt || !original.rrn)
-      throw new NotVoidableError(original.id, 'the host reference is missing');
+    const refused = this.whyNotVoidable(original.id);
+    if (refused !== null || !original.stan || !original.transmittedAt || !original.rrn)
+      throw new NotVoidableError(original.id, refused ?? 'the host reference is missing');
 
-    if (link.state === 'offline') {
+    if (!link.ready) {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
@@ -202,6 +228,7 @@ export class PaymentEngine {
           return done;
         })
         .immediate();
+    this.phase = 'sent';
     try {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
       const approved = answer.responseCode === '00';
@@ -221,22 +248,30 @@ export class PaymentEngine {
     } catch (err) {
       onProgress('done');
       if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
-        // The void itself is reversed, so the sale it named stands.
+        // The void itself is reversed, so the sale it named stands: the customer is still charged.
         return this.outcome(
           'reversal_pending',
-          settle('reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'approved'),
-          'HOST_TIMEOUT',
+          settle('reversal_pending', { declineCode: VOID_TIMEOUT_CODE }, { reason: err.code }, 'approved'),
+          VOID_TIMEOUT_CODE,
         );
       }
       throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
+    } finally {
+      this.phase = 'idle';
     }
   }
 
-  /** Cancels the card read in progress (the cashier pressed cancel). Returns false when no read was running. */
-  async cancel(): Promise<boolean> {
-    if (!this.reading) return false;
-    await this.deps.reader.cancel();
-    return true;
+  /**
+   * The cashier pressed cancel. Only the card read can be stopped: once the request is with
+   * the host its answer decides, and a void afterwards is the way back.
+   */
+  cancel(): Promise<CancelResult> {
+    if (this.phase === 'sent') return Promise.resolve('too-late');
+    if (this.phase !== 'reading') return Promise.resolve('idle');
+    this.cancelRequested = true;
+    // Answered at once, so the screen says "Cancelling..." before the reader's answer ends the read.
+    this.deps.reader.cancel().catch((err: unknown) => this.deps.logger.child('payments').warn({ err }, 'reader cancel failed'));
+    return Promise.resolve('cancelling');
   }
 
   /**
@@ -262,7 +297,8 @@ export class PaymentEngine {
     const log = this.deps.logger.child('payments');
     onProgress('waiting-for-card');
     let card: CardReadResult;
-    this.reading = true;
+    this.phase = 'reading';
+    this.cancelRequested = false;
     try {
       const label = txn.type === 'refund' ? 'REFUND ' : '';
       await reader
@@ -270,15 +306,25 @@ export class PaymentEngine {
         .catch(() => undefined);
       card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
     } catch (err) {
+      this.phase = 'idle';
       const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
+      if (code === 'READER_CANCELLED') {
+        // A cancel is its own outcome, never a decline: the cashier's Esc or the cardholder's key on the reader.
+        const by = this.cancelRequested ? 'CASHIER_CANCELLED' : code;
+        const cancelled = journal.transition(txn.id, 'cancelled', { declineCode: by }, { by }, 'created');
+        log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
+        return this.outcome('cancelled', cancelled, by);
+      }
       const declined = journal.transition(txn.id, 'declined_local', { declineCode: code }, { error: code }, 'created');
       log.warn({ txn: txn.id, code }, 'card read failed');
       return this.outcome('declined_local', declined, code);
-    } finally {
-      this.reading = false;
     }
     onProgress('card-read');
-    return this.authorize(txn, card, onProgress);
+    try {
+      return await this.authorize(txn, card, onProgress);
+    } finally {
+      this.phase = 'idle';
+    }
   }
 
   /**
@@ -300,9 +346,10 @@ export class PaymentEngine {
   private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
-    // The link reports unreachable synchronously and nothing awaits between here and the
-    // send, so this check is the moment "nothing was sent" is known for certain.
-    if (link.state === 'offline') return this.decideOffline(txn, card, onProgress);
+    // The link reports readiness synchronously and nothing awaits between here and the
+    // send, so this check is the moment "nothing was sent" is known for certain. Not ready
+    // (no connection, or connected but not signed on) means offline.
+    if (!link.ready) return this.decideOffline(txn, card, onProgress);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
@@ -329,6 +376,7 @@ export class PaymentEngine {
       encryptedBlob: card.encryptedBlob,
       batchNumber: sent.batchNumber,
     });
+    this.phase = 'sent';
     onProgress('waiting-for-host');
     try {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
@@ -362,6 +410,11 @@ export class PaymentEngine {
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
         onProgress('done');
         return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
+      }
+      const storage = storageFailure(err);
+      if (storage) {
+        log.error({ txn: sent.id, stan: sent.stan, code: storage.code }, 'answer could not be recorded; left in flight for recovery');
+        throw new StorageFailedAfterSendError(storage.problem, { txn: sent.id }, { cause: err });
       }
       throw err instanceof PosError ? err : new PosError('PAYMENT_FAILED', 'payment failed unexpectedly', {}, { cause: err });
     }
@@ -421,7 +474,9 @@ export class PaymentEngine {
         ? 'APPROVED'
         : result === 'offline_approved'
           ? 'APPROVED OFFLINE'
-          : `DECLINED: ${explain(code ?? '').cashier.en}`;
+          : result === 'cancelled'
+            ? `CANCELLED: ${explain(code ?? '').cashier.en}`
+            : `DECLINED: ${explain(code ?? '').cashier.en}`;
     return { result, transaction, code, message };
   }
 }

@@ -1,5 +1,5 @@
 import { PosError } from '../../drivers/base/errors.js';
-import type { TxnState } from '../payments/lifecycle.js';
+import { receiptCopies, reprintable, type TxnState } from '../payments/lifecycle.js';
 import type { Journal, Transaction, TransitionObserver } from '../payments/journal.js';
 import { receiptForTransaction, type ReceiptContext } from '../receipts/from-transaction.js';
 import { layoutReceipt, renderReceipt, type PaperWidth, type ReceiptCopy } from '../receipts/layout.js';
@@ -16,23 +16,6 @@ export interface ReceiptSettings extends ReceiptContext {
   /** Print a merchant copy before the customer copy of an approval. */
   merchantCopy: boolean;
 }
-
-/** A payment still being decided; only a transition out of one of these is a result to print. */
-const UNDECIDED: readonly TxnState[] = ['created', 'card_read', 'online_sent'];
-/** States a finished payment stops in; the slip goes out with the result. */
-const APPROVALS: readonly TxnState[] = ['approved', 'offline_approved'];
-const DECLINES: readonly TxnState[] = ['declined', 'declined_local', 'reversal_pending'];
-/** States a reprint can show: a result the customer could have seen. */
-const REPRINTABLE: readonly TxnState[] = [
-  ...APPROVALS,
-  ...DECLINES,
-  'reversed',
-  'forwarded_approved',
-  'forwarded_declined',
-  'expired',
-  'void_pending',
-  'voided',
-];
 
 /**
  * Receipts as print jobs. The slips for a result are written to `print_jobs` by a journal
@@ -55,12 +38,9 @@ export class ReceiptJobs {
 
   /** Which copies a state change prints: approvals both (merchant first), declines one slip. */
   copiesFor(txn: Transaction, from: TxnState | null, to: TxnState): ReceiptCopy[] {
-    // A failed void puts its sale back to approved: that is not a new result to print.
-    if (from === null || !UNDECIDED.includes(from)) return [];
-    if (APPROVALS.includes(to)) return this.settings.merchantCopy ? ['merchant', 'customer'] : ['customer'];
-    // A decline before any card was read (cancelled, no card) has nobody to give a slip to.
-    if (DECLINES.includes(to) && txn.last4) return ['customer'];
-    return [];
+    const copies = receiptCopies(from, to, txn.last4 !== null);
+    if (copies === 'both') return this.settings.merchantCopy ? ['merchant', 'customer'] : ['customer'];
+    return copies === 'customer' ? ['customer'] : [];
   }
 
   private readonly observer: TransitionObserver = ({ txn, from, to }) => {
@@ -69,7 +49,7 @@ export class ReceiptJobs {
 
   /** Queues a copy of any past receipt from the journal, marked REPRINT. */
   reprint(txn: Transaction, copy: ReceiptCopy = 'customer'): PrintJob {
-    if (!REPRINTABLE.includes(txn.state)) throw new NothingToReprintError(txn.id, txn.state);
+    if (!reprintable(txn.state)) throw new NothingToReprintError(txn.id, txn.state);
     return this.enqueue(txn, copy, true);
   }
 

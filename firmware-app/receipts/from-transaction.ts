@@ -1,5 +1,5 @@
 import { explain } from '../declines/catalog.js';
-import { isOfflineApproval, type TxnState } from '../payments/lifecycle.js';
+import { isOfflineApproval, receiptResult, type TxnState } from '../payments/lifecycle.js';
 import type { Transaction } from '../payments/journal.js';
 import type { ReceiptCopy, ReceiptData, ReceiptLanguage, ReceiptResult } from './layout.js';
 
@@ -13,13 +13,9 @@ export interface ReceiptContext {
   eReceiptUrl: string;
 }
 
-const APPROVED: readonly TxnState[] = ['approved', 'offline_approved', 'forwarded_approved', 'void_pending'];
-
 /** What the slip says: the transaction as the journal knows it now. */
 export function resultOf(state: TxnState): ReceiptResult {
-  if (APPROVED.includes(state)) return 'APPROVED';
-  if (state === 'voided') return 'VOIDED';
-  return 'DECLINED';
+  return receiptResult(state);
 }
 
 export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, copy: ReceiptCopy, reprint = false): ReceiptData {

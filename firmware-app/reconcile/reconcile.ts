@@ -57,6 +57,8 @@ const EXPECTED: Record<TxnState, Expectation> = {
   created: 'not-posted',
   card_read: 'not-posted',
   declined_local: 'not-posted',
+  cancelled: 'not-posted',
+  not_completed: 'not-posted',
   // The 0200 is in flight or its answer was lost: the host may or may not have it yet.
   online_sent: 'unknown',
   approved: 'posted',

@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Journal, Transaction } from '../payments/journal.js';
 import { nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../core/backoff.js';
 
 export interface ReversalSettings {
   identity: TerminalIdentity;
@@ -189,6 +189,8 @@ export class ReversalManager {
     if (!this.running) return;
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    // A reversal waits for a ready link (connected and signed on); the link's 'online' wakes it.
+    if (!this.deps.link.ready) return;
     const now = this.deps.clock.now();
     let next = Infinity;
     for (const r of this.pending()) {
@@ -241,6 +243,9 @@ export class ReversalManager {
       batchNumber: txn.batchNumber,
       original: { mti: '0200', stan: txn.stan ?? '000000', transmittedAt: txn.transmittedAt ?? '0000000000' },
     });
+    // Counted in its own commit before the message leaves: after a crash with the 0400 on the
+    // wire, the repeat is a 0401 (the host may have the first), never a second 0400.
+    db.prepare(`UPDATE reversals SET transmissions = transmissions + 1, updated_at = ? WHERE id = ?`).run(clock.now(), r.id);
     let sent = true;
     let error: string;
     try {
@@ -269,7 +274,7 @@ export class ReversalManager {
     db.transaction(() => {
       const now = clock.now();
       db.prepare(
-        `UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, attempts = attempts + 1, transmissions = transmissions + 1,
+        `UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, attempts = attempts + 1,
          last_error = NULL, updated_at = ? WHERE id = ?`,
       ).run(now, now, r.id);
       journal.transition(txn.id, 'reversed', {}, { reversalStan: r.stan, attempts: r.attempts + 1 }, 'reversal_pending');
@@ -288,7 +293,7 @@ export class ReversalManager {
       db.prepare(
         `UPDATE reversals SET attempts = ?, transmissions = transmissions + ?, next_attempt_at = ?, last_error = ?,
          alerted = alerted OR ?, updated_at = ? WHERE id = ?`,
-      ).run(attempts, sent ? 1 : 0, now + delay, error, alert ? 1 : 0, now, r.id);
+      ).run(attempts, sent ? 0 : -1, now + delay, error, alert ? 1 : 0, now, r.id);
       if (alert) {
         raiseAlert(db, clock, {
           key: reversalAlertKey(txn.id),

@@ -12,12 +12,15 @@ import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
 import type { Db } from '../store/db.js';
 import { TMS_EVENT } from '../upstream/events.js';
+import { backoffDelay } from '../core/backoff.js';
 import { enqueueEvent } from '../upstream/outbox.js';
 import { dueSafItems, nextSafDeadline, safItemsQueuedBefore, safQueueState, type SafItem, type SafQueueState } from './queue.js';
 
 /** The part of the host link the forwarder uses. */
 export interface AdviceChannel {
   readonly state: LinkState;
+  /** Connected and signed on: advices wait for it. */
+  readonly ready: boolean;
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
   on(event: 'state', listener: (state: LinkState) => void): unknown;
   off(event: 'state', listener: (state: LinkState) => void): unknown;
@@ -37,15 +40,6 @@ export interface SafSettings {
 
 /** Host answers meaning "temporary trouble, send it again later"; they never count as attempts. */
 export const SAF_RETRY_CODES: ReadonlySet<string> = new Set(['91', '96']);
-
-/**
- * Capped exponential backoff with +/-20 % jitter, so terminals that lost the same host do
- * not all come back in step. `n` is the number of transmissions so far (1 after the first).
- */
-export function safBackoffMs(n: number, minMs: number, maxMs: number, random: () => number): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.max(0, Math.min(n - 1, 30)));
-  return Math.round(base * (0.8 + 0.4 * random()));
-}
 
 /**
  * Sends every offline approval to the host as an advice (0220; repeats are 0221 with the
@@ -128,7 +122,7 @@ export class SafForwarder {
   private async pump(): Promise<void> {
     const { db, link, clock, settings } = this.deps;
     this.expireOld();
-    while (!this.stopped && link.state !== 'offline') {
+    while (!this.stopped && link.ready) {
       const free = settings.window - this.inFlight.size;
       for (const item of dueSafItems(db, clock.now(), free, [...this.inFlight.keys()])) {
         const sending = this.forward(item)
@@ -149,7 +143,7 @@ export class SafForwarder {
     this.wakeTimer = undefined;
     if (this.stopped || !this.started) return;
     const { due, expiry } = nextSafDeadline(this.deps.db, this.deps.settings.maxAgeMs);
-    const candidates = [expiry, this.deps.link.state === 'offline' ? null : due].filter((t): t is number => t !== null);
+    const candidates = [expiry, this.deps.link.ready ? due : null].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const delay = Math.max(0, Math.min(...candidates) - this.deps.clock.now());
     this.wakeTimer = this.deps.clock.setTimeout(() => {
@@ -161,7 +155,7 @@ export class SafForwarder {
 
   private backoff(sends: number): number {
     const { backoffMinMs, backoffMaxMs } = this.deps.settings;
-    return safBackoffMs(sends, backoffMinMs, backoffMaxMs, this.deps.random ?? Math.random);
+    return backoffDelay(sends, backoffMinMs, backoffMaxMs, this.deps.random ?? Math.random);
   }
 
   private async forward(item: SafItem): Promise<void> {

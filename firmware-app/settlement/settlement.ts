@@ -17,6 +17,7 @@ import type { Db } from '../store/db.js';
 import { TMS_EVENT } from '../upstream/events.js';
 import { enqueueEvent } from '../upstream/outbox.js';
 import { batchLabel, renderSettlementReport, type SettlementResult } from './report.js';
+import { TXN_STATES, undecided } from '../payments/lifecycle.js';
 import { batchTotals, hostTotals, unsettledCount, type BatchTotals } from './totals.js';
 
 /** What settlement needs from the host link (`HostLink` is one). */
@@ -329,12 +330,14 @@ export class Settlement {
    */
   private async quiesce(number: number): Promise<void> {
     const { db, clock, settings } = this.deps;
-    const busy = db.prepare<[number, number], { n: number }>(
+    const undecidedStates = TXN_STATES.filter(undecided);
+    const busy = db.prepare<unknown[], { n: number }>(
       `SELECT count(*) AS n FROM transactions
-        WHERE batch_number = ? AND state IN ('created', 'card_read', 'online_sent') AND updated_at >= ?`,
+        WHERE batch_number = ? AND state IN (${undecidedStates.map(() => '?').join(', ')}) AND updated_at >= ?`,
     );
     const deadline = clock.now() + settings.quiesceTimeoutMs;
-    while (busy.get(number, clock.now() - settings.quiesceTimeoutMs)!.n > 0 && clock.now() < deadline) await sleep(clock, QUIESCE_POLL_MS);
+    while (busy.get(number, ...undecidedStates, clock.now() - settings.quiesceTimeoutMs)!.n > 0 && clock.now() < deadline)
+      await sleep(clock, QUIESCE_POLL_MS);
   }
 
   private async drain(name: string, port: DrainPort | undefined, errors: string[]): Promise<void> {

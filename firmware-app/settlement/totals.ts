@@ -1,7 +1,7 @@
 import { PosError } from '../../drivers/base/errors.js';
 import { isCurrencyCode, type CurrencyCode } from '../core/money.js';
 import type { SettlementTotals } from '../host/messages.js';
-import type { TxnState, TxnType } from '../payments/lifecycle.js';
+import { totalsLine, type TotalsLine, type TxnState, type TxnType } from '../payments/lifecycle.js';
 import type { Db } from '../store/db.js';
 
 export interface Tally {
@@ -46,36 +46,9 @@ function add(t: Tally, count: number, amount: number): void {
   t.amount += amount;
 }
 
-/**
- * Which totals line a journal row counts in, by type and state. Follows the host contract
- * (docs/protocols/host-iso8583.md 4.5): sales answered 00 plus advices answered 00,
- * refunds answered 00, nothing that was reversed.
- */
-export function classify(
-  type: TxnType,
-  state: TxnState,
-): 'sale' | 'offlineSale' | 'refund' | 'void' | 'inFlight' | 'reversalPending' | 'offlinePending' | 'voidPending' | null {
-  if (type === 'void') return null;
-  switch (state) {
-    // Before online_sent nothing reached the host, so nothing there can differ; a sale
-    // still at the card is waited for by settlement, one a crash left there never moves.
-    case 'online_sent':
-      return 'inFlight';
-    case 'reversal_pending':
-      return 'reversalPending';
-    case 'offline_approved':
-      return 'offlinePending';
-    case 'approved':
-      return type === 'refund' ? 'refund' : 'sale';
-    case 'void_pending':
-      return 'voidPending';
-    case 'forwarded_approved':
-      return 'offlineSale';
-    case 'voided':
-      return 'void';
-    default:
-      return null;
-  }
+/** Which totals line a journal row counts in: the lifecycle's `totalsLine`. */
+export function classify(type: TxnType, state: TxnState): TotalsLine | null {
+  return totalsLine(type, state);
 }
 
 /** The batch's totals per currency, read from the journal in one consistent snapshot. */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { PosError } from '../../drivers/base/errors.js';
+import { lifecycleGuardSql } from '../payments/lifecycle/guard-sql.js';
 
 /**
  * Ordered, append-only list of schema steps. `PRAGMA user_version` records how many have
@@ -204,6 +205,12 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
     CREATE INDEX transaction_events_state_at ON transaction_events(to_state, at);
     `,
+  },
+  {
+    name: 'lifecycle guard on transactions.state',
+    // The reducer's table, enforced by the database too: a bug (or a hand edit) that tries a
+    // transition the lifecycle forbids is refused by SQLite, not stored.
+    sql: lifecycleGuardSql(),
   },
 ];
 

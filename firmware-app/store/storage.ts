@@ -17,14 +17,24 @@ export class StorageUnavailableError extends StoreError {
     readonly problem: StorageProblem,
     detail: Record<string, unknown> = {},
     options?: { cause?: unknown },
+    message = `Payment refused: the terminal storage is ${problem === 'STORE_FULL' ? 'full' : 'read-only'}, so the payment cannot be recorded. Nothing was charged; queued payments are kept. Call a technician.`,
   ) {
+    super(problem, message, detail, options);
+  }
+}
+
+/**
+ * The journal failed after the request had left for the host: the host may hold a posting,
+ * so the cashier must not hear "nothing was charged". The payment stays in flight and
+ * recovery reverses it as soon as the journal is writable again.
+ */
+export class StorageFailedAfterSendError extends StorageUnavailableError {
+  constructor(problem: StorageProblem, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(
       problem,
-      problem === 'STORE_FULL'
-        ? 'Payment refused: the terminal storage is full, so the payment cannot be recorded. Nothing was charged; queued payments are kept. Call a technician.'
-        : 'Payment refused: the terminal storage is read-only, so the payment cannot be recorded. Nothing was charged; queued payments are kept. Call a technician.',
       detail,
       options,
+      `Payment not completed: the terminal storage is ${problem === 'STORE_FULL' ? 'full' : 'read-only'} and the host may have charged the card. It will be reversed automatically once storage is back; do not hand over the goods. Call a technician.`,
     );
   }
 }

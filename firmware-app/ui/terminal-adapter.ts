@@ -6,7 +6,7 @@ import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import { recentAlerts } from '../alerts/alerts.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
-import { declineStatistics } from '../declines/statistics.js';
+import { DECLINE_STATES, declineStatistics } from '../declines/statistics.js';
 import type { Logger, LogLevel } from '../logging/logger.js';
 import { scrubString, scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
@@ -167,6 +167,7 @@ export class TerminalAdapter implements TerminalPort {
     const offline = r.result === 'offline_approved';
     return {
       approved: r.result === 'approved' || offline,
+      cancelled: r.result === 'cancelled',
       offline,
       code: r.code,
       transaction: view(r.transaction),
@@ -175,8 +176,12 @@ export class TerminalAdapter implements TerminalPort {
     };
   }
 
-  async cancel(): Promise<void> {
-    await this.terminal.cancel();
+  cancel(): Promise<'cancelling' | 'too-late' | 'idle'> {
+    return this.terminal.cancel();
+  }
+
+  whyNotVoidable(id: number): string | null {
+    return this.terminal.sales.whyNotVoidable(id);
   }
 
   async reprint(id: number): Promise<{ printed: boolean; error?: string }> {
@@ -197,8 +202,10 @@ export class TerminalAdapter implements TerminalPort {
     return this.oneTxn(`SELECT id FROM transactions WHERE last4 IS NOT NULL ORDER BY id DESC LIMIT 1`);
   }
 
+  /** The last payment the cashier was told DECLINED; a cancel is not one. */
   lastDecline(): TxnView | undefined {
-    return this.oneTxn(`SELECT id FROM transactions WHERE decline_code IS NOT NULL AND state <> 'approved' ORDER BY id DESC LIMIT 1`);
+    const txn = this.terminal.journal.latestIn(DECLINE_STATES);
+    return txn ? view(txn) : undefined;
   }
 
   find(q: TxnQuery): TxnView[] {

@@ -34,6 +34,8 @@ export interface TxnView {
 
 export interface PaymentResult {
   approved: boolean;
+  /** Cancelled before anything was sent: not a decline. */
+  cancelled?: boolean;
   /** Approved by the terminal's offline rules; forwarded to the host later (SAF). */
   offline?: boolean;
   /** Catalog code explaining a non-approval. */
@@ -154,8 +156,13 @@ export interface CashierPort {
   /** Refund (online only), linked to its original sale when known. */
   refund(amount: number, originalId: number | undefined, onProgress: (p: Progress) => void): Promise<PaymentResult>;
   voidTransaction(id: number, onProgress: (p: Progress) => void): Promise<PaymentResult>;
-  /** Aborts the card read or PIN entry in progress. */
-  cancel(): Promise<void>;
+  /** Why the payment cannot be voided (asked before the cashier confirms), or null. */
+  whyNotVoidable(id: number): string | null;
+  /**
+   * Aborts the card read or PIN entry in progress. 'too-late' once the request is with the
+   * host (its answer decides; a void is the way back), 'idle' when nothing was running.
+   */
+  cancel(): Promise<'cancelling' | 'too-late' | 'idle'>;
   reprint(id: number): Promise<{ printed: boolean; error?: string }>;
   transaction(id: number): TxnView | undefined;
   lastTransaction(): TxnView | undefined;

@@ -1,6 +1,7 @@
 /** The event types of docs/protocols/tms-events.md. */
 export const TMS_EVENT = {
   decline: 'decline',
+  cancel: 'cancel',
   alertRaised: 'alert.raised',
   alertCleared: 'alert.cleared',
   heartbeat: 'heartbeat',

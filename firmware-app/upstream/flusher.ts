@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
+import { backoffDelay } from '../core/backoff.js';
 import type { Logger } from '../logging/logger.js';
 import type { Db } from '../store/db.js';
 import type { TmsBatch, TmsEvent } from './events.js';
@@ -32,15 +33,6 @@ export interface FlushResult {
   error?: string;
   /** When the failed batch is due again (epoch ms). */
   retryAt?: number;
-}
-
-/**
- * Capped exponential backoff with "equal jitter": half the delay is fixed, half random,
- * so a fleet that lost the TMS at the same moment does not come back in lock-step.
- */
-export function retryDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
-  const exp = Math.min(maxMs, minMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
-  return Math.round(exp / 2 + (exp / 2) * random());
 }
 
 export const fetchPost: HttpPost = async (url, body, timeoutMs, clock, signal) => {
@@ -169,7 +161,7 @@ export class OutboxFlusher {
     }
     // The batch shares one delay so its events stay together and keep their order.
     const attempt = Math.max(...rows.map((r) => r.attempts)) + 1;
-    const retryAt = clock.now() + retryDelay(attempt, retryMinMs, retryMaxMs, this.random);
+    const retryAt = clock.now() + backoffDelay(attempt, retryMinMs, retryMaxMs, this.random);
     const fail = this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`);
     this.db
       .transaction(() => {

@@ -30,12 +30,12 @@ describe('declines explained at the counter and reported upstream', () => {
     await terminal.waitFor(/pos-companion ready/, 30_000);
   };
 
-  /** Rings up a sale and returns the console output it produced. */
+  /** Rings up a sale that ends declined or cancelled and returns the console output it produced. */
   const sale = async (amount: string, expectPrint: boolean) => {
     const from = terminal.stdout.length;
     const printed = slips.length;
     terminal.type(amount);
-    await terminal.waitFor(/DECLINED: .*\n(?:.*\n)*?What to do: .*\n/, 30_000, from);
+    await terminal.waitFor(/(?:DECLINED|CANCELLED): .*\n(?:.*\n)*?What to do: .*\n/, 30_000, from);
     if (expectPrint) {
       const deadline = Date.now() + 30_000;
       while (slips.length === printed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -103,12 +103,18 @@ describe('declines explained at the counter and reported upstream', () => {
     expect(fourth.console).toContain(`DECLINED: ${explain('91').cashier.en}`);
     expect(fourth.slip).toContain(explain('91').cashier.en);
 
+    // A cardholder's cancel on the reader is a cancel, not a decline: reported as one, apart.
     sim.reader.cancelByCardholder();
     const fifth = await sale('50.00', false);
-    expect(fifth.console).toContain(`DECLINED: ${explain('READER_CANCELLED').cashier.en}`);
+    expect(fifth.console).toContain(`CANCELLED: ${explain('READER_CANCELLED').cashier.en}`);
+    expect(fifth.console).not.toContain('DECLINED');
 
-    const expected = journalDeclines();
-    expect(expected.map((d) => d.decline_code)).toEqual(['05', '51', '54', '91', 'READER_CANCELLED']);
+    const cancelled = journalDeclines().filter((d) => d.state === 'cancelled');
+    expect(cancelled.map((d) => d.decline_code)).toEqual(['READER_CANCELLED']);
+    const expected = journalDeclines().filter((d) => d.state !== 'cancelled');
+    expect(expected.map((d) => d.decline_code)).toEqual(['05', '51', '54', '91']);
+    const cancels = await sim.tms.waitFor((events) => events.some((e) => e.type === 'cancel'), 60_000);
+    expect(cancels.filter((e) => e.type === 'cancel').map((e) => e.eventId)).toEqual([`cancel:${cancelled[0]!.uuid}`]);
     const stored = await sim.tms.waitFor((events) => events.filter((e) => e.type === 'decline').length >= expected.length, 60_000);
     const declines = stored.filter((e) => e.type === 'decline');
     expect(declines).toHaveLength(expected.length);

@@ -26,7 +26,7 @@ describe('start-up recovery of interrupted payments', () => {
     await sim?.stop();
   }, 60_000);
 
-  it('closes created and card_read payments as interrupted and reverses online_sent', async () => {
+  it('closes created and card_read payments as not completed and reverses online_sent', async () => {
     const db = openDatabase(join(config.dataDir, 'pos-companion.db'));
     const journal = new Journal(db, systemClock);
     const created = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
@@ -40,8 +40,8 @@ describe('start-up recovery of interrupted payments', () => {
     const terminal = new Terminal(config, { logger: silentLogger });
     try {
       await terminal.start();
-      expect(terminal.journal.get(created.id)).toMatchObject({ state: 'declined_local', declineCode: 'PAYMENT_INTERRUPTED' });
-      expect(terminal.journal.get(read.id)).toMatchObject({ state: 'declined_local', declineCode: 'PAYMENT_INTERRUPTED' });
+      expect(terminal.journal.get(created.id)).toMatchObject({ state: 'not_completed', declineCode: 'PAYMENT_INTERRUPTED' });
+      expect(terminal.journal.get(read.id)).toMatchObject({ state: 'not_completed', declineCode: 'PAYMENT_INTERRUPTED' });
       expect(['reversal_pending', 'reversed']).toContain(terminal.journal.get(sent.id).state);
       const { remaining } = await terminal.reversals.drain();
       expect(remaining).toBe(0);

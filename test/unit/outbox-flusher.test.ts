@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { openDatabase } from '../../firmware-app/store/db.js';
 import type { TmsBatch } from '../../firmware-app/upstream/events.js';
-import { OutboxFlusher, retryDelay, type FlusherSettings, type HttpAnswer, type HttpPost } from '../../firmware-app/upstream/flusher.js';
+import { OutboxFlusher, type FlusherSettings, type HttpAnswer, type HttpPost } from '../../firmware-app/upstream/flusher.js';
 import { enqueueEvent, outboxDepth } from '../../firmware-app/upstream/outbox.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -42,14 +42,6 @@ function setup(answers: (HttpAnswer | Error)[] = [], random = () => 0.5) {
 
 const refused = () => new Error('connect ECONNREFUSED');
 const settle = () => new Promise((r) => setTimeout(r, 0));
-
-describe('retry delay', () => {
-  it('doubles per attempt from the minimum, caps at the maximum, and keeps half of it fixed (equal jitter)', () => {
-    expect([1, 2, 3, 4, 5, 10].map((a) => retryDelay(a, 1000, 8000, () => 1))).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
-    expect([1, 2, 3, 4].map((a) => retryDelay(a, 1000, 8000, () => 0))).toEqual([500, 1000, 2000, 4000]);
-    expect(retryDelay(1000, 1000, 8000, () => 0.5)).toBe(6000);
-  });
-});
 
 describe('the outbox flusher', () => {
   it('posts the oldest events in batches with the documented envelope and marks them delivered', async () => {

@@ -50,6 +50,9 @@ type HostReply = string;
 
 class FakeHost {
   state: LinkState = 'online';
+  get ready(): boolean {
+    return this.state !== 'offline';
+  }
   readonly sent: IsoMessage[] = [];
   readonly script: HostReply[] = [];
   /** Journal state of the transaction at the moment its request left. */
@@ -192,9 +195,12 @@ describe('payments engine: sale', () => {
     reader.waitForCancel = true;
     const sale = engine.sale({ amount: 100 });
     await new Promise((r) => setTimeout(r, 5));
-    expect(await engine.cancel()).toBe(true);
-    expect(await sale).toMatchObject({ result: 'declined_local', code: 'READER_CANCELLED' });
-    expect(await engine.cancel()).toBe(false);
+    const cancelled = engine.cancel();
+    const outcome = await sale;
+    expect(outcome).toMatchObject({ result: 'cancelled', code: 'CASHIER_CANCELLED', message: 'CANCELLED: Cancelled by cashier' });
+    expect(outcome.transaction.state).toBe('cancelled');
+    expect(await cancelled).toBe('cancelling');
+    expect(await engine.cancel()).toBe('idle');
   });
 });
 

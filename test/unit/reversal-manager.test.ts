@@ -10,17 +10,20 @@ import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { HostLink } from '../../firmware-app/host/link.js';
 import { localDay, transmissionDateTime } from '../../firmware-app/host/messages.js';
 import { Journal, type Transaction } from '../../firmware-app/payments/journal.js';
-import { backoffDelay } from '../../firmware-app/reversals/backoff.js';
+import { backoffDelay } from '../../firmware-app/core/backoff.js';
 import { ReversalManager, reversalAlertKey } from '../../firmware-app/reversals/manager.js';
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
 
-type Reply = { kind: 'answer'; code: string } | { kind: 'timeout' } | { kind: 'unreachable' };
+type Reply = { kind: 'answer'; code: string } | { kind: 'timeout' } | { kind: 'unreachable' } | { kind: 'hang' };
 
 /** Stands in for the TCP link: records each request and answers as the test scripted. */
 class ScriptedLink extends EventEmitter {
   state = 'online';
+  get ready(): boolean {
+    return this.state !== 'offline';
+  }
   readonly sent: IsoMessage[] = [];
   readonly replies: Reply[] = [];
   fallback: Reply = { kind: 'timeout' };
@@ -29,6 +32,8 @@ class ScriptedLink extends EventEmitter {
     const reply = this.replies.shift() ?? this.fallback;
     if (reply.kind === 'unreachable') return Promise.reject(new HostUnreachableError('not connected'));
     this.sent.push(msg);
+    // The process dies with the message on the wire: no answer, no timeout, ever.
+    if (reply.kind === 'hang') return new Promise(() => undefined);
     if (reply.kind === 'timeout') return Promise.reject(new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs));
     return Promise.resolve({
       mti: '0410',
@@ -172,6 +177,26 @@ describe('reversal manager', () => {
     expect(link.sent.map((m) => m.mti)).toEqual(['0400']);
     expect(journal.get(txn.id).state).toBe('reversed');
     await manager.stop();
+  });
+
+  it('a crash with the 0400 on the wire: its send was committed first, so the repeat after the restart is a 0401', async () => {
+    const first = setup();
+    const txn = timedOutSale(first.db, first.journal, first.clock);
+    first.link.replies.push({ kind: 'hang' });
+    first.manager.start();
+    await flush();
+    expect(first.link.sent.map((m) => m.mti)).toEqual(['0400']);
+    expect(first.manager.forTransaction(txn.id)).toMatchObject({ state: 'pending', transmissions: 1 });
+
+    // A new process on the same database: the host may hold the first 0400, so this one is a repeat.
+    const second = setup({ db: first.db, clock: first.clock });
+    second.link.replies.push({ kind: 'answer', code: '00' });
+    second.manager.start();
+    await flush();
+    expect(second.link.sent.map((m) => m.mti)).toEqual(['0401']);
+    expect(second.journal.get(txn.id).state).toBe('reversed');
+    expect(second.manager.forTransaction(txn.id)).toMatchObject({ state: 'acknowledged', transmissions: 2 });
+    await second.manager.stop();
   });
 
   it('goes out again right away when the link comes back online', async () => {

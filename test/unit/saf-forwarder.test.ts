@@ -11,7 +11,7 @@ import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { LinkState } from '../../firmware-app/host/link.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
-import { safBackoffMs, SafForwarder, type SafSettings } from '../../firmware-app/saf/forwarder.js';
+import { SafForwarder, type SafSettings } from '../../firmware-app/saf/forwarder.js';
 import { enqueueSaf, listSafItems } from '../../firmware-app/saf/queue.js';
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
@@ -45,6 +45,9 @@ type Reply = string;
 /** The host as the forwarder sees it: answers each advice with the next scripted reply (default 00). */
 class FakeLink extends EventEmitter {
   state: LinkState = 'online';
+  get ready(): boolean {
+    return this.state !== 'offline';
+  }
   readonly sent: IsoMessage[] = [];
   readonly script: Reply[] = [];
   inFlight = 0;
@@ -158,8 +161,8 @@ describe('SAF forwarder', () => {
     expect(await saf.drain()).toEqual({ remaining: 1 });
     const [row] = listSafItems(db);
     expect(row).toMatchObject({ attempts: 1, sends: 1, state: 'queued' });
-    expect(row!.nextAttemptAt - clock.now()).toBe(1200);
-    clock.advance(1199);
+    expect(row!.nextAttemptAt - clock.now()).toBe(1000);
+    clock.advance(999);
     await saf.drain();
     expect(link.sent).toHaveLength(1);
     clock.advance(1);
@@ -278,14 +281,5 @@ describe('SAF forwarder', () => {
     offlineSale(2_500);
     clock.advance(1_000);
     expect(saf.state()).toEqual({ depth: 2, oldestAgeMs: 6_000, totalAmountByCurrency: { CNY: 3_500 } });
-  });
-});
-
-describe('SAF backoff', () => {
-  it('doubles from the minimum, caps at the maximum, and jitters within +/-20 %', () => {
-    expect([1, 2, 3, 4].map((n) => safBackoffMs(n, 1000, 5000, () => 0.5))).toEqual([1000, 2000, 4000, 5000]);
-    expect(safBackoffMs(1, 1000, 5000, () => 0)).toBe(800);
-    expect(safBackoffMs(1, 1000, 5000, () => 1)).toBe(1200);
-    expect(safBackoffMs(200, 1000, 5000, () => 1)).toBe(6000);
   });
 });

@@ -57,13 +57,25 @@ class FakePort implements CashierPort {
       await new Promise<void>((r) => (this.release = r));
       return {
         approved: false,
-        code: 'READER_CANCELLED',
-        transaction: txn({ state: 'declined_local', declineCode: 'READER_CANCELLED', last4: null }),
+        cancelled: true,
+        code: 'CASHIER_CANCELLED',
+        transaction: txn({ state: 'cancelled', declineCode: 'CASHIER_CANCELLED', last4: null }),
         printed: false,
       };
     }
+    if (this.holdAtHost) {
+      onProgress('card-read');
+      onProgress('waiting-for-host');
+      await new Promise<void>((r) => (this.release = r));
+      return this.next;
+    }
     for (const p of this.progress.slice(1)) onProgress(p);
     return this.next;
+  }
+  /** When set, the sale stops at "Waiting for host..." until `answer()`. */
+  holdAtHost = false;
+  answer(): void {
+    this.release?.();
   }
   refunds: { amount: number; originalId: number | undefined }[] = [];
   voided: number[] = [];
@@ -80,9 +92,17 @@ class FakePort implements CashierPort {
   transaction(id: number): TxnView | undefined {
     return this.txns.find((t) => t.id === id);
   }
-  async cancel(): Promise<void> {
+  /** What cancel() answers once the sale is past the card read. */
+  cancelAnswer: 'cancelling' | 'too-late' = 'cancelling';
+  notVoidable: string | null = null;
+  async cancel(): Promise<'cancelling' | 'too-late' | 'idle'> {
     this.cancelled++;
+    if (this.cancelAnswer === 'too-late') return 'too-late';
     this.release?.();
+    return 'cancelling';
+  }
+  whyNotVoidable(): string | null {
+    return this.notVoidable;
   }
   async reprint(id: number): Promise<{ printed: boolean }> {
     this.reprinted.push(id);
@@ -196,8 +216,41 @@ describe('cashier console', () => {
     fake.enter('5');
     await fake.waitFor(/Waiting for card/);
     fake.type('\x1b');
-    await fake.waitFor(/DECLINED: Cancelled/);
+    await fake.waitFor(/CANCELLED: Cancelled by cashier/);
+    expect(fake.screen).not.toContain('DECLINED');
     expect(port.cancelled).toBe(1);
+  });
+
+  it('refuses Escape once the request is with the host, with a clear line, and shows the answer', async () => {
+    port = new FakePort();
+    port.holdAtHost = true;
+    port.cancelAnswer = 'too-late';
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.type('1');
+    await fake.waitFor(/Amount/);
+    fake.enter('5');
+    await fake.waitFor(/Waiting for host/);
+    fake.type('\x1b');
+    await fake.waitFor(/Cannot cancel: the request is already with the host/);
+    port.answer();
+    await fake.waitFor(/APPROVED auth/);
+    expect(fake.screen).not.toContain('Cancelling...');
+    expect(port.cancelled).toBe(1);
+  });
+
+  it('refuses to void a payment that is not voidable before asking for confirmation', async () => {
+    port = new FakePort();
+    port.txns = [txn({ id: 5, amount: 5000 })];
+    port.notVoidable = 'it has refunds; refund the rest instead';
+    start();
+    await fake.waitFor(/\[3\] Void/);
+    fake.type('3');
+    await fake.waitFor(/Transaction number to void/);
+    fake.enter('5');
+    await fake.waitFor(/Cannot void this payment: it has refunds/);
+    expect(fake.screen).not.toContain('Enter to void this payment');
+    expect(port.voided).toEqual([]);
   });
 
   it('shows the last decline explained from the journal', async () => {

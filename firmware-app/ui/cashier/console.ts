@@ -206,15 +206,21 @@ export class CashierConsole {
       this.tty.line(this.tr('invalid'));
       return this.done();
     }
-    // A void cannot be taken back: the cashier sees which payment it is before it goes out.
+    // A void cannot be taken back: the cashier sees which payment it is before it goes out,
+    // and a payment that cannot be voided is refused before any confirmation is asked.
     this.tty.line(this.describe(txn));
+    const refused = this.port.whyNotVoidable(id);
+    if (refused !== null) {
+      this.tty.line(ansi.bold(`${this.tr('notVoidable')}: ${refused}`));
+      return this.done();
+    }
     const confirm = await this.tty.readLine(this.tr('voidConfirm'), { maxLength: 1 });
     if (confirm === null) return true;
     await this.runPayment((onProgress) => this.port.voidTransaction(id, onProgress));
     return this.done();
   }
 
-  /** Runs a payment with its progress on screen; Escape asks the reader to cancel. */
+  /** Runs a payment with its progress on screen; Escape asks the reader to cancel, and is refused once the request is out. */
   private async runPayment(start: (onProgress: (p: Progress) => void) => Promise<PaymentResult>): Promise<void> {
     let result: PaymentResult;
     try {
@@ -223,8 +229,13 @@ export class CashierConsole {
       });
       result = await this.tty.whileRunning(work, (k) => {
         if (k.name === 'escape' || (k.ctrl && k.name === 'c')) {
-          this.tty.line(this.tr('cancelling'));
-          this.port.cancel().catch(() => undefined);
+          this.port
+            .cancel()
+            .then((r) => {
+              if (r === 'cancelling') this.tty.line(this.tr('cancelling'));
+              else if (r === 'too-late') this.tty.line(ansi.bold(this.tr('cancelTooLate')));
+            })
+            .catch(() => undefined);
         }
       });
     } catch (err) {
@@ -240,6 +251,8 @@ export class CashierConsole {
       const refs = `${x.authCode ? ` auth ${x.authCode}` : ''}${x.rrn ? ` RRN ${x.rrn}` : ''}${x.stan ? ` STAN ${x.stan}` : ''}`;
       const label = x.type === 'void' ? this.tr('voided') : x.type === 'refund' ? this.tr('refundApproved') : this.tr('approved');
       this.tty.line(ansi.bold(`${label}${r.offline ? ` ${this.tr('offline')}` : ''}${refs} (transaction ${x.id})`));
+    } else if (r.cancelled) {
+      this.tty.line(ansi.bold(`${this.tr('cancelled')}: ${explain(r.code ?? '').cashier[this.lang]}`));
     } else {
       this.explainDecline(r.code ?? x.declineCode ?? '');
     }

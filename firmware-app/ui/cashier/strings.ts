@@ -25,6 +25,12 @@ const TEXT = {
   'waiting-for-host': { en: 'Waiting for host...', 'zh-CN': '正在连接主机...' },
   printing: { en: 'Printing...', 'zh-CN': '正在打印...' },
   cancelling: { en: 'Cancelling...', 'zh-CN': '正在取消...' },
+  cancelTooLate: {
+    en: 'Cannot cancel: the request is already with the host. Wait for the answer; void the sale afterwards if needed.',
+    'zh-CN': '无法取消：请求已发往主机。请等待结果，如需撤回请随后做撤销。',
+  },
+  cancelled: { en: 'CANCELLED', 'zh-CN': '已取消 CANCELLED' },
+  notVoidable: { en: 'Cannot void this payment', 'zh-CN': '此交易不能撤销' },
   approved: { en: 'APPROVED', 'zh-CN': '交易成功 APPROVED' },
   voided: { en: 'VOIDED', 'zh-CN': '已撤销 VOIDED' },
   refundApproved: { en: 'REFUND APPROVED', 'zh-CN': '退货成功 REFUND APPROVED' },
