@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
-import { dec64, encodeFrame, FrameError, isEventSeq, MAX_FRAME_LENGTH, parseFrame, type Frame } from '../../drivers/card-reader/frame.js';
-import { LineFramer } from '../../drivers/serial/line-framer.js';
+import { FIELD_RULES } from './commands.js';
+import { decodeText, encodeFrame, isEventSeq, parseFrame, ReaderFrameError, type ReaderFrame } from './frame.js';
+import { LineSplitter } from './line-splitter.js';
 import { cardByName, DEFAULT_CARD, encryptCardData, maskPan, panToken, type TestCard } from '../cards.js';
 import { encryptPinBlock } from './pin-block.js';
 
@@ -39,7 +40,7 @@ interface StoredAnswer {
 }
 
 interface Job {
-  req: Frame;
+  req: ReaderFrame;
   line: string;
   timer: NodeJS.Timeout | undefined;
 }
@@ -47,28 +48,6 @@ interface Job {
 const MAX_TRANSMISSIONS = 3;
 const DUPLICATE_WINDOW_MS = 2000;
 const MERGE_WAIT_MS = 300;
-const INT = /^(?:0|[1-9]\d*)$/;
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Field checks per command (section 6 of the protocol): a mismatch is a SYNTAX NAK. */
-const FIELD_RULES: Record<string, (f: string[]) => boolean> = {
-  INFO: (f) => f.length === 0,
-  STATUS: (f) => f.length === 0,
-  CANCEL: (f) => f.length === 0,
-  RESET: (f) => f.length === 0,
-  READ: (f) => f.length === 3 && INT.test(f[0]!) && f[0]!.length <= 12 && /^[A-Z]{3}$/.test(f[1]!) && INT.test(f[2]!) && Number(f[2]) > 0,
-  PIN: (f) => f.length === 1 && INT.test(f[0]!) && Number(f[0]) > 0,
-  DISPLAY: (f) => f.length === 2 && f.every((x) => B64.test(x)),
-  BEEP: (f) =>
-    f.length === 2 &&
-    INT.test(f[0]!) &&
-    INT.test(f[1]!) &&
-    Number(f[0]) >= 1 &&
-    Number(f[0]) <= 9 &&
-    Number(f[1]) >= 10 &&
-    Number(f[1]) <= 2000,
-};
-
 /**
  * A card reader speaking docs/protocols/card-reader.md on a real pty. Tests (and
  * `npm run sim` flags) script what the cardholder does (`presentCard`, `cancelByCardholder`,
@@ -77,7 +56,6 @@ const FIELD_RULES: Record<string, (f: string[]) => boolean> = {
  */
 export class ReaderSim extends EventEmitter {
   private port: SerialPort | undefined;
-  private framer: LineFramer | undefined;
   private eventSeq = 0;
   private readonly cardActions: CardAction[] = [];
   private readonly pinActions: PinAction[] = [];
@@ -98,7 +76,7 @@ export class ReaderSim extends EventEmitter {
     answerDelayMs: 0,
   };
   /** Every well-formed command received, duplicates included. */
-  readonly received: Frame[] = [];
+  readonly received: ReaderFrame[] = [];
   /** Every NAK this reader sent, by reason: what a test checks to see the damage was noticed. */
   readonly naksSent: string[] = [];
   /** Every NAK the terminal sent this reader, by reason. */
@@ -123,13 +101,15 @@ export class ReaderSim extends EventEmitter {
   async start(): Promise<void> {
     const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 115200, autoOpen: false, lock: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    const framer = new LineFramer({ maxLength: MAX_FRAME_LENGTH });
-    port.pipe(framer);
-    framer.on('data', (line: string) => this.onLine(line));
-    framer.on('overlong', () => this.nak('0', 'OVERLONG'));
+    const splitter = new LineSplitter();
+    port.on('data', (chunk: Buffer) => {
+      for (const item of splitter.push(chunk)) {
+        if ('line' in item) this.onLine(item.line);
+        else this.nak('0', 'OVERLONG');
+      }
+    });
     port.on('error', () => undefined);
     this.port = port;
-    this.framer = framer;
   }
 
   /** Power off: the job in progress and the stored answers are lost, scripted cards and faults stay. */
@@ -139,7 +119,7 @@ export class ReaderSim extends EventEmitter {
     this.held = undefined;
     const port = this.port;
     this.port = undefined;
-    if (port && this.framer) port.unpipe(this.framer);
+    port?.removeAllListeners('data');
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 
@@ -303,18 +283,18 @@ export class ReaderSim extends EventEmitter {
     this.enqueue(encodeFrame({ seq: `E${this.eventSeq}`, command: 'EVENT', fields }));
   }
 
-  private answer(req: Frame, line: string, fields: string[]): void {
+  private answer(req: ReaderFrame, line: string, fields: string[]): void {
     if (this.faults.hang) return;
     const wire = encodeFrame({ seq: req.seq, command: req.command, fields });
     this.answers = [...this.answers.slice(-1), { seq: req.seq, wire, transmissions: 1, commandLine: line, at: Date.now() }];
     this.enqueue(wire, { answer: true });
   }
 
-  private ok(req: Frame, line: string, fields: string[] = []): void {
+  private ok(req: ReaderFrame, line: string, fields: string[] = []): void {
     this.answer(req, line, ['OK', ...fields]);
   }
 
-  private err(req: Frame, line: string, code: string): void {
+  private err(req: ReaderFrame, line: string, code: string): void {
     this.answer(req, line, ['ERR', code]);
   }
 
@@ -325,14 +305,14 @@ export class ReaderSim extends EventEmitter {
       this.nak(seq ?? '0', 'CHECKSUM');
       return;
     }
-    let frame: Frame;
+    let frame: ReaderFrame;
     try {
       frame = parseFrame(line);
     } catch (e) {
-      if (!(e instanceof FrameError)) throw e;
+      if (!(e instanceof ReaderFrameError)) throw e;
       // Never NAK a NAK or an event: two peers could trade NAKs forever.
       if (/^\$(?:\d+|E\d+),NAK,/.test(line) || (e.seq !== undefined && isEventSeq(e.seq))) return;
-      this.nak(e.seq ?? '0', e.code === 'FRAME_CHECKSUM' ? 'CHECKSUM' : 'SYNTAX');
+      this.nak(e.seq ?? '0', e.nak);
       return;
     }
     if (frame.command === 'NAK') {
@@ -360,7 +340,7 @@ export class ReaderSim extends EventEmitter {
     this.enqueue(stored.wire, { answer: true });
   }
 
-  private handle(req: Frame, line: string): void {
+  private handle(req: ReaderFrame, line: string): void {
     if (req.command !== 'RESET') {
       if (this.job?.line === line) return;
       const last = this.answers[this.answers.length - 1];
@@ -394,7 +374,7 @@ export class ReaderSim extends EventEmitter {
         this.ok(req, line);
         return;
       case 'DISPLAY':
-        this.display = [dec64(req.fields[0]!), dec64(req.fields[1]!)];
+        this.display = [decodeText(req.fields[0]!), decodeText(req.fields[1]!)];
         this.ok(req, line);
         return;
       case 'BEEP':
@@ -423,7 +403,7 @@ export class ReaderSim extends EventEmitter {
     return job;
   }
 
-  private startRead(req: Frame, line: string): void {
+  private startRead(req: ReaderFrame, line: string): void {
     const timeoutMs = Number(req.fields[2]);
     const action = this.cardActions.shift() ?? (this.autoPresent ? { card: cardByName(DEFAULT_CARD) } : { nothing: true as const });
     const timer =
@@ -466,7 +446,7 @@ export class ReaderSim extends EventEmitter {
     this.emit('card-read', card.name);
   }
 
-  private startPin(req: Frame, line: string): void {
+  private startPin(req: ReaderFrame, line: string): void {
     if (!this.lastCard) {
       this.err(req, line, 'CANCELLED');
       return;
