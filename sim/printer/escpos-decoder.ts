@@ -1,5 +1,5 @@
 import iconv from 'iconv-lite';
-import { EscPosError } from '../../drivers/printer/escpos.js';
+import { SimError } from '../errors.js';
 
 export type EscPosEvent =
   | { type: 'text'; text: string }
@@ -415,7 +415,7 @@ export class EscPosDecoder {
     const maxPending = opts.maxPending ?? 64 * 1024;
     // Below 16 bytes the longest fixed command or length header could never be held whole.
     if (!Number.isInteger(maxPending) || maxPending < 16) {
-      throw new EscPosError('maxPending must be an integer of at least 16', { maxPending });
+      throw new SimError('SIM_ESCPOS_OPTIONS', 'maxPending must be an integer of at least 16', { maxPending });
     }
     this.maxPending = maxPending;
   }
