@@ -3,7 +3,11 @@ import { SerialPort } from 'serialport';
 import { FIELD_RULES } from './commands.js';
 import { decodeText, encodeFrame, isEventSeq, parseFrame, ReaderFrameError, type ReaderFrame } from './frame.js';
 import { LineSplitter } from './line-splitter.js';
-import { cardByName, DEFAULT_CARD, encryptCardData, maskPan, panToken, type TestCard } from '../cards.js';
+import { ReaderWire } from './wire.js';
+import { cardByName, DEFAULT_CARD, maskPan, panToken, type TestCard } from '../cards.js';
+import { sealCardBlob } from '../crypto/card-blob.js';
+import { DukptDevice } from '../crypto/dukpt.js';
+import { TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../crypto/test-keys.js';
 import { encryptPinBlock } from './pin-block.js';
 
 export interface ReaderSimOptions {
@@ -21,16 +25,6 @@ type CardAction = { card: TestCard } | { cancel: true } | { nothing: true };
 /** What the cardholder does at the next PIN. */
 export type PinAction = { pin: string } | { bypass: true } | { cancel: true } | { nothing: true };
 
-/** Wire faults, each consumed frame by frame; see the fault methods of ReaderSim. */
-interface Faults {
-  corruptAnswers: number;
-  damageIncoming: number;
-  splitAnswers: number;
-  mergeNext: boolean;
-  hang: boolean;
-  answerDelayMs: number;
-}
-
 interface StoredAnswer {
   seq: string;
   wire: string;
@@ -47,7 +41,6 @@ interface Job {
 
 const MAX_TRANSMISSIONS = 3;
 const DUPLICATE_WINDOW_MS = 2000;
-const MERGE_WAIT_MS = 300;
 /**
  * A card reader speaking docs/protocols/card-reader.md on a real pty. Tests (and
  * `npm run sim` flags) script what the cardholder does (`presentCard`, `cancelByCardholder`,
@@ -65,16 +58,9 @@ export class ReaderSim extends EventEmitter {
   private lastCard: TestCard | undefined;
   private display: [string, string] = ['', ''];
   private answers: StoredAnswer[] = [];
-  private out: Promise<void> = Promise.resolve();
-  private held: string | undefined;
-  private readonly faults: Faults = {
-    corruptAnswers: 0,
-    damageIncoming: 0,
-    splitAnswers: 0,
-    mergeNext: false,
-    hang: false,
-    answerDelayMs: 0,
-  };
+  private readonly wire = new ReaderWire();
+  /** Injected once with the test initial key; its counter survives stop() like a real reader's. */
+  private readonly dukpt = new DukptDevice(TEST_READER_INITIAL_KEY, TEST_INITIAL_KEY_ID);
   /** Every well-formed command received, duplicates included. */
   readonly received: ReaderFrame[] = [];
   /** Every NAK this reader sent, by reason: what a test checks to see the damage was noticed. */
@@ -110,13 +96,14 @@ export class ReaderSim extends EventEmitter {
     });
     port.on('error', () => undefined);
     this.port = port;
+    this.wire.attach(port);
   }
 
   /** Power off: the job in progress and the stored answers are lost, scripted cards and faults stay. */
   async stop(): Promise<void> {
     this.endJob();
     this.answers = [];
-    this.held = undefined;
+    this.wire.detach();
     const port = this.port;
     this.port = undefined;
     port?.removeAllListeners('data');
@@ -184,110 +171,66 @@ export class ReaderSim extends EventEmitter {
 
   /** The next `n` answer transmissions (retransmissions included) leave with a wrong checksum. */
   corruptAnswers(n: number): void {
-    this.faults.corruptAnswers += n;
+    this.wire.faults.corruptAnswers += n;
   }
 
   /** The next `n` commands arrive damaged, as line noise would leave them: answered NAK,CHECKSUM. */
   damageIncoming(n: number): void {
-    this.faults.damageIncoming += n;
+    this.wire.faults.damageIncoming += n;
   }
 
   /** The next `n` answers are written in small pieces with pauses between them. */
   splitAnswers(n: number): void {
-    this.faults.splitAnswers += n;
+    this.wire.faults.splitAnswers += n;
   }
 
   /** The next frame is held back and written in one chunk with the frame after it (alone if none follows within 300 ms). */
   mergeNextFrames(): void {
-    this.faults.mergeNext = true;
+    this.wire.faults.mergeNext = true;
   }
 
   /** The reader stops answering (commands are still read, no answer or NAK is sent), until `hang(false)`. */
   hang(on = true): void {
-    this.faults.hang = on;
+    this.wire.faults.hang = on;
   }
 
   /** Every answer waits this long before it is sent. */
   set answerDelayMs(ms: number) {
-    this.faults.answerDelayMs = ms;
+    this.wire.faults.answerDelayMs = ms;
   }
 
   get answerDelayMs(): number {
-    return this.faults.answerDelayMs;
+    return this.wire.faults.answerDelayMs;
   }
 
   /** Bytes that are no frame at all (noise on the line), followed by CR LF so the next frame starts clean. */
   sendGarbage(bytes: Buffer = Buffer.from([0x00, 0xff, 0x24, 0x2a, 0x13, 0x37, 0x80, 0x7e])): void {
-    this.enqueue(Buffer.concat([bytes, Buffer.from('\r\n')]));
+    this.wire.send(Buffer.concat([bytes, Buffer.from('\r\n')]));
   }
 
   /** A line longer than the protocol's 1024-byte maximum. */
   sendOverlong(length = 4096): void {
-    this.enqueue(Buffer.from(`$1,READ,OK,${'A'.repeat(Math.max(0, length - 11))}\r\n`, 'latin1'));
+    this.wire.send(Buffer.from(`$1,READ,OK,${'A'.repeat(Math.max(0, length - 11))}\r\n`, 'latin1'));
   }
 
-  // ---- the wire -------------------------------------------------------------------
-
-  /** Writes stay in order; delays and splits happen inside the chain. */
-  private enqueue(data: Buffer | string, options: { answer?: boolean } = {}): void {
-    const { answer = false } = options;
-    this.out = this.out.then(async () => {
-      if (answer && this.faults.answerDelayMs > 0) await pause(this.faults.answerDelayMs);
-      let text = typeof data === 'string' ? data : data.toString('latin1');
-      if (answer && this.faults.corruptAnswers > 0) {
-        this.faults.corruptAnswers--;
-        text = corruptChecksum(text);
-      }
-      if (this.faults.mergeNext) {
-        this.faults.mergeNext = false;
-        this.held = text;
-        // With nothing following, the held frame still leaves: a merge fault never becomes a hang.
-        setTimeout(() => {
-          if (this.held !== text) return;
-          this.held = undefined;
-          void this.write(text);
-        }, MERGE_WAIT_MS).unref();
-        return;
-      }
-      if (this.held !== undefined) {
-        text = this.held + text;
-        this.held = undefined;
-      }
-      if (answer && this.faults.splitAnswers > 0) {
-        this.faults.splitAnswers--;
-        const step = Math.max(1, Math.ceil(text.length / 4));
-        for (let i = 0; i < text.length; i += step) {
-          await this.write(text.slice(i, i + step));
-          await pause(20);
-        }
-        return;
-      }
-      await this.write(text);
-    });
-  }
-
-  private write(text: string): Promise<void> {
-    const port = this.port;
-    if (!port) return Promise.resolve();
-    return new Promise((resolve) => port.write(Buffer.from(text, 'latin1'), () => resolve()));
-  }
+  // ---- the protocol ---------------------------------------------------------------
 
   private nak(seq: string, reason: string): void {
-    if (this.faults.hang) return;
+    if (this.wire.faults.hang) return;
     this.naksSent.push(reason);
-    this.enqueue(encodeFrame({ seq, command: 'NAK', fields: [reason] }));
+    this.wire.send(encodeFrame({ seq, command: 'NAK', fields: [reason] }));
   }
 
   private event(fields: string[]): void {
     this.eventSeq = this.eventSeq >= 999 ? 1 : this.eventSeq + 1;
-    this.enqueue(encodeFrame({ seq: `E${this.eventSeq}`, command: 'EVENT', fields }));
+    this.wire.send(encodeFrame({ seq: `E${this.eventSeq}`, command: 'EVENT', fields }));
   }
 
   private answer(req: ReaderFrame, line: string, fields: string[]): void {
-    if (this.faults.hang) return;
+    if (this.wire.faults.hang) return;
     const wire = encodeFrame({ seq: req.seq, command: req.command, fields });
     this.answers = [...this.answers.slice(-1), { seq: req.seq, wire, transmissions: 1, commandLine: line, at: Date.now() }];
-    this.enqueue(wire, { answer: true });
+    this.wire.send(wire, { answer: true });
   }
 
   private ok(req: ReaderFrame, line: string, fields: string[] = []): void {
@@ -299,8 +242,8 @@ export class ReaderSim extends EventEmitter {
   }
 
   private onLine(line: string): void {
-    if (this.faults.damageIncoming > 0 && line.startsWith('$') && !/^\$\d+,NAK,/.test(line)) {
-      this.faults.damageIncoming--;
+    if (this.wire.faults.damageIncoming > 0 && line.startsWith('$') && !/^\$\d+,NAK,/.test(line)) {
+      this.wire.faults.damageIncoming--;
       const seq = /^\$(\d+),/.exec(line)?.[1];
       this.nak(seq ?? '0', 'CHECKSUM');
       return;
@@ -328,16 +271,16 @@ export class ReaderSim extends EventEmitter {
       this.nak(frame.seq, 'SYNTAX');
       return;
     }
-    if (this.faults.hang) return;
+    if (this.wire.faults.hang) return;
     this.handle(frame, line);
   }
 
   /** Seq 0 means the most recent answer; each answer is transmitted at most 3 times in all. */
   private onNak(seq: string): void {
     const stored = seq === '0' ? this.answers[this.answers.length - 1] : this.answers.find((a) => a.seq === seq);
-    if (!stored || stored.transmissions >= MAX_TRANSMISSIONS || this.faults.hang) return;
+    if (!stored || stored.transmissions >= MAX_TRANSMISSIONS || this.wire.faults.hang) return;
     stored.transmissions++;
-    this.enqueue(stored.wire, { answer: true });
+    this.wire.send(stored.wire, { answer: true });
   }
 
   private handle(req: ReaderFrame, line: string): void {
@@ -345,7 +288,7 @@ export class ReaderSim extends EventEmitter {
       if (this.job?.line === line) return;
       const last = this.answers[this.answers.length - 1];
       if (last && last.commandLine === line && Date.now() - last.at <= DUPLICATE_WINDOW_MS) {
-        this.enqueue(last.wire, { answer: true });
+        this.wire.send(last.wire, { answer: true });
         return;
       }
     }
@@ -441,7 +384,7 @@ export class ReaderSim extends EventEmitter {
       return;
     }
     this.lastCard = card;
-    const blob = encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
+    const blob = sealCardBlob(this.dukpt, { pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
     this.ok(req, line, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64')]);
     this.emit('card-read', card.name);
   }
@@ -470,15 +413,4 @@ export class ReaderSim extends EventEmitter {
     else if ('bypass' in action) this.ok(req, line, ['BYPASSED']);
     else this.ok(req, line, [encryptPinBlock(action.pin, this.lastCard!.pan).toString('base64')]);
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Flips the checksum's last hex digit, keeping it a hex digit, so only the checksum test fails. */
-function corruptChecksum(wire: string): string {
-  const i = wire.length - 3;
-  const digit = wire[i]!;
-  return wire.slice(0, i) + (digit === '0' ? '1' : '0') + wire.slice(i + 1);
 }
