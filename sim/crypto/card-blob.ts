@@ -12,12 +12,12 @@ import { DukptDevice, KSN_BYTES, workingKeyFromBdk } from './dukpt.js';
  * with version || KSN as additional authenticated data, so neither can be swapped without
  * the host noticing. The plaintext is a UTF-8 JSON object (CardPlaintext).
  */
-export const CARD_BLOB_VERSION = 0x01;
+const CARD_BLOB_VERSION = 0x01;
 const HEADER_BYTES = 1 + KSN_BYTES;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** The plaintext that keeps a READ answer within the 1024-byte frame (card-reader.md section 7). */
-export const MAX_PLAINTEXT_BYTES = 640;
+const MAX_PLAINTEXT_BYTES = 640;
 
 export type EntryMode = 'CHIP' | 'CTLS' | 'SWIPE' | 'MANUAL';
 

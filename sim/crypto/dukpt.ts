@@ -10,7 +10,7 @@ import { aesEncryptBlock } from './aes-block.js';
 export type AesKeyType = 'AES128' | 'AES192' | 'AES256';
 
 /** Key usage indicators of the derivation data (X9.24-3-2017, table 2). */
-export const KEY_USAGE = {
+const KEY_USAGE = {
   keyEncryption: 0x0002,
   pinEncryption: 0x1000,
   macGeneration: 0x2000,
@@ -32,13 +32,13 @@ const ALGORITHM: Record<AesKeyType, { id: number; bits: number }> = {
 };
 
 export const KSN_BYTES = 12;
-export const INITIAL_KEY_ID_BYTES = 8;
+const INITIAL_KEY_ID_BYTES = 8;
 /** A counter with more one-bits would need more intermediate keys than a device keeps. */
 const MAX_ONE_BITS = 16;
 
 export class DukptError extends SimError {}
 
-export function keyTypeOf(key: Buffer): AesKeyType {
+function keyTypeOf(key: Buffer): AesKeyType {
   if (key.length === 16) return 'AES128';
   if (key.length === 24) return 'AES192';
   if (key.length === 32) return 'AES256';
@@ -113,13 +113,13 @@ export function nextCounter(counter: number): number {
   return next;
 }
 
-export interface Ksn {
+interface Ksn {
   initialKeyId: Buffer;
   counter: number;
 }
 
 /** KSN = initial key ID (8 bytes: BDK ID, derivation ID) || transaction counter (4 bytes, big-endian). */
-export function encodeKsn(ksn: Ksn): Buffer {
+function encodeKsn(ksn: Ksn): Buffer {
   checkInitialKeyId(ksn.initialKeyId);
   const out = Buffer.alloc(KSN_BYTES);
   ksn.initialKeyId.copy(out, 0);

@@ -48,7 +48,7 @@ export function isEventSeq(seq: string): boolean {
 }
 
 /** Section 3: XOR of the body's bytes as two upper-case hex digits. */
-export function checksum(body: string): string {
+function checksum(body: string): string {
   let x = 0;
   for (const byte of Buffer.from(body, 'latin1')) x ^= byte;
   return x.toString(16).toUpperCase().padStart(2, '0');
