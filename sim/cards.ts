@@ -1,11 +1,14 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { openCardBlob, sealCardBlob, type CardPlaintext, type EntryMode } from './crypto/card-blob.js';
+import { DukptDevice } from './crypto/dukpt.js';
+import { TEST_BDK, TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from './crypto/test-keys.js';
+
+export type { CardPlaintext, EntryMode };
 
 /**
  * The simulator's test card deck. These PANs exist ONLY here and in the simulated host:
  * the product never sees them in clear, and the leak scan searches every artefact for them.
  */
-export type EntryMode = 'CHIP' | 'CTLS' | 'SWIPE' | 'MANUAL';
-
 export interface TestCard {
   name: string;
   pan: string;
@@ -35,40 +38,31 @@ export function cardByName(name: string): TestCard {
   return card;
 }
 
-/** Test keys shared by the simulated reader and host (never by the product). */
-export const SIM_KEYS = {
-  cardData: Buffer.from('706f732d636f6d70616e696f6e2d73696d2d702d32652d746573742d6b657921', 'hex'),
-  panToken: Buffer.from('706f732d636f6d70616e696f6e2d73696d2d70616e2d746f6b656e2d6b657921', 'hex'),
-} as const;
+/** The simulated reader's PAN token key (test-only); the product never has it. */
+const PAN_TOKEN_KEY = Buffer.from('706f732d636f6d70616e696f6e2d73696d2d70616e2d746f6b656e2d6b657921', 'hex');
 
 export function panToken(pan: string): string {
-  return createHmac('sha256', SIM_KEYS.panToken).update(pan).digest('hex');
+  return createHmac('sha256', PAN_TOKEN_KEY).update(pan).digest('hex');
 }
 
 export function maskPan(pan: string): string {
   return pan.slice(0, 6) + '*'.repeat(pan.length - 10) + pan.slice(-4);
 }
 
-export interface CardPlaintext {
-  pan: string;
-  expiry: string;
-  entryMode: EntryMode;
-}
+/**
+ * A reader of the test deck for tests that need a blob without a simulated reader (host and
+ * bench tests): its own DUKPT counter, the same test keys as ReaderSim.
+ */
+const deckReader = new DukptDevice(TEST_READER_INITIAL_KEY, TEST_INITIAL_KEY_ID);
 
-/** Blob layout: 12-byte IV, 16-byte GCM tag, ciphertext of the JSON card data. */
+/** A blob in the layout of docs/protocols/card-reader.md section 7, under the next KSN of the deck's reader. */
 export function encryptCardData(data: CardPlaintext): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', SIM_KEYS.cardData, iv);
-  const ct = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), ct]);
+  return sealCardBlob(deckReader, data);
 }
 
+/** What the simulated host does with field 48: derive the data key from the test BDK and the blob's KSN. */
 export function decryptCardData(blob: Buffer): CardPlaintext {
-  if (blob.length < 29) throw new Error('card data blob too short');
-  const decipher = createDecipheriv('aes-256-gcm', SIM_KEYS.cardData, blob.subarray(0, 12));
-  decipher.setAuthTag(blob.subarray(12, 28));
-  const pt = Buffer.concat([decipher.update(blob.subarray(28)), decipher.final()]);
-  return JSON.parse(pt.toString('utf8')) as CardPlaintext;
+  return openCardBlob(TEST_BDK, blob).card;
 }
 
 export function luhnValid(pan: string): boolean {

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { PosError } from '../drivers/base/errors.js';
+import { SimError } from './errors.js';
 
-export class SocatMissingError extends PosError {
+export class SocatMissingError extends SimError {
   constructor() {
     super(
       'SIM_SOCAT_MISSING',
@@ -53,10 +53,10 @@ export class PtyPair {
     });
     const deadline = Date.now() + timeoutMs;
     while (!(existsSync(this.devicePath) && existsSync(this.simPath))) {
-      if (!this.child) throw new PosError('SIM_PTY_FAILED', `socat exited before creating ${this.devicePath}: ${stderr.trim()}`);
+      if (!this.child) throw new SimError('SIM_PTY_FAILED', `socat exited before creating ${this.devicePath}: ${stderr.trim()}`);
       if (Date.now() > deadline) {
         await this.stop();
-        throw new PosError('SIM_PTY_FAILED', `socat did not create ${this.devicePath} within ${timeoutMs} ms`);
+        throw new SimError('SIM_PTY_FAILED', `socat did not create ${this.devicePath} within ${timeoutMs} ms`);
       }
       await new Promise((r) => setTimeout(r, 10));
     }

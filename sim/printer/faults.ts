@@ -1,7 +1,7 @@
-import { PosError } from '../../drivers/base/errors.js';
+import { SimError } from '../errors.js';
 import type { PrinterSim } from './printer-sim.js';
 
-export class PrinterFaultError extends PosError {
+export class PrinterFaultError extends SimError {
   constructor(command: string) {
     super('SIM_PRINTER_FAULT_UNKNOWN', `unknown printer fault "${command}"; one of: ${PRINTER_FAULTS.join(', ')}`, { command });
   }

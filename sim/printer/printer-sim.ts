@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { SerialPort } from 'serialport';
-import { encodeStatusByte, type PrinterStatus } from '../../drivers/printer/status.js';
+import { statusByte, type PrinterState } from './status-byte.js';
 import { EscPosDecoder } from './escpos-decoder.js';
 
 export interface PrintedReceipt {
@@ -49,7 +49,7 @@ export class PrinterSim extends EventEmitter {
   readonly receipts: PrintedReceipt[] = [];
   /** Slips cut short by paper out, cover open or going offline. */
   readonly partials: PrintedReceipt[] = [];
-  readonly state: PrinterStatus = {
+  readonly state: PrinterState = {
     online: true,
     coverOpen: false,
     paperNearEnd: false,
@@ -202,7 +202,7 @@ export class PrinterSim extends EventEmitter {
     for (const ev of this.decoder.push(bytes)) {
       switch (ev.type) {
         case 'status-request':
-          this.port?.write(Buffer.from([encodeStatusByte(ev.n, this.state)]));
+          this.port?.write(Buffer.from([statusByte(ev.n, this.state)]));
           break;
         case 'text':
           if (printing) this.text += ev.text;

@@ -1,5 +1,5 @@
-import { PosError } from '../../drivers/base/errors.js';
-import type { Frame } from '../../drivers/card-reader/frame.js';
+import { SimError } from '../errors.js';
+import type { ReaderFrame } from './frame.js';
 import type { ReaderSim } from './reader-sim.js';
 
 /** `npm run sim` flags that script the card reader (parseArgs option table). */
@@ -34,7 +34,7 @@ export type ReaderFaultValues = {
   [K in keyof typeof READER_FAULT_OPTIONS]?: (typeof READER_FAULT_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
 };
 
-export class ReaderFlagError extends PosError {
+export class ReaderFlagError extends SimError {
   constructor(problem: string) {
     super('SIM_BAD_FLAG', problem);
   }
@@ -65,7 +65,7 @@ export function applyReaderFaults(
   if (values['reader-hang']) reader.hang();
   const pin = values.pin;
   if (pin !== undefined && pin !== 'bypass' && !/^\d{4,12}$/.test(pin)) throw new ReaderFlagError('--pin needs 4-12 digits or "bypass"');
-  reader.on('command', (frame: Frame) => {
+  reader.on('command', (frame: ReaderFrame) => {
     if (frame.command === 'READ') {
       if (values['reader-overlong']) reader.sendOverlong();
       if (values['reader-no-card']) reader.presentNothing();

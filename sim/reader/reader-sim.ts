@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
-import { dec64, encodeFrame, FrameError, isEventSeq, MAX_FRAME_LENGTH, parseFrame, type Frame } from '../../drivers/card-reader/frame.js';
-import { LineFramer } from '../../drivers/serial/line-framer.js';
-import { cardByName, DEFAULT_CARD, encryptCardData, maskPan, panToken, type TestCard } from '../cards.js';
+import { FIELD_RULES } from './commands.js';
+import { decodeText, encodeFrame, isEventSeq, parseFrame, ReaderFrameError, type ReaderFrame } from './frame.js';
+import { LineSplitter } from './line-splitter.js';
+import { ReaderWire } from './wire.js';
+import { cardByName, DEFAULT_CARD, maskPan, panToken, type TestCard } from '../cards.js';
+import { sealCardBlob } from '../crypto/card-blob.js';
+import { DukptDevice } from '../crypto/dukpt.js';
+import { TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../crypto/test-keys.js';
 import { encryptPinBlock } from './pin-block.js';
 
 export interface ReaderSimOptions {
@@ -20,16 +25,6 @@ type CardAction = { card: TestCard } | { cancel: true } | { nothing: true };
 /** What the cardholder does at the next PIN. */
 export type PinAction = { pin: string } | { bypass: true } | { cancel: true } | { nothing: true };
 
-/** Wire faults, each consumed frame by frame; see the fault methods of ReaderSim. */
-interface Faults {
-  corruptAnswers: number;
-  damageIncoming: number;
-  splitAnswers: number;
-  mergeNext: boolean;
-  hang: boolean;
-  answerDelayMs: number;
-}
-
 interface StoredAnswer {
   seq: string;
   wire: string;
@@ -39,36 +34,13 @@ interface StoredAnswer {
 }
 
 interface Job {
-  req: Frame;
+  req: ReaderFrame;
   line: string;
   timer: NodeJS.Timeout | undefined;
 }
 
 const MAX_TRANSMISSIONS = 3;
 const DUPLICATE_WINDOW_MS = 2000;
-const MERGE_WAIT_MS = 300;
-const INT = /^(?:0|[1-9]\d*)$/;
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Field checks per command (section 6 of the protocol): a mismatch is a SYNTAX NAK. */
-const FIELD_RULES: Record<string, (f: string[]) => boolean> = {
-  INFO: (f) => f.length === 0,
-  STATUS: (f) => f.length === 0,
-  CANCEL: (f) => f.length === 0,
-  RESET: (f) => f.length === 0,
-  READ: (f) => f.length === 3 && INT.test(f[0]!) && f[0]!.length <= 12 && /^[A-Z]{3}$/.test(f[1]!) && INT.test(f[2]!) && Number(f[2]) > 0,
-  PIN: (f) => f.length === 1 && INT.test(f[0]!) && Number(f[0]) > 0,
-  DISPLAY: (f) => f.length === 2 && f.every((x) => B64.test(x)),
-  BEEP: (f) =>
-    f.length === 2 &&
-    INT.test(f[0]!) &&
-    INT.test(f[1]!) &&
-    Number(f[0]) >= 1 &&
-    Number(f[0]) <= 9 &&
-    Number(f[1]) >= 10 &&
-    Number(f[1]) <= 2000,
-};
-
 /**
  * A card reader speaking docs/protocols/card-reader.md on a real pty. Tests (and
  * `npm run sim` flags) script what the cardholder does (`presentCard`, `cancelByCardholder`,
@@ -77,7 +49,6 @@ const FIELD_RULES: Record<string, (f: string[]) => boolean> = {
  */
 export class ReaderSim extends EventEmitter {
   private port: SerialPort | undefined;
-  private framer: LineFramer | undefined;
   private eventSeq = 0;
   private readonly cardActions: CardAction[] = [];
   private readonly pinActions: PinAction[] = [];
@@ -87,18 +58,11 @@ export class ReaderSim extends EventEmitter {
   private lastCard: TestCard | undefined;
   private display: [string, string] = ['', ''];
   private answers: StoredAnswer[] = [];
-  private out: Promise<void> = Promise.resolve();
-  private held: string | undefined;
-  private readonly faults: Faults = {
-    corruptAnswers: 0,
-    damageIncoming: 0,
-    splitAnswers: 0,
-    mergeNext: false,
-    hang: false,
-    answerDelayMs: 0,
-  };
+  private readonly wire = new ReaderWire();
+  /** Injected once with the test initial key; its counter survives stop() like a real reader's. */
+  private readonly dukpt = new DukptDevice(TEST_READER_INITIAL_KEY, TEST_INITIAL_KEY_ID);
   /** Every well-formed command received, duplicates included. */
-  readonly received: Frame[] = [];
+  readonly received: ReaderFrame[] = [];
   /** Every NAK this reader sent, by reason: what a test checks to see the damage was noticed. */
   readonly naksSent: string[] = [];
   /** Every NAK the terminal sent this reader, by reason. */
@@ -123,23 +87,26 @@ export class ReaderSim extends EventEmitter {
   async start(): Promise<void> {
     const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 115200, autoOpen: false, lock: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    const framer = new LineFramer({ maxLength: MAX_FRAME_LENGTH });
-    port.pipe(framer);
-    framer.on('data', (line: string) => this.onLine(line));
-    framer.on('overlong', () => this.nak('0', 'OVERLONG'));
+    const splitter = new LineSplitter();
+    port.on('data', (chunk: Buffer) => {
+      for (const item of splitter.push(chunk)) {
+        if ('line' in item) this.onLine(item.line);
+        else this.nak('0', 'OVERLONG');
+      }
+    });
     port.on('error', () => undefined);
     this.port = port;
-    this.framer = framer;
+    this.wire.attach(port);
   }
 
   /** Power off: the job in progress and the stored answers are lost, scripted cards and faults stay. */
   async stop(): Promise<void> {
     this.endJob();
     this.answers = [];
-    this.held = undefined;
+    this.wire.detach();
     const port = this.port;
     this.port = undefined;
-    if (port && this.framer) port.unpipe(this.framer);
+    port?.removeAllListeners('data');
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 
@@ -204,135 +171,91 @@ export class ReaderSim extends EventEmitter {
 
   /** The next `n` answer transmissions (retransmissions included) leave with a wrong checksum. */
   corruptAnswers(n: number): void {
-    this.faults.corruptAnswers += n;
+    this.wire.faults.corruptAnswers += n;
   }
 
   /** The next `n` commands arrive damaged, as line noise would leave them: answered NAK,CHECKSUM. */
   damageIncoming(n: number): void {
-    this.faults.damageIncoming += n;
+    this.wire.faults.damageIncoming += n;
   }
 
   /** The next `n` answers are written in small pieces with pauses between them. */
   splitAnswers(n: number): void {
-    this.faults.splitAnswers += n;
+    this.wire.faults.splitAnswers += n;
   }
 
   /** The next frame is held back and written in one chunk with the frame after it (alone if none follows within 300 ms). */
   mergeNextFrames(): void {
-    this.faults.mergeNext = true;
+    this.wire.faults.mergeNext = true;
   }
 
   /** The reader stops answering (commands are still read, no answer or NAK is sent), until `hang(false)`. */
   hang(on = true): void {
-    this.faults.hang = on;
+    this.wire.faults.hang = on;
   }
 
   /** Every answer waits this long before it is sent. */
   set answerDelayMs(ms: number) {
-    this.faults.answerDelayMs = ms;
+    this.wire.faults.answerDelayMs = ms;
   }
 
   get answerDelayMs(): number {
-    return this.faults.answerDelayMs;
+    return this.wire.faults.answerDelayMs;
   }
 
   /** Bytes that are no frame at all (noise on the line), followed by CR LF so the next frame starts clean. */
   sendGarbage(bytes: Buffer = Buffer.from([0x00, 0xff, 0x24, 0x2a, 0x13, 0x37, 0x80, 0x7e])): void {
-    this.enqueue(Buffer.concat([bytes, Buffer.from('\r\n')]));
+    this.wire.send(Buffer.concat([bytes, Buffer.from('\r\n')]));
   }
 
   /** A line longer than the protocol's 1024-byte maximum. */
   sendOverlong(length = 4096): void {
-    this.enqueue(Buffer.from(`$1,READ,OK,${'A'.repeat(Math.max(0, length - 11))}\r\n`, 'latin1'));
+    this.wire.send(Buffer.from(`$1,READ,OK,${'A'.repeat(Math.max(0, length - 11))}\r\n`, 'latin1'));
   }
 
-  // ---- the wire -------------------------------------------------------------------
-
-  /** Writes stay in order; delays and splits happen inside the chain. */
-  private enqueue(data: Buffer | string, options: { answer?: boolean } = {}): void {
-    const { answer = false } = options;
-    this.out = this.out.then(async () => {
-      if (answer && this.faults.answerDelayMs > 0) await pause(this.faults.answerDelayMs);
-      let text = typeof data === 'string' ? data : data.toString('latin1');
-      if (answer && this.faults.corruptAnswers > 0) {
-        this.faults.corruptAnswers--;
-        text = corruptChecksum(text);
-      }
-      if (this.faults.mergeNext) {
-        this.faults.mergeNext = false;
-        this.held = text;
-        // With nothing following, the held frame still leaves: a merge fault never becomes a hang.
-        setTimeout(() => {
-          if (this.held !== text) return;
-          this.held = undefined;
-          void this.write(text);
-        }, MERGE_WAIT_MS).unref();
-        return;
-      }
-      if (this.held !== undefined) {
-        text = this.held + text;
-        this.held = undefined;
-      }
-      if (answer && this.faults.splitAnswers > 0) {
-        this.faults.splitAnswers--;
-        const step = Math.max(1, Math.ceil(text.length / 4));
-        for (let i = 0; i < text.length; i += step) {
-          await this.write(text.slice(i, i + step));
-          await pause(20);
-        }
-        return;
-      }
-      await this.write(text);
-    });
-  }
-
-  private write(text: string): Promise<void> {
-    const port = this.port;
-    if (!port) return Promise.resolve();
-    return new Promise((resolve) => port.write(Buffer.from(text, 'latin1'), () => resolve()));
-  }
+  // ---- the protocol ---------------------------------------------------------------
 
   private nak(seq: string, reason: string): void {
-    if (this.faults.hang) return;
+    if (this.wire.faults.hang) return;
     this.naksSent.push(reason);
-    this.enqueue(encodeFrame({ seq, command: 'NAK', fields: [reason] }));
+    this.wire.send(encodeFrame({ seq, command: 'NAK', fields: [reason] }));
   }
 
   private event(fields: string[]): void {
     this.eventSeq = this.eventSeq >= 999 ? 1 : this.eventSeq + 1;
-    this.enqueue(encodeFrame({ seq: `E${this.eventSeq}`, command: 'EVENT', fields }));
+    this.wire.send(encodeFrame({ seq: `E${this.eventSeq}`, command: 'EVENT', fields }));
   }
 
-  private answer(req: Frame, line: string, fields: string[]): void {
-    if (this.faults.hang) return;
+  private answer(req: ReaderFrame, line: string, fields: string[]): void {
+    if (this.wire.faults.hang) return;
     const wire = encodeFrame({ seq: req.seq, command: req.command, fields });
     this.answers = [...this.answers.slice(-1), { seq: req.seq, wire, transmissions: 1, commandLine: line, at: Date.now() }];
-    this.enqueue(wire, { answer: true });
+    this.wire.send(wire, { answer: true });
   }
 
-  private ok(req: Frame, line: string, fields: string[] = []): void {
+  private ok(req: ReaderFrame, line: string, fields: string[] = []): void {
     this.answer(req, line, ['OK', ...fields]);
   }
 
-  private err(req: Frame, line: string, code: string): void {
+  private err(req: ReaderFrame, line: string, code: string): void {
     this.answer(req, line, ['ERR', code]);
   }
 
   private onLine(line: string): void {
-    if (this.faults.damageIncoming > 0 && line.startsWith('$') && !/^\$\d+,NAK,/.test(line)) {
-      this.faults.damageIncoming--;
+    if (this.wire.faults.damageIncoming > 0 && line.startsWith('$') && !/^\$\d+,NAK,/.test(line)) {
+      this.wire.faults.damageIncoming--;
       const seq = /^\$(\d+),/.exec(line)?.[1];
       this.nak(seq ?? '0', 'CHECKSUM');
       return;
     }
-    let frame: Frame;
+    let frame: ReaderFrame;
     try {
       frame = parseFrame(line);
     } catch (e) {
-      if (!(e instanceof FrameError)) throw e;
+      if (!(e instanceof ReaderFrameError)) throw e;
       // Never NAK a NAK or an event: two peers could trade NAKs forever.
       if (/^\$(?:\d+|E\d+),NAK,/.test(line) || (e.seq !== undefined && isEventSeq(e.seq))) return;
-      this.nak(e.seq ?? '0', e.code === 'FRAME_CHECKSUM' ? 'CHECKSUM' : 'SYNTAX');
+      this.nak(e.seq ?? '0', e.nak);
       return;
     }
     if (frame.command === 'NAK') {
@@ -348,24 +271,24 @@ export class ReaderSim extends EventEmitter {
       this.nak(frame.seq, 'SYNTAX');
       return;
     }
-    if (this.faults.hang) return;
+    if (this.wire.faults.hang) return;
     this.handle(frame, line);
   }
 
   /** Seq 0 means the most recent answer; each answer is transmitted at most 3 times in all. */
   private onNak(seq: string): void {
     const stored = seq === '0' ? this.answers[this.answers.length - 1] : this.answers.find((a) => a.seq === seq);
-    if (!stored || stored.transmissions >= MAX_TRANSMISSIONS || this.faults.hang) return;
+    if (!stored || stored.transmissions >= MAX_TRANSMISSIONS || this.wire.faults.hang) return;
     stored.transmissions++;
-    this.enqueue(stored.wire, { answer: true });
+    this.wire.send(stored.wire, { answer: true });
   }
 
-  private handle(req: Frame, line: string): void {
+  private handle(req: ReaderFrame, line: string): void {
     if (req.command !== 'RESET') {
       if (this.job?.line === line) return;
       const last = this.answers[this.answers.length - 1];
       if (last && last.commandLine === line && Date.now() - last.at <= DUPLICATE_WINDOW_MS) {
-        this.enqueue(last.wire, { answer: true });
+        this.wire.send(last.wire, { answer: true });
         return;
       }
     }
@@ -394,7 +317,7 @@ export class ReaderSim extends EventEmitter {
         this.ok(req, line);
         return;
       case 'DISPLAY':
-        this.display = [dec64(req.fields[0]!), dec64(req.fields[1]!)];
+        this.display = [decodeText(req.fields[0]!), decodeText(req.fields[1]!)];
         this.ok(req, line);
         return;
       case 'BEEP':
@@ -423,7 +346,7 @@ export class ReaderSim extends EventEmitter {
     return job;
   }
 
-  private startRead(req: Frame, line: string): void {
+  private startRead(req: ReaderFrame, line: string): void {
     const timeoutMs = Number(req.fields[2]);
     const action = this.cardActions.shift() ?? (this.autoPresent ? { card: cardByName(DEFAULT_CARD) } : { nothing: true as const });
     const timer =
@@ -461,12 +384,12 @@ export class ReaderSim extends EventEmitter {
       return;
     }
     this.lastCard = card;
-    const blob = encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
+    const blob = sealCardBlob(this.dukpt, { pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
     this.ok(req, line, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64')]);
     this.emit('card-read', card.name);
   }
 
-  private startPin(req: Frame, line: string): void {
+  private startPin(req: ReaderFrame, line: string): void {
     if (!this.lastCard) {
       this.err(req, line, 'CANCELLED');
       return;
@@ -490,15 +413,4 @@ export class ReaderSim extends EventEmitter {
     else if ('bypass' in action) this.ok(req, line, ['BYPASSED']);
     else this.ok(req, line, [encryptPinBlock(action.pin, this.lastCard!.pan).toString('base64')]);
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Flips the checksum's last hex digit, keeping it a hex digit, so only the checksum test fails. */
-function corruptChecksum(wire: string): string {
-  const i = wire.length - 3;
-  const digit = wire[i]!;
-  return wire.slice(0, i) + (digit === '0' ? '1' : '0') + wire.slice(i + 1);
 }

@@ -80,6 +80,10 @@ describe('card-data leak scan of every artefact', () => {
     expect(found([{ name: 'track 1', bytes: '%B4000056655665556^DOE/JANE^2301' }])).toContain('track 1 visa-expired');
     expect(found([{ name: 'event', bytes: '{"pin":"8642"}' }])).toEqual(['PIN next to "pin"']);
     expect(found([{ name: 'pin block', bytes: Buffer.from('048642FFFFFFFFFF', 'hex') }])).toEqual(['PIN field (ISO 9564 format 0)']);
+    expect(found([{ name: 'key dump', bytes: 'bdk=FEDCBA9876543210F1F1F1F1F1F1F1F1 k=a35c412efd41fdb98b69797c02dcd08f' }])).toEqual([
+      'BDK (HEX)',
+      'data key 1 (hex)',
+    ]);
     // A card number not in the deck is still caught by its shape.
     expect(found([{ name: 'other card', bytes: 'pan 378282246310005 here' }])).toEqual(['card-number-like digits']);
     expect(found([{ path: join(dir, 'clean.log') }])).toEqual([]);

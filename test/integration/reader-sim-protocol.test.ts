@@ -85,6 +85,13 @@ describe('ReaderSim follows the protocol document', () => {
     }
   });
 
+  it('NAKs a DISPLAY line that is canonical base64 but not UTF-8 with SYNTAX, and goes on answering', async () => {
+    send(cmd('12', 'DISPLAY', 'wyg=', ''));
+    expect(await next()).toEqual({ seq: '12', command: 'NAK', fields: ['SYNTAX'] });
+    send(cmd('13', 'STATUS'));
+    expect(await next()).toEqual({ seq: '13', command: 'STATUS', fields: ['OK', 'IDLE', '0'] });
+  });
+
   it('never NAKs a NAK or an event, and ignores empty lines', async () => {
     send('$3,NAK,CHECKSUM*00\r\n');
     send('$E2,EVENT,KEY,1*00\r\n');

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_CARDS } from '../../sim/cards.js';
+import { workingKeyFromBdk } from '../../sim/crypto/dukpt.js';
+import { TEST_BDK, TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../../sim/crypto/test-keys.js';
 
 /** Something that must never appear in an artefact, as exact bytes. */
 export interface Needle {
@@ -22,7 +24,8 @@ export type Artefact = { path: string } | { name: string; bytes: Buffer | string
  * Every simulator test PAN in the encodings card data travels in: ASCII digits, UTF-16
  * (some loggers), packed BCD (ISO 8583 field 2 and EMV tag 5A), and each card's track-2
  * equivalent (`PAN=YYMM` / `PAN D YYMM`) and track-1 (`%B PAN^`) forms; and any PIN given,
- * as digits next to a PIN-ish key and as an ISO 9564 format-0 PIN field.
+ * as digits next to a PIN-ish key and as an ISO 9564 format-0 PIN field; and the
+ * simulator's keys (keyNeedles).
  */
 export function cardNeedles(pins: readonly string[] = []): Needle[] {
   const needles: Needle[] = [];
@@ -46,7 +49,34 @@ export function cardNeedles(pins: readonly string[] = []): Needle[] {
       }
     }
   }
-  return needles;
+  return [...needles, ...keyNeedles()];
+}
+
+/** Transactions per simulated reader whose working keys are searched for; a run uses fewer. */
+const KEYED_TRANSACTIONS = 32;
+
+/**
+ * The test-only BDK, the reader's initial key, and the data and PIN working keys of the
+ * reader's first transactions, raw, in hex and in base64: no key may reach an artefact.
+ */
+function keyNeedles(): Needle[] {
+  const keys: [string, Buffer][] = [
+    ['BDK', TEST_BDK],
+    ['reader initial key', TEST_READER_INITIAL_KEY],
+  ];
+  for (let counter = 1; counter <= KEYED_TRANSACTIONS; counter++) {
+    const ksn = Buffer.alloc(12);
+    TEST_INITIAL_KEY_ID.copy(ksn);
+    ksn.writeUInt32BE(counter, 8);
+    keys.push([`data key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'dataEncrypt')]);
+    keys.push([`PIN key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'pinEncryption')]);
+  }
+  return keys.flatMap(([label, key]) => [
+    { label, bytes: key },
+    { label: `${label} (hex)`, bytes: Buffer.from(key.toString('hex'), 'ascii') },
+    { label: `${label} (HEX)`, bytes: Buffer.from(key.toString('hex').toUpperCase(), 'ascii') },
+    { label: `${label} (base64)`, bytes: Buffer.from(key.toString('base64'), 'ascii') },
+  ]);
 }
 
 /** Luhn check, to tell a card number from any other long digit run. */

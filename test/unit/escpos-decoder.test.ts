@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { DLE_EOT, EscPosBuilder, EscPosError } from '../../drivers/printer/escpos.js';
+import { DLE_EOT, EscPosBuilder } from '../../drivers/printer/escpos.js';
+import { SimError } from '../../sim/errors.js';
 import { decodeToText, EscPosDecoder, type EscPosEvent } from '../../sim/printer/escpos-decoder.js';
 
 function receipt(): Buffer {
@@ -161,7 +162,7 @@ describe('EscPosDecoder', () => {
   });
 
   it('rejects a maxPending too small to hold a command header', () => {
-    expect(() => new EscPosDecoder({ maxPending: 8 })).toThrow(EscPosError);
+    expect(() => new EscPosDecoder({ maxPending: 8 })).toThrow(SimError);
   });
 });
 

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * A simulator is a peer written from the protocol documents (docs/protocols): if it shared
+ * the product's codecs, both sides would be wrong in the same way and no test could see
+ * it. The card reader, printer, TMS and key simulators therefore import nothing from the
+ * product; the host simulator (sim/host) still uses the product's ISO 8583 packager and is
+ * left out until it has a codec of its own.
+ */
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const SIM = join(ROOT, 'sim');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return path === join(SIM, 'host') ? [] : sources(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function productImports(file: string): string[] {
+  const specifiers = [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+  return specifiers
+    .filter((s) => s.startsWith('.'))
+    .map((s) => relative(ROOT, resolve(dirname(file), s)))
+    .filter((target) => target.startsWith('drivers') || target.startsWith('firmware-app'));
+}
+
+describe('simulators are independent peers', () => {
+  const files = sources(SIM);
+
+  it('finds the reader, printer and crypto simulators to check', () => {
+    const names = files.map((f) => relative(SIM, f));
+    expect(names).toEqual(expect.arrayContaining(['reader/reader-sim.ts', 'printer/printer-sim.ts', 'crypto/dukpt.ts', 'pty.ts']));
+  });
+
+  it.each(files.map((f) => [relative(ROOT, f), f] as const))('%s imports nothing from drivers/ or firmware-app/', (_name, file) => {
+    expect(productImports(file)).toEqual([]);
+  });
+});
