@@ -19,7 +19,7 @@ import { PaymentInProgressError } from './payments/errors.js';
 import type { SafQueueState } from './saf/queue.js';
 import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
-import { checkpointWal, openDatabase, type Db } from './store/db.js';
+import { openDatabase, WalCheckpointer, type Db, type WalCheckpointOptions } from './store/db.js';
 import { assertStorageHeadroom, storageFailure } from './store/storage.js';
 import { schemaVersion } from './store/migrations.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
@@ -34,6 +34,8 @@ export interface TerminalDeps {
   portFactory?: PortFactory;
   /** Where job ticks come from; node-cron unless a test drives them. */
   schedule?: Schedule;
+  /** When the WAL is checkpointed; the store's defaults unless a test or the bench says otherwise. */
+  walCheckpoints?: Partial<WalCheckpointOptions>;
 }
 
 export interface TerminalStatus {
@@ -75,6 +77,7 @@ export class Terminal {
   readonly jobs: JobScheduler;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly walCheckpoints: WalCheckpointer;
   private current: Promise<unknown> | undefined;
   private stopping = false;
 
@@ -90,6 +93,12 @@ export class Terminal {
       backupDir: resolveDataPath(config, config.jobs.backup.dir),
     });
     this.journal = new Journal(this.db, this.clock);
+    this.walCheckpoints = new WalCheckpointer(
+      this.db,
+      resolveDataPath(config, 'pos-companion.db'),
+      { clock: this.clock, logger: this.log, paymentInProgress: () => this.current !== undefined },
+      deps.walCheckpoints,
+    );
     this.upstream = config.tms.url
       ? new OutboxFlusher(this.db, { ...config.tms, terminalId: config.terminal.id }, { clock: this.clock, logger: deps.logger })
       : undefined;
@@ -263,6 +272,7 @@ export class Terminal {
     // Never throws: a missing printer shows on the status line and queued slips wait for it.
     const printerUp = this.printing.start();
     await Promise.all([readerUp, printerUp, this.link.waitOnline(this.config.host.connectTimeoutMs)]);
+    this.walCheckpoints.start();
     // Last, so a catch-up settlement finds the link and the queues already running.
     this.jobs.start();
   }
@@ -366,16 +376,6 @@ export class Terminal {
       return await run;
     } finally {
       this.current = undefined;
-      this.checkpointBetweenPayments();
-    }
-  }
-
-  /** Between payments, so no payment's commit carries the WAL checkpoint; a failure only waits for the next one. */
-  private checkpointBetweenPayments(): void {
-    try {
-      checkpointWal(this.db);
-    } catch (err) {
-      this.log.warn({ err }, 'WAL checkpoint after the payment failed');
     }
   }
 
@@ -431,6 +431,7 @@ export class Terminal {
     await reversalsStopped;
     await printingStopped;
     this.monitors.stop();
+    this.walCheckpoints.stop();
     await this.upstream?.stop();
     this.db.close();
   }
