@@ -21,7 +21,7 @@ import { PaymentInProgressError } from './payments/errors.js';
 import type { SafQueueState } from './saf/queue.js';
 import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
-import { checkpointWal, openDatabase, type Db } from './store/db.js';
+import { openDatabase, WalCheckpointer, type Db, type WalCheckpointOptions } from './store/db.js';
 import { assertStorageHeadroom, storageFailure } from './store/storage.js';
 import { schemaVersion } from './store/migrations.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
@@ -38,6 +38,8 @@ export interface TerminalDeps {
   schedule?: Schedule;
   /** How often recovery runs while no payment is in progress. */
   recoverEveryMs?: number;
+  /** When the WAL is checkpointed; the store's defaults unless a test or the bench says otherwise. */
+  walCheckpoints?: Partial<WalCheckpointOptions>;
 }
 
 /** A payment stranded in flight while the process keeps running is reversed within seconds, not at the next sale. */
@@ -82,6 +84,7 @@ export class Terminal {
   readonly jobs: JobScheduler;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly walCheckpoints: WalCheckpointer;
   private current: Promise<unknown> | undefined;
   private stopping = false;
   private recoverTimer: TimerHandle | undefined;
@@ -100,6 +103,12 @@ export class Terminal {
       backupDir: resolveDataPath(config, config.jobs.backup.dir),
     });
     this.journal = new Journal(this.db, this.clock);
+    this.walCheckpoints = new WalCheckpointer(
+      this.db,
+      resolveDataPath(config, 'pos-companion.db'),
+      { clock: this.clock, logger: this.log, paymentInProgress: () => this.current !== undefined },
+      deps.walCheckpoints,
+    );
     this.upstream = config.tms.url
       ? new OutboxFlusher(this.db, { ...config.tms, terminalId: config.terminal.id }, { clock: this.clock, logger: deps.logger })
       : undefined;
@@ -273,6 +282,7 @@ export class Terminal {
     // Never throws: a missing printer shows on the status line and queued slips wait for it.
     const printerUp = this.printing.start();
     await Promise.all([readerUp, printerUp, this.link.waitOnline(this.config.host.connectTimeoutMs)]);
+    this.walCheckpoints.start();
     // Last, so a catch-up settlement finds the link and the queues already running.
     this.jobs.start();
     this.armRecovery();
@@ -397,16 +407,6 @@ export class Terminal {
       return await run;
     } finally {
       this.current = undefined;
-      this.checkpointBetweenPayments();
-    }
-  }
-
-  /** Between payments, so no payment's commit carries the WAL checkpoint; a failure only waits for the next one. */
-  private checkpointBetweenPayments(): void {
-    try {
-      checkpointWal(this.db);
-    } catch (err) {
-      this.log.warn({ err }, 'WAL checkpoint after the payment failed');
     }
   }
 
@@ -464,6 +464,7 @@ export class Terminal {
     await reversalsStopped;
     await printingStopped;
     this.monitors.stop();
+    this.walCheckpoints.stop();
     await this.upstream?.stop();
     this.db.close();
   }

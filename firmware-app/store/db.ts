@@ -1,7 +1,7 @@
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { systemClock, type Clock } from '../../drivers/base/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../../drivers/base/clock.js';
 import { PosError } from '../../drivers/base/errors.js';
 import { silentLogger, type Logger } from '../../drivers/base/logger.js';
 import { backupDatabaseSync } from './backup.js';
@@ -79,12 +79,111 @@ export function durabilitySettings(db: Db): { journalMode: string; synchronous: 
   };
 }
 
+/** When the terminal copies the WAL into the database file (a checkpoint: two fsyncs and the copy). */
+export interface WalCheckpointOptions {
+  /** How often the WAL's size is looked at (a `stat`, no I/O on the database). */
+  pollMs: number;
+  /** A WAL that has not changed for this long is checkpointed: nothing is being written. */
+  idleMs: number;
+  /** A WAL at least this large is checkpointed at the first look with no payment in progress. */
+  maxWalBytes: number;
+}
+
+export const WAL_CHECKPOINT_DEFAULTS: WalCheckpointOptions = { pollMs: 1_000, idleMs: 5_000, maxWalBytes: 4 * 1024 * 1024 };
+
 /**
- * Copies what the WAL holds into the database file, without waiting for anyone. SQLite's
- * own checkpoint runs inside whichever commit pushes the WAL past 1000 pages, so a commit
- * that must finish before a 0200 or a receipt leaves would carry it; the terminal runs
- * this between payments instead, and the automatic one is left only as a backstop.
+ * SQLite's own checkpoint runs inside whichever commit pushes the WAL past its threshold,
+ * so the commit a 0200 or an APPROVED waits for would carry it. Raised far above
+ * `maxWalBytes`, it is only a backstop for a WAL the terminal never found a moment for.
  */
-export function checkpointWal(db: Db): void {
-  db.pragma('wal_checkpoint(PASSIVE)');
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 16_384;
+
+export interface WalCheckpoint {
+  reason: 'size' | 'idle';
+  walBytes: number;
+  /** False when another connection's read kept part of the WAL; the next look tries again. */
+  complete: boolean;
+}
+
+/**
+ * Checkpoints the WAL by size or when idle, never while a payment is in progress: a
+ * checkpoint is synchronous, so one that ran between a payment's commits would delay its
+ * 0200, its answer or its slip. TRUNCATE leaves the WAL file empty, so its size is what
+ * the next checkpoint has to copy.
+ */
+export class WalCheckpointer {
+  private readonly options: WalCheckpointOptions;
+  private readonly walFile: string;
+  private timer: TimerHandle | undefined;
+  private lastSize = 0;
+  private unchangedSince = 0;
+
+  constructor(
+    private readonly db: Db,
+    databaseFile: string,
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      paymentInProgress: () => boolean;
+      onCheckpoint?: (checkpoint: WalCheckpoint) => void;
+    },
+    options: Partial<WalCheckpointOptions> = {},
+  ) {
+    this.options = { ...WAL_CHECKPOINT_DEFAULTS, ...options };
+    this.walFile = `${databaseFile}-wal`;
+  }
+
+  start(): void {
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+    this.unchangedSince = this.deps.clock.now();
+    this.schedule();
+  }
+
+  stop(): void {
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.look();
+      if (this.timer) this.schedule();
+    }, this.options.pollMs);
+    this.timer.unref?.();
+  }
+
+  private look(): void {
+    const now = this.deps.clock.now();
+    const size = statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
+    if (size !== this.lastSize) {
+      this.lastSize = size;
+      this.unchangedSince = now;
+    }
+    if (size === 0 || !this.db.open || this.deps.paymentInProgress()) return;
+    const reason = size >= this.options.maxWalBytes ? 'size' : now - this.unchangedSince >= this.options.idleMs ? 'idle' : undefined;
+    if (!reason) return;
+    try {
+      const complete = truncateWal(this.db);
+      this.lastSize = statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
+      this.deps.onCheckpoint?.({ reason, walBytes: size, complete });
+    } catch (err) {
+      this.deps.logger.warn({ err, walBytes: size }, 'WAL checkpoint failed; retried at the next look');
+    }
+  }
+}
+
+/**
+ * Copies the WAL into the database file and empties it, without waiting: a reader in
+ * another process (a backup, a reconcile) makes it stop short instead of blocking the
+ * terminal for the busy timeout. Returns whether the whole WAL was copied.
+ */
+function truncateWal(db: Db): boolean {
+  const timeout = Number(db.pragma('busy_timeout', { simple: true }));
+  db.pragma('busy_timeout = 0');
+  try {
+    const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+    return row !== undefined && row.busy === 0 && row.log === row.checkpointed;
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
+  }
 }

@@ -212,6 +212,17 @@ export const MIGRATIONS: readonly Migration[] = [
     // transition the lifecycle forbids is refused by SQLite, not stored.
     sql: lifecycleGuardSql(),
   },
+  {
+    name: 'per-sale lookups by transaction, original and STAN',
+    // Each sale looks up its slips, a refund or void its original's earlier refunds and
+    // voids, a late answer its STAN; without these each lookup scans a history that grows
+    // for as long as retention keeps it (30 days of slips, the whole journal).
+    sql: `
+    CREATE INDEX print_jobs_transaction ON print_jobs(transaction_id) WHERE transaction_id IS NOT NULL;
+    CREATE INDEX transactions_original ON transactions(original_id) WHERE original_id IS NOT NULL;
+    CREATE INDEX transactions_stan_only ON transactions(stan) WHERE stan IS NOT NULL;
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}

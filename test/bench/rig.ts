@@ -11,6 +11,9 @@ import { cardByName, DEFAULT_CARD, encryptCardData, maskPan, panToken } from '..
 
 export const now = (): number => performance.now();
 
+/** Where the fsync child's marks point: a path that never exists, so the failed `access` is the mark in the trace. */
+export const MARK_PREFIX = '/nonexistent/pos-bench-mark/';
+
 /**
  * The configuration the bench runs with: the product defaults, except what each
  * measurement says it changes (paths, ports, and the offline caps that let 10,000 sales
