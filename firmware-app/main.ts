@@ -10,6 +10,7 @@ import { createLogger } from './logging/logger.js';
 import { resolveDataPath, Terminal } from './terminal.js';
 import { runUi } from './ui/start.js';
 import { restoreDatabase } from './jobs/backup.js';
+import { holdDataLock, withDataLock } from './store/data-lock.js';
 
 const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--ready-file FILE]
 
@@ -78,10 +79,15 @@ async function main(argv: string[]): Promise<number> {
   const restoreFrom = args['restore-backup'];
   if (restoreFrom) {
     const target = resolveDataPath(config, 'pos-companion.db');
-    restoreDatabase(restoreFrom, target);
-    process.stdout.write(`restored ${restoreFrom} to ${target}\n`);
+    withDataLock(config.dataDir, () => restoreDatabase(restoreFrom, target));
+    process.stdout.write(
+      `restored ${restoreFrom} to ${target}; the next start moves the STAN and batch counters past the last ones used\n`,
+    );
     return 0;
   }
+  // Before the simulator starts, so a refusal leaves nothing running behind it.
+  const dataLock = holdDataLock(config.dataDir);
+
   const simFlags = Object.keys(args).some((name) => name.startsWith('sim-'));
   const pointAll = args.sim === true || config.sim || simFlags;
   let sim: Awaited<ReturnType<EmbeddedModule['startEmbedded']>> | undefined;
@@ -125,6 +131,7 @@ async function main(argv: string[]): Promise<number> {
       if (readyFile) rmSync(readyFile, { force: true });
       await terminal.stop();
       await sim?.stop();
+      dataLock.release();
       logger.info('stopped');
       logger.flush();
     })();

@@ -22,6 +22,7 @@ import type { SafQueueState } from './saf/queue.js';
 import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
 import { openDatabase, WalCheckpointer, type Db, type WalCheckpointOptions } from './store/db.js';
+import { attachHighWater, highWaterFile } from './store/high-water.js';
 import { assertStorageHeadroom, storageFailure } from './store/storage.js';
 import { schemaVersion } from './store/migrations.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
@@ -97,11 +98,13 @@ export class Terminal {
     this.clock = deps.clock ?? systemClock;
     this.recoverEveryMs = deps.recoverEveryMs ?? DEFAULT_RECOVER_EVERY_MS;
     this.log = deps.logger.child('terminal');
-    this.db = openDatabase(resolveDataPath(config, 'pos-companion.db'), {
+    const databaseFile = resolveDataPath(config, 'pos-companion.db');
+    this.db = openDatabase(databaseFile, {
       logger: deps.logger.child('store'),
       clock: this.clock,
       backupDir: resolveDataPath(config, config.jobs.backup.dir),
     });
+    attachHighWater(this.db, highWaterFile(databaseFile), deps.logger.child('store'));
     this.journal = new Journal(this.db, this.clock);
     this.walCheckpoints = new WalCheckpointer(
       this.db,

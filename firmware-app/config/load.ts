@@ -89,8 +89,23 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+/**
+ * Keys the schema does not know, at any depth. zod objects drop unknown keys silently below
+ * the top level, so `offline.floorLimt` would fall back to the default floor limit unseen.
+ */
+function unknownKeys(input: unknown, shape: Record<string, z.ZodType> | undefined, path: string[] = []): string[] {
+  if (!shape || input === null || typeof input !== 'object' || Array.isArray(input)) return [];
+  return Object.entries(input).flatMap(([key, value]) =>
+    Object.hasOwn(shape, key) ? unknownKeys(value, shapeOf(shape[key]!), [...path, key]) : [[...path, key].join('.')],
+  );
+}
+
 /** Validates a plain object into a Config, naming the field and the problem on failure. */
 export function parseConfig(input: unknown): Config {
+  const unknown = unknownKeys(input, shapeOf(configSchema));
+  if (unknown.length > 0) {
+    throw new ConfigError(`invalid configuration: ${unknown.map((k) => `${k}: unknown key`).join('; ')}`, { fields: unknown });
+  }
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(`invalid configuration: ${describeIssues(result.error)}`, {

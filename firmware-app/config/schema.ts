@@ -241,10 +241,11 @@ export const configSchema = z
           .refine((v) => v === '' || PIN_HASH_PATTERN.test(v), 'must be a scrypt$N$r$p$salt$hash string from npm run diag -- --hash-pin')
           .default(''),
         /** Wrong PINs in a row before the menu locks. */
-        maxPinFailures: z.number().int().min(1).max(20).default(5),
-        /** First lockout; every further lockout doubles it, up to lockoutMaxMs. */
+        maxPinFailures: z.number().int().min(1).max(10).default(5),
+        /** First lockout; every further lockout doubles it, up to lockoutMaxMs. Kept across restarts. */
         lockoutMs: z.number().int().positive().default(60_000),
-        lockoutMaxMs: z.number().int().positive().default(3_600_000),
+        /** At least 30 minutes (PCI DSS 8.3.4), so repeated guessing always ends in a long lockout. */
+        lockoutMaxMs: z.number().int().min(1_800_000, 'must be at least 1800000 (30 minutes)').default(3_600_000),
         /** Unix socket of the control server (relative to dataDir unless absolute); empty disables it. */
         controlSocket: z.string().default('control.sock'),
       })

@@ -5,6 +5,19 @@ import type { Logger } from '../logging/logger.js';
 import { SESSION_METHODS, type DiagnosticsSession, type SessionMethod } from '../ui/diagnostics/session.js';
 import { ControlError, LineSplitter, type ControlMessage, type ControlRequest } from './protocol.js';
 
+/**
+ * Bounds on what one client can make the terminal do: the socket lives in the same event
+ * loop as the payments, so a flood must cost little and end soon.
+ */
+export const CONTROL_LIMITS = {
+  /** Technician sessions at once; more are answered CONTROL_BUSY and closed. */
+  connections: 4,
+  /** Requests waiting on one connection (they run one at a time); more closes it. */
+  queuedRequests: 64,
+  /** Error answers on one connection (refused, malformed, unknown); the last one closes it. */
+  errors: 32,
+} as const;
+
 export interface ControlServerDeps {
   /** A fresh, logged-out session per connection; `actor` is what the audit log records. */
   openSession: (actor: string) => DiagnosticsSession;
@@ -32,6 +45,7 @@ export class ControlServer {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private connections = 0;
+  private turnedAway = 0;
 
   constructor(
     readonly path: string,
@@ -72,23 +86,54 @@ export class ControlServer {
   }
 
   private onConnection(socket: Socket): void {
+    socket.on('error', () => undefined);
+    const reject = (code: string, message: string) => {
+      if (!socket.destroyed) socket.end(`${JSON.stringify({ id: 0, error: { code, message } })}\n`);
+      setImmediate(() => socket.destroy());
+    };
+    if (this.sockets.size >= CONTROL_LIMITS.connections) {
+      // Logged at the first and then every hundredth, so the refusals cannot flood the log either.
+      if (this.turnedAway++ % 100 === 0) this.deps.logger.warn({ turnedAway: this.turnedAway }, 'control socket busy: connection refused');
+      reject('CONTROL_BUSY', `at most ${CONTROL_LIMITS.connections} technician sessions at once`);
+      return;
+    }
     this.sockets.add(socket);
     const actor = `control-socket#${++this.connections}`;
     const session = this.deps.openSession(actor);
+    let errors = 0;
     const send = (m: ControlMessage) => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify(m)}\n`);
+      if (socket.destroyed) return;
+      socket.write(`${JSON.stringify(m)}\n`);
+      if ('error' in m && ++errors >= CONTROL_LIMITS.errors) reject('CONTROL_TOO_MANY_ERRORS', 'too many refused requests; reconnect');
     };
-    const splitter = new LineSplitter((line) => void this.handle(session, line, send));
+    const queue: string[] = [];
+    let running = false;
+    const pump = async () => {
+      if (running) return;
+      running = true;
+      while (queue.length > 0 && !socket.destroyed) {
+        await this.handle(session, queue.shift()!, send);
+        // Between two requests of one client, everything else (a payment) gets its turn.
+        await new Promise((r) => setImmediate(r));
+      }
+      running = false;
+    };
+    const splitter = new LineSplitter((line) => {
+      if (queue.length >= CONTROL_LIMITS.queuedRequests) throw new ControlError('CONTROL_FLOOD', 'too many requests waiting; reconnect');
+      queue.push(line);
+      void pump();
+    });
     socket.on('data', (chunk: Buffer) => {
+      if (socket.destroyed) return;
       try {
         splitter.push(chunk);
       } catch (err) {
-        send({ id: 0, error: { code: isPosError(err) ? err.code : 'CONTROL_ERROR', message: (err as Error).message } });
-        socket.destroy();
+        queue.length = 0;
+        reject(isPosError(err) ? err.code : 'CONTROL_ERROR', (err as Error).message);
       }
     });
-    socket.on('error', () => undefined);
     socket.on('close', () => {
+      queue.length = 0;
       this.sockets.delete(socket);
       void session.logout();
     });

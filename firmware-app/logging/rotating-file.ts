@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface RotatingFileOptions {
@@ -9,6 +9,13 @@ export interface RotatingFileOptions {
   maxFiles: number;
   /** Where a failure to write is reported, once per error code (the log itself cannot carry it). */
   onError?: (err: NodeJS.ErrnoException) => void;
+}
+
+/** Opens for append with mode 0600, also when the file was left wider by an older build or by hand. */
+function openPrivate(file: string): number {
+  const fd = openSync(file, 'a', 0o600);
+  fchmodSync(fd, 0o600);
+  return fd;
 }
 
 /**
@@ -24,8 +31,9 @@ export class RotatingFileStream {
   constructor(private readonly options: RotatingFileOptions) {
     if (!Number.isInteger(options.maxBytes) || options.maxBytes < 1) throw new RangeError('maxBytes must be a positive integer');
     if (!Number.isInteger(options.maxFiles) || options.maxFiles < 1) throw new RangeError('maxFiles must be a positive integer');
-    mkdirSync(dirname(options.file), { recursive: true });
-    this.fd = openSync(options.file, 'a', 0o640);
+    // Private like the database: a log holds masked PANs, STANs and technician actions.
+    mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+    this.fd = openPrivate(options.file);
     this.size = fstatSync(this.fd).size;
   }
 
@@ -63,7 +71,7 @@ export class RotatingFileStream {
       }
       renameSync(file, `${file}.1`);
     } finally {
-      this.fd = openSync(file, 'a', 0o640);
+      this.fd = openPrivate(file);
       this.size = fstatSync(this.fd).size;
     }
   }

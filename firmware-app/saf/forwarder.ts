@@ -197,11 +197,10 @@ export class SafForwarder {
           { stan: item.stan, sends },
           'offline_approved',
         );
-        db.prepare(`UPDATE saf_queue SET state = 'forwarded', last_response_code = ?, updated_at = ? WHERE id = ?`).run(
-          responseCode,
-          clock.now(),
-          item.id,
-        );
+        // Final: the encrypted card data had no use but this advice, so it goes now, not at retention.
+        db.prepare(
+          `UPDATE saf_queue SET state = 'forwarded', encrypted_blob = X'', last_response_code = ?, updated_at = ? WHERE id = ?`,
+        ).run(responseCode, clock.now(), item.id);
       }).immediate();
       this.log.info({ txn: item.transactionId, stan: item.stan, sends }, 'advice accepted');
       return;
@@ -232,7 +231,7 @@ export class SafForwarder {
         { stan: item.stan, responseCode: code, sends },
         'offline_approved',
       );
-      db.prepare(`UPDATE saf_queue SET state = 'declined', last_response_code = ?, updated_at = ? WHERE id = ?`).run(
+      db.prepare(`UPDATE saf_queue SET state = 'declined', encrypted_blob = X'', last_response_code = ?, updated_at = ? WHERE id = ?`).run(
         code,
         clock.now(),
         item.id,
@@ -302,7 +301,7 @@ export class SafForwarder {
           { ageMs: now - item.queuedAt, sends: item.sends },
           'offline_approved',
         );
-        db.prepare(`UPDATE saf_queue SET state = 'expired', updated_at = ? WHERE id = ?`).run(now, item.id);
+        db.prepare(`UPDATE saf_queue SET state = 'expired', encrypted_blob = X'', updated_at = ? WHERE id = ?`).run(now, item.id);
         raiseAlert(db, clock, {
           key: `saf-expired:${txn.uuid}`,
           severity: 'critical',

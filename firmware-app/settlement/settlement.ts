@@ -12,7 +12,7 @@ import {
   type TerminalIdentity,
 } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
-import { currentBatch, nextStan } from '../store/counters.js';
+import { currentBatch, nextBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
 import { TMS_EVENT } from '../upstream/events.js';
 import { enqueueEvent } from '../upstream/outbox.js';
@@ -205,11 +205,7 @@ export class Settlement {
       const number = currentBatch(db);
       this.ensureRow(number, now);
       db.prepare(`UPDATE batches SET state = 'settling' WHERE number = ? AND state = 'open'`).run(number);
-      const next = db
-        .prepare<[], { value: number }>(
-          `UPDATE counters SET value = CASE WHEN value >= 999999 THEN 1 ELSE value + 1 END WHERE name = 'batch' RETURNING value`,
-        )
-        .get()!.value;
+      const next = nextBatch(db);
       db.prepare(
         `INSERT INTO batches (number, state, opened_at) VALUES (?, 'open', ?)
          ON CONFLICT(number) DO UPDATE SET state = 'open', opened_at = excluded.opened_at, closed_at = NULL, totals = NULL, response_code = NULL`,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../../drivers/base/clock.js';
 import { PosError } from '../../drivers/base/errors.js';
+import { flagBackupCopy } from './high-water.js';
 
 type Db = Database.Database;
 
@@ -96,12 +97,15 @@ export function verifyBackup(file: string): void {
 /**
  * The backup API copies the WAL flag of the live database into the copy, and any later open
  * of a WAL file leaves -wal and -shm files beside it. Switched to a rollback journal, the
- * copy is one file that can be moved, checked and restored on its own.
+ * copy is one file that can be moved, checked and restored on its own. It is also flagged
+ * as a copy, so the terminal started on it after a restore moves its counters past anything
+ * the host has seen.
  */
 function selfContained(file: string): void {
   const copy = new Database(file, { fileMustExist: true });
   try {
     copy.pragma('journal_mode = DELETE');
+    flagBackupCopy(copy);
   } finally {
     copy.close();
   }
@@ -142,6 +146,7 @@ export function backupDatabaseSync(db: Db, target: BackupTarget): BackupInfo {
   const { file, takenAt } = reserve(target);
   try {
     db.prepare('VACUUM INTO ?').run(file);
+    selfContained(file);
   } catch (err) {
     rmSync(file, { force: true });
     throw new BackupError('BACKUP_FAILED', `backup to ${file} failed: ${(err as Error).message}`, { file }, { cause: err });

@@ -223,6 +223,17 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX transactions_stan_only ON transactions(stan) WHERE stan IS NOT NULL;
     `,
   },
+  {
+    name: 'audit log delete guard',
+    // Append-only means no DELETE either: someone who reached the database must not be able
+    // to erase their tracks. Rows past the 12 months PCI DSS 10.5.1 asks to keep may go (the
+    // retention exception); the age is judged by SQLite's own clock, as no caller can be trusted to pass one.
+    sql: `
+    CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+      WHEN OLD.at > (unixepoch('now') - 366 * 86400) * 1000
+      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}

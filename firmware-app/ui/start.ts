@@ -6,7 +6,8 @@ import type { Logger } from '../logging/logger.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import { CashierConsole } from './cashier/console.js';
 import { runDiagnosticsMenu } from './diagnostics/menu.js';
-import { hashPin, PinGuard } from './diagnostics/pin.js';
+import { hashPin, PinGuard, type LockoutStore } from './diagnostics/pin.js';
+import { lockoutStore } from '../store/lockout.js';
 import { LocalDiagnosticsSession } from './diagnostics/session.js';
 import { runPrompt } from './prompt.js';
 import { TerminalAdapter } from './terminal-adapter.js';
@@ -15,10 +16,10 @@ import { Tty } from './tty.js';
 /** The technician PIN of the embedded simulator when no hash is configured (demo and laptop use only). */
 export const SIM_DEFAULT_PIN = '0000';
 
-export function pinGuardFor(config: Config, clock: Clock): PinGuard {
+export function pinGuardFor(config: Config, clock: Clock, store?: LockoutStore): PinGuard {
   const d = config.diagnostics;
   const pinHash = d.pinHash || (config.sim ? hashPin(SIM_DEFAULT_PIN) : '');
-  return new PinGuard({ pinHash, maxFailures: d.maxPinFailures, lockoutMs: d.lockoutMs, maxLockoutMs: d.lockoutMaxMs }, clock);
+  return new PinGuard({ pinHash, maxFailures: d.maxPinFailures, lockoutMs: d.lockoutMs, maxLockoutMs: d.lockoutMaxMs }, clock, store);
 }
 
 /**
@@ -32,7 +33,7 @@ export async function runUi(
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
   const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger });
-  const guard = pinGuardFor(config, clock);
+  const guard = pinGuardFor(config, clock, lockoutStore(terminal.db));
   const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
   let control: ControlServer | undefined;
   if (config.diagnostics.controlSocket) {

@@ -43,6 +43,8 @@ export interface CampaignReport {
   lost: number;
   /** Money the host holds that the terminal does not consider taken (a reversal missing or unacknowledged). */
   unreversed: number;
+  /** Offline approvals the host refused, each one scripted by the campaign (an unscripted one is a problem). */
+  merchantLosses: string[];
   /** Reconcile's findings and anything else that went wrong, one line each. */
   problems: string[];
   durationMs: number;
@@ -60,6 +62,8 @@ export function formatReport(r: CampaignReport): string {
     `  approved ${r.approved}  declined ${r.declined}  offline ${r.offline}  reversed ${r.reversed}  abandoned ${r.abandoned}`,
     `  cashier saw ${r.cashierApprovals} approvals`,
     `  duplicates ${r.duplicates}  lost ${r.lost}  unreversed ${r.unreversed}`,
+    `  merchant losses (scripted) ${r.merchantLosses.length}`,
+    ...r.merchantLosses.map((m) => `  merchant loss: ${m}`),
     ...r.problems.map((p) => `  problem: ${p}`),
     campaignPassed(r) ? 'PASS' : `FAIL: reproduce with npm run chaos -- --kills ${r.kills} --sales ${r.sales} --seed ${r.seed}`,
   ].join('\n');
@@ -94,11 +98,18 @@ export function assess(input: {
   ledger: readonly LedgerEntry[];
   sent0200: readonly string[];
   approvals: readonly CashierApproval[];
-}): { duplicates: number; lost: number; unreversed: number; problems: string[] } {
+  /** Offline approvals the campaign made the host refuse (a hot-listed card during an outage). */
+  scriptedLosses: ReadonlySet<number>;
+}): { duplicates: number; lost: number; unreversed: number; merchantLosses: string[]; problems: string[] } {
   const { journal, ledger, approvals } = input;
   const problems: string[] = [];
+  const merchantLosses: string[] = [];
   const result = reconcile(journal, ledger, TERMINAL_ID);
-  for (const m of result.mismatches) problems.push(`reconcile: ${formatMismatch(m)}`);
+  for (const m of result.mismatches) {
+    if (m.kind !== 'merchant-loss') problems.push(`reconcile: ${formatMismatch(m)}`);
+    else if (m.transactionId !== null && input.scriptedLosses.has(m.transactionId)) merchantLosses.push(formatMismatch(m));
+    else problems.push(`unscripted merchant loss: ${formatMismatch(m)}`);
+  }
 
   // Duplicates: a 0200 STAN sent twice, a STAN held by two payments, a posting the terminal does not know.
   const tally = (values: Iterable<string>) => {
@@ -109,7 +120,7 @@ export function assess(input: {
   const duplicates =
     tally(input.sent0200) +
     tally(journal.flatMap((r) => (r.stan ? [r.stan] : []))) +
-    result.mismatches.filter((m) => m.kind === 'unknown-posting').length;
+    result.mismatches.filter((m) => m.kind === 'duplicate' || (m.kind === 'extra' && m.transactionId === null)).length;
 
   // Lost: every approval the cashier saw is in the journal and at the host, posted or forwarded.
   const byId = new Map(journal.map((r) => [r.id, r]));
@@ -128,11 +139,11 @@ export function assess(input: {
       );
     }
   }
-  lost += result.mismatches.filter((m) => m.kind === 'missing-posting' && !approvals.some((a) => a.txnId === m.transactionId)).length;
+  lost += result.mismatches.filter((m) => m.kind === 'missing' && !approvals.some((a) => a.txnId === m.transactionId)).length;
   const unreversed =
-    result.mismatches.filter((m) => m.kind === 'unexpected-posting' || m.kind === 'not-voided').length +
+    result.mismatches.filter((m) => m.kind === 'extra' && m.transactionId !== null).length +
     journal.filter((r) => r.state === 'reversal_pending').length;
-  return { duplicates, lost, unreversed, problems };
+  return { duplicates, lost, unreversed, merchantLosses, problems };
 }
 
 const FLOOR_LIMIT = 6_000;
@@ -213,6 +224,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   log(`chaos: terminal data (database, log) in ${dataDir}`);
   const problems: string[] = [];
   const approvals: CashierApproval[] = [];
+  const scriptedLosses = new Set<number>();
   let kills = 0;
   let terminal: TerminalProcess | undefined;
   let armed: { trigger: KillTrigger; fire: () => void } | undefined;
@@ -297,8 +309,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       const online = out.match(APPROVED);
       const offline = out.match(APPROVED_OFFLINE);
       if (online) approvals.push({ stan: online[1]!, txnId: Number(online[2]), offline: false });
-      else if (offline) approvals.push({ stan: offline[1]!, txnId: Number(offline[2]), offline: true });
-      else if (!DECLINED.test(out) && alive(t)) {
+      else if (offline) {
+        approvals.push({ stan: offline[1]!, txnId: Number(offline[2]), offline: true });
+        if (sale.fault === 'hot-card') scriptedLosses.add(Number(offline[2]));
+      } else if (!DECLINED.test(out) && alive(t)) {
         const err = out.match(ERROR);
         problems.push(`sale ${sale.index}: ${err ? `error "${err[1]}"` : 'no outcome'}`);
       }
@@ -346,9 +360,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const journal = query<JournalRecord>(`SELECT id, type, state, amount, currency, stan FROM transactions ORDER BY id`);
 
   const sent0200 = sim.host.received.filter((r) => r.message.mti === '0200').map((r) => String(r.message.fields.get(11)));
-  const findings = assess({ journal, ledger: sim.host.ledger.all(), sent0200, approvals });
+  const findings = assess({ journal, ledger: sim.host.ledger.all(), sent0200, approvals, scriptedLosses });
   problems.push(...findings.problems);
-  const { duplicates, lost, unreversed } = findings;
+  const { duplicates, lost, unreversed, merchantLosses } = findings;
 
   const count = (...states: string[]) => journal.filter((r) => r.type === 'sale' && states.includes(r.state)).length;
   return {
@@ -366,6 +380,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     duplicates,
     lost,
     unreversed,
+    merchantLosses,
     problems,
     durationMs: Date.now() - started,
   };

@@ -51,12 +51,14 @@ describe('crash campaign (fixed seed)', () => {
     const clean = {
       journal: [row(1, '000001', 'approved'), row(2, '000002', 'reversed')],
       ledger: [entry('000001', 'sale', 'posted'), entry('000002', 'sale', 'reversed')],
+      scriptedLosses: new Set<number>(),
     };
     const approvals = [{ txnId: 1, stan: '000001', offline: false }];
     expect(assess({ ...clean, sent0200: ['000001', '000002'], approvals })).toEqual({
       duplicates: 0,
       lost: 0,
       unreversed: 0,
+      merchantLosses: [],
       problems: [],
     });
     // The cashier saw an approval the host never got.
@@ -75,6 +77,7 @@ describe('crash campaign (fixed seed)', () => {
       assess({
         journal: [row(1, '000001', 'approved'), row(2, '000002', 'reversal_pending')],
         ledger: clean.ledger,
+        scriptedLosses: clean.scriptedLosses,
         sent0200: [],
         approvals,
       }).unreversed,

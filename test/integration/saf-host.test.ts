@@ -150,4 +150,24 @@ describe('SAF forwarder against the simulated host', () => {
     expect(host.ledger.get('TERM0001', stan)).toMatchObject({ status: 'posted', receivedCount: sent.length });
     expect(host.ledger.totals()).toEqual({ count: 1, amount: 900 });
   });
+
+  it('wipes the encrypted card blob the moment an advice is final (accepted or refused), keeps it while queued', async () => {
+    const accepted = offlineSale(100);
+    const refused = offlineSale(300, 'visa-expired');
+    const blobBytes = () =>
+      Object.fromEntries(
+        db
+          .prepare<[], { stan: string; state: string; bytes: number }>(
+            `SELECT t.stan, q.state, length(q.encrypted_blob) AS bytes FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id`,
+          )
+          .all()
+          .map((r) => [r.stan, [r.state, r.bytes]]),
+      );
+    expect(blobBytes()[accepted]).toEqual(['queued', expect.any(Number)]);
+    expect((blobBytes()[accepted] as [string, number])[1]).toBeGreaterThan(0);
+    link.start();
+    saf.start();
+    await until('the queue to drain', () => queued() === 0);
+    expect(blobBytes()).toEqual({ [accepted]: ['forwarded', 0], [refused]: ['declined', 0] });
+  });
 });

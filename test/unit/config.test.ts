@@ -52,6 +52,16 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: '/nonexistent/pos.json' })).toThrow(/cannot read configuration file/);
     expect(() => applyEnvOverrides({}, { POS_HOST_RESPONSE_TIMOUT_MS: '1' })).toThrow(/does not name a configuration key/);
   });
+
+  it('rejects an unknown key nested in a section: a typo in an offline limit must not fall back to the default', () => {
+    expect(() => loadConfig({ file: file(JSON.stringify({ offline: { floorLimt: 100 } })) })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: 'invalid configuration: offline.floorLimt: unknown key' }),
+    );
+    expect(() => loadConfig({ file: file(JSON.stringify({ jobs: { settlement: { corn: '0 1 * * *' } } })) })).toThrow(
+      /jobs\.settlement\.corn: unknown key/,
+    );
+    expect(loadConfig({ file: file(JSON.stringify({ offline: { floorLimit: 100 } })) }).offline.floorLimit).toBe(100);
+  });
 });
 
 describe('hostile configuration files', () => {

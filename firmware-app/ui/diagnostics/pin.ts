@@ -51,6 +51,19 @@ export interface PinGuardOptions {
   maxLockoutMs: number;
 }
 
+export interface LockoutState {
+  failures: number;
+  lockouts: number;
+  /** ms since the epoch; 0 when not locked. */
+  lockedUntil: number;
+}
+
+/** Where the guard keeps its counts, so a restart neither lifts a lockout nor resets its escalation. */
+export interface LockoutStore {
+  load(): LockoutState | undefined;
+  save(state: LockoutState): void;
+}
+
 /**
  * Checks technician PINs and locks the menu after `maxFailures` wrong PINs in a row, for
  * a delay that grows with each lockout. One guard per process, shared by the local menu
@@ -64,15 +77,26 @@ export class PinGuard {
   constructor(
     private readonly options: PinGuardOptions,
     private readonly clock: Clock,
-  ) {}
+    private readonly store?: LockoutStore,
+  ) {
+    const saved = store?.load();
+    if (saved) ({ failures: this.failures, lockouts: this.lockouts, lockedUntil: this.lockedUntil } = saved);
+  }
+
+  private save(): void {
+    this.store?.save({ failures: this.failures, lockouts: this.lockouts, lockedUntil: this.lockedUntil });
+  }
 
   check(pin: string): LoginResult {
     if (!this.options.pinHash) return { ok: false, reason: 'not-configured' };
     const now = this.clock.now();
     if (now < this.lockedUntil) return { ok: false, reason: 'locked', lockedForMs: this.lockedUntil - now };
     if (verifyPin(pin, this.options.pinHash)) {
-      this.failures = 0;
-      this.lockouts = 0;
+      if (this.failures > 0 || this.lockouts > 0) {
+        this.failures = 0;
+        this.lockouts = 0;
+        this.save();
+      }
       return { ok: true };
     }
     this.failures++;
@@ -81,8 +105,10 @@ export class PinGuard {
       this.lockouts++;
       this.failures = 0;
       this.lockedUntil = now + delay;
+      this.save();
       return { ok: false, reason: 'locked', lockedForMs: delay };
     }
+    this.save();
     return { ok: false, reason: 'wrong-pin', attemptsLeft: this.options.maxFailures - this.failures };
   }
 }

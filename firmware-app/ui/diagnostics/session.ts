@@ -1,6 +1,7 @@
 import { isPosError, PosError } from '../../../drivers/base/errors.js';
 import type {
   AlertView,
+  AuditEntry,
   BundleResult,
   CardTestResult,
   DeclineStat,
@@ -82,6 +83,9 @@ export class BadRequestError extends PosError {
  */
 export class LocalDiagnosticsSession implements DiagnosticsSession {
   private loggedIn = false;
+  /** Refusals after the first one of this session, written as one summary row when it ends. */
+  private unaudited = 0;
+  private refusalAudited = false;
 
   constructor(
     private readonly port: DiagnosticsPort,
@@ -101,13 +105,34 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
         : result.reason === 'locked'
           ? { lockedForMs: result.lockedForMs }
           : undefined;
-    this.port.audit({ actor: this.actor, action: 'login', detail, outcome: result.ok ? 'ok' : result.reason });
+    const entry = { actor: this.actor, action: 'login', detail, outcome: result.ok ? 'ok' : result.reason };
+    // Wrong PINs are few before the lockout; the attempts during it are a flood, summarized.
+    if (!result.ok && result.reason === 'locked') this.auditRefusal(entry);
+    else this.port.audit(entry);
     return result;
   }
 
   async logout(): Promise<void> {
     if (this.loggedIn) this.port.audit({ actor: this.actor, action: 'logout', outcome: 'ok' });
     this.loggedIn = false;
+    if (this.unaudited > 0) {
+      this.port.audit({ actor: this.actor, action: 'refusals', detail: { count: this.unaudited }, outcome: 'refused' });
+      this.unaudited = 0;
+    }
+  }
+
+  /**
+   * Each audit row is a durable commit. A client hammering the socket without the PIN must
+   * not turn into thousands of fsyncs in the payment's path: the first refusal is written as
+   * it happens, the rest counted and written as one row when the session ends.
+   */
+  private auditRefusal(entry: AuditEntry): void {
+    if (this.refusalAudited) {
+      this.unaudited++;
+      return;
+    }
+    this.refusalAudited = true;
+    this.port.audit(entry);
   }
 
   deviceInfo(): Promise<DeviceInfo> {
@@ -206,7 +231,7 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
     outcome: (r: T) => string = () => 'ok',
   ): Promise<T> {
     if (!this.loggedIn) {
-      this.port.audit({ actor: this.actor, action, detail, outcome: 'refused' });
+      this.auditRefusal({ actor: this.actor, action, detail, outcome: 'refused' });
       throw new NotLoggedInError();
     }
     try {
