@@ -390,12 +390,12 @@ export const CATALOG: Readonly<Record<string, Entry>> = {
   HOST_PROTOCOL: e(
     'host',
     'later',
-    'Host answer unusable',
-    '主机响应异常',
-    'Please try again shortly',
-    '请稍后重试',
-    'Retry; if it repeats, call your technician.',
-    'The host answered with a message the terminal cannot use; collect the log and compare with docs/protocols/host-iso8583.md.',
+    'Host answer invalid - reversed, retry',
+    '主机应答无效，已冲正，请重试',
+    'Being reversed - a temporary hold may show',
+    '正在撤销，账户可能暂时显示冻结',
+    'Retry the sale as a new one; the first is being reversed. If it repeats, call your technician.',
+    'The 0210 did not fit its 0200 (an echoed field changed, or 39, 37 or 38 missing; see docs/protocols/host-iso8583.md section 6.1). The payment was reversed and a critical alert raised; the log names the fields.',
   ),
   CASHIER_CANCELLED: e(
     'terminal',

@@ -14,10 +14,14 @@ export class HostTimeoutError extends PosError {
   }
 }
 
-/** The host answered with something the terminal cannot use. */
+/**
+ * The host answered with something the terminal cannot use (docs/protocols/host-iso8583.md
+ * section 6.1). Treated as no answer: a financial exchange is reversed, never approved.
+ * The problem names field numbers only, never values.
+ */
 export class HostProtocolError extends PosError {
-  constructor(problem: string) {
-    super('HOST_PROTOCOL', `acquirer host protocol error: ${problem}`, { problem });
+  constructor(problem: string, detail: { mti?: string; stan?: string } = {}) {
+    super('HOST_PROTOCOL', `acquirer host protocol error: ${problem}`, { problem, ...detail });
   }
 }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { AmountError, formatAmount, isCurrencyCode, type CurrencyCode } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
-import { HostTimeoutError, HostUnreachableError } from '../host/errors.js';
+import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { LinkState } from '../host/link.js';
 import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest, type TerminalIdentity } from '../host/messages.js';
@@ -220,13 +220,10 @@ export class PaymentEngine {
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       onProgress('done');
-      if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
+      if (unanswered(err)) {
         // The void itself is reversed, so the sale it named stands.
-        return this.outcome(
-          'reversal_pending',
-          settle('reversal_pending', { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'approved'),
-          'HOST_TIMEOUT',
-        );
+        const code = reversalReason(err);
+        return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: code }, { reason: err.code }, 'approved'), code);
       }
       throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
     }
@@ -349,19 +346,15 @@ export class PaymentEngine {
       onProgress('done');
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
-      if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
+      if (unanswered(err)) {
         // Offline is decided from card_read, before online_sent commits (the lifecycle allows
-        // no other way); once online_sent is durable, a reversal is the only safe move, never a re-send.
-        const pending = journal.transition(
-          sent.id,
-          'reversal_pending',
-          { declineCode: 'HOST_TIMEOUT' },
-          { reason: err.code },
-          'online_sent',
-        );
-        log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
+        // no other way); once online_sent is durable, a reversal is the only safe move, never a
+        // re-send. An answer that does not fit the request is no answer: the host may have posted.
+        const code = reversalReason(err);
+        const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: code }, { reason: err.code }, 'online_sent');
+        log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
+        return this.outcome('reversal_pending', pending, code);
       }
       throw err instanceof PosError ? err : new PosError('PAYMENT_FAILED', 'payment failed unexpectedly', {}, { cause: err });
     }
@@ -424,6 +417,16 @@ export class PaymentEngine {
           : `DECLINED: ${explain(code ?? '').cashier.en}`;
     return { result, transaction, code, message };
   }
+}
+
+/** The request left (or may have left) and no answer the terminal can act on came back. */
+function unanswered(err: unknown): err is HostTimeoutError | HostUnreachableError | HostProtocolError {
+  return err instanceof HostTimeoutError || err instanceof HostUnreachableError || err instanceof HostProtocolError;
+}
+
+/** The decline code a reversal_pending payment carries: why it is being reversed. */
+function reversalReason(err: HostTimeoutError | HostUnreachableError | HostProtocolError): string {
+  return err instanceof HostProtocolError ? err.code : 'HOST_TIMEOUT';
 }
 
 /**
