@@ -10,6 +10,7 @@ import { AlertMonitors } from './alerts/monitors.js';
 import { OutboxFlusher } from './upstream/flusher.js';
 import { attachInvalidAnswerAlerts } from './host/answer-alerts.js';
 import { HostLink } from './host/link.js';
+import { ReversalFirst } from './reversals/first.js';
 import { ReversalManager } from './reversals/manager.js';
 import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
@@ -188,6 +189,11 @@ export class Terminal {
         responseTimeoutMs: config.host.responseTimeoutMs,
         offline: config.offline,
       },
+      reversalFirst: new ReversalFirst(
+        this.reversals,
+        { enabled: config.host.reversalFirst, timeoutMs: config.host.reversalFirstTimeoutMs },
+        this.clock,
+      ),
     });
     this.saf = new SafForwarder({
       db: this.db,

@@ -397,6 +397,16 @@ export const CATALOG: Readonly<Record<string, Entry>> = {
     'Retry the sale as a new one; the first is being reversed. If it repeats, call your technician.',
     'The 0210 did not fit its 0200 (an echoed field changed, or 39, 37 or 38 missing; see docs/protocols/host-iso8583.md section 6.1). The payment was reversed and a critical alert raised; the log names the fields.',
   ),
+  REVERSAL_FIRST_UNDELIVERED: e(
+    'network',
+    'later',
+    'Pending reversal not sent - retry later',
+    '待冲正交易未送达，请稍后重试',
+    'Not charged - please try again shortly',
+    '未扣款，请稍后重试',
+    'Nothing was sent for this payment. Retry in a minute or take another payment method.',
+    'An earlier payment is still being reversed and its 0410 did not come within host.reversalFirstTimeoutMs; the acquirer rule forbids a new 0200 before it. Check the host link and the reversal queue in the diagnostic menu.',
+  ),
   CASHIER_CANCELLED: e(
     'terminal',
     'fix-then-retry',

@@ -31,3 +31,13 @@ export class DuplicateExchangeError extends PosError {
     super('HOST_DUPLICATE_EXCHANGE', `an exchange ${key} is already in flight`, { key });
   }
 }
+
+/** The request left (or may have left) and no answer the terminal can act on came back: it must be reversed. */
+export function isUnanswered(err: unknown): err is HostTimeoutError | HostUnreachableError | HostProtocolError {
+  return err instanceof HostTimeoutError || err instanceof HostUnreachableError || err instanceof HostProtocolError;
+}
+
+/** The decline code a payment in reversal_pending carries: why it is being reversed. */
+export function reversalReason(err: HostTimeoutError | HostUnreachableError | HostProtocolError): string {
+  return err instanceof HostProtocolError ? err.code : 'HOST_TIMEOUT';
+}

@@ -3,7 +3,7 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { AmountError, formatAmount, isCurrencyCode, type CurrencyCode } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
-import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
+import { isUnanswered, reversalReason } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { LinkState } from '../host/link.js';
 import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest, type TerminalIdentity } from '../host/messages.js';
@@ -11,6 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import { enqueueSaf, safExposure } from '../saf/queue.js';
 import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
+import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction } from './journal.js';
 import type { TxnState } from './lifecycle.js';
@@ -49,7 +50,7 @@ export interface PaymentOutcome {
   message: string;
 }
 
-export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'done';
+export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
 
 /** The console and receipts speak of sales; refunds and voids report the same way. */
 export type SaleProgress = PaymentProgress;
@@ -82,6 +83,8 @@ export class PaymentEngine {
       clock: Clock;
       logger: Logger;
       settings: PaymentSettings;
+      /** Delivers pending reversals before a financial request leaves; none: requests leave at once. */
+      reversalFirst?: ReversalFirstGate;
     },
   ) {}
 
@@ -148,22 +151,19 @@ export class PaymentEngine {
     if (!original.stan || !original.transmittedAt || !original.rrn)
       throw new NotVoidableError(original.id, 'the host reference is missing');
 
-    if (link.state === 'offline') {
+    // Nothing is sent for a refused void: it is journaled and declined locally.
+    const refuse = (code: string, reason: string) => {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-          return journal.transition(
-            v.id,
-            'declined_local',
-            { declineCode: 'OFFLINE_VOID_NOT_ALLOWED' },
-            { reason: 'link offline' },
-            'created',
-          );
+          return journal.transition(v.id, 'declined_local', { declineCode: code }, { reason }, 'created');
         })
         .immediate();
-      return this.outcome('declined_local', refused, 'OFFLINE_VOID_NOT_ALLOWED');
-    }
-
+      return this.outcome('declined_local', refused, code);
+    };
+    if (link.state === 'offline') return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link offline');
+    const refusal = await this.reversalFirst(onProgress);
+    if (refusal) return refuse(refusal.code, refusal.message);
     const at = new Date(clock.now());
     const sent = db
       .transaction(() => {
@@ -220,7 +220,7 @@ export class PaymentEngine {
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       onProgress('done');
-      if (unanswered(err)) {
+      if (isUnanswered(err)) {
         // The void itself is reversed, so the sale it named stands.
         const code = reversalReason(err);
         return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: code }, { reason: err.code }, 'approved'), code);
@@ -297,6 +297,18 @@ export class PaymentEngine {
   private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
+    const refusal = link.state === 'offline' ? undefined : await this.reversalFirst(onProgress);
+    if (refusal) {
+      const refused = db
+        .transaction(() => {
+          this.recordCard(txn, card);
+          return journal.transition(txn.id, 'declined_local', { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
+        })
+        .immediate();
+      log.warn({ txn: txn.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
+      onProgress('done');
+      return this.outcome('declined_local', refused, refusal.code);
+    }
     // The link reports unreachable synchronously and nothing awaits between here and the
     // send, so this check is the moment "nothing was sent" is known for certain.
     if (link.state === 'offline') return this.decideOffline(txn, card, onProgress);
@@ -346,7 +358,7 @@ export class PaymentEngine {
       onProgress('done');
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
-      if (unanswered(err)) {
+      if (isUnanswered(err)) {
         // Offline is decided from card_read, before online_sent commits (the lifecycle allows
         // no other way); once online_sent is durable, a reversal is the only safe move, never a
         // re-send. An answer that does not fit the request is no answer: the host may have posted.
@@ -408,6 +420,20 @@ export class PaymentEngine {
     return this.outcome('declined_local', decided.txn, decided.code);
   }
 
+  /**
+   * The acquirer rule: pending reversals go first. Returns the refusal when they could not
+   * be delivered within the bound (nothing of this payment was sent).
+   */
+  private async reversalFirst(onProgress: Progress): Promise<ReversalFirstError | undefined> {
+    try {
+      await this.deps.reversalFirst?.deliverPending(() => onProgress('sending-pending-reversal'));
+      return undefined;
+    } catch (err) {
+      if (err instanceof ReversalFirstError) return err;
+      throw err;
+    }
+  }
+
   private outcome(result: PaymentResult, transaction: Transaction, code: string | null): PaymentOutcome {
     const message =
       result === 'approved'
@@ -417,16 +443,6 @@ export class PaymentEngine {
           : `DECLINED: ${explain(code ?? '').cashier.en}`;
     return { result, transaction, code, message };
   }
-}
-
-/** The request left (or may have left) and no answer the terminal can act on came back. */
-function unanswered(err: unknown): err is HostTimeoutError | HostUnreachableError | HostProtocolError {
-  return err instanceof HostTimeoutError || err instanceof HostUnreachableError || err instanceof HostProtocolError;
-}
-
-/** The decline code a reversal_pending payment carries: why it is being reversed. */
-function reversalReason(err: HostTimeoutError | HostUnreachableError | HostProtocolError): string {
-  return err instanceof HostProtocolError ? err.code : 'HOST_TIMEOUT';
 }
 
 /**
