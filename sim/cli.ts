@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { cardByName, TEST_CARDS } from './cards.js';
 import { Simulator } from './index.js';
+import { HOST_COMMAND_USAGE, runHostCommand } from './host/commands.js';
+import { LedgerFileError } from './host/host-sim.js';
 import { SocatMissingError } from './pty.js';
 import { applyTmsOptions, TMS_OPTIONS, TMS_USAGE, TmsFlagError } from './tms/cli-options.js';
 import { applyPrinterFault, PRINTER_FAULTS } from './printer/faults.js';
@@ -16,10 +18,13 @@ loopback TCP, prints where they are, and runs until Ctrl-C.
   --host-fault F   the host mistreats every sale: drop (posts, never answers), close,
                    close-mid-frame, duplicate or garbage (see docs/protocols/host-iso8583.md)
   --host-delay MS  the host answers every sale after MS milliseconds
-  --ledger-file F  the host writes its ledger (JSON) to F after every request, for npm run reconcile
-  --json           print the endpoints as one JSON line (for scripts)
+  --ledger-file F  the host keeps its ledger (JSON) in F, rewritten after every request, for
+                   npm run reconcile; an existing F is read first, so earlier postings are kept
+  --json           print the endpoints as one JSON line (for scripts), then one JSON line per
+                   printed slip ({"receipt": text}) and per command answer ({"reply": text})
   --printer FAULT  start the printer with a fault (repeatable): ${PRINTER_FAULTS.join(', ')}
-While it runs, type a printer fault (e.g. "paper-out", then "paper-in") and Enter to change it.
+While it runs, type a command and Enter: a printer fault (e.g. "paper-out", then "paper-in"), or
+${HOST_COMMAND_USAGE}.
 
 ${READER_FAULT_USAGE}
 
@@ -57,6 +62,10 @@ async function main(): Promise<number> {
     if (err instanceof SocatMissingError) {
       process.stderr.write(`${err.message}\n`);
       return 3;
+    }
+    if (err instanceof LedgerFileError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
     }
     throw err;
   }
@@ -101,13 +110,18 @@ async function main(): Promise<number> {
     await sim.stop();
     return 2;
   }
+  const say = (text: string) => process.stdout.write(values.json ? `${JSON.stringify({ reply: text })}\n` : `${text}\n`);
+  // One command at a time, in the order typed: "host stop" then "host start" must not overlap.
+  let commands = Promise.resolve();
   createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
     if (line.trim() === '') return;
-    try {
-      process.stdout.write(`${applyPrinterFault(sim.printer, line)}\n`);
-    } catch (err) {
-      process.stdout.write(`${(err as Error).message}\n`);
-    }
+    commands = commands.then(async () => {
+      try {
+        say((await runHostCommand(sim.host, sim.tms, line)) ?? applyPrinterFault(sim.printer, line));
+      } catch (err) {
+        say((err as Error).message);
+      }
+    });
   });
   const ep = sim.endpoints;
   if (values.json) {
@@ -128,7 +142,9 @@ async function main(): Promise<number> {
     );
   }
   sim.printer.on('receipt', (r: { text: string }) => {
-    if (!values.json) process.stdout.write(`\n----- printed -----\n${r.text}\n-------------------\n`);
+    process.stdout.write(
+      values.json ? `${JSON.stringify({ receipt: r.text })}\n` : `\n----- printed -----\n${r.text}\n-------------------\n`,
+    );
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

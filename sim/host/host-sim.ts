@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { PosError } from '../../drivers/base/errors.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { listenOn } from '../listen.js';
 import { decode, encode, SimCodecError, type WireMessage, type WireValue } from './codec.js';
-import type { HostLedger } from './ledger.js';
+import type { HostLedger, LedgerSnapshot } from './ledger.js';
 import { AcquirerRules, classOf, type AcquirerRulesOptions, type HostMtiClass } from './rules.js';
 
 export type { HostMtiClass } from './rules.js';
@@ -43,13 +44,19 @@ export interface ReceivedRequest {
 export interface HostSimOptions extends AcquirerRulesOptions {
   port?: number;
   address?: string;
-  /** Written with the ledger snapshot (JSON) after every request, for `npm run reconcile`. */
-  ledgerFile?: string;
   /**
-   * With `ledgerFile`: append one JSON line per request (the snapshot after it) instead of
-   * rewriting the file, so a file shared by several runs keeps every run's history.
+   * The ledger file (docs/protocols/host-iso8583.md section 9.2), for `npm run reconcile`.
+   * An existing file is read at start, so the postings of earlier runs are kept (the host
+   * remembers them, as a real one does); the file is rewritten after every request.
    */
-  ledgerAppend?: boolean;
+  ledgerFile?: string;
+}
+
+/** The ledger file exists but is not a ledger snapshot: the host refuses to start rather than empty it. */
+export class LedgerFileError extends PosError {
+  constructor(file: string, problem: string) {
+    super('SIM_LEDGER_FILE', `${file} is not a host ledger (${problem}); move it away or name another --ledger-file`, { file });
+  }
 }
 
 /**
@@ -58,7 +65,8 @@ export interface HostSimOptions extends AcquirerRulesOptions {
  * docs/protocols/host-iso8583.md alone (its own codec in codec.ts, its rules in rules.ts,
  * plus the simulator's card key).
  *
- * Events: 'request' (IsoMessage), 'bad-frame' (SimCodecError), 'unsupported' (MTI).
+ * Events: 'request' (IsoMessage), 'bad-frame' (SimCodecError: an unreadable request),
+ * 'bad-answer' (SimCodecError: a tampered answer that cannot be encoded, not sent), 'unsupported' (MTI).
  */
 export class HostSim extends EventEmitter {
   readonly received: ReceivedRequest[] = [];
@@ -77,6 +85,21 @@ export class HostSim extends EventEmitter {
   constructor(private readonly options: HostSimOptions = {}) {
     super();
     this.rules = new AcquirerRules(options);
+    if (options.ledgerFile && existsSync(options.ledgerFile)) this.restoreLedger(options.ledgerFile);
+  }
+
+  private restoreLedger(file: string): void {
+    let snapshot: LedgerSnapshot;
+    try {
+      snapshot = JSON.parse(readFileSync(file, 'utf8')) as LedgerSnapshot;
+    } catch (err) {
+      throw new LedgerFileError(file, (err as Error).message);
+    }
+    if (!Array.isArray(snapshot.entries) || !Array.isArray(snapshot.reversals) || !Array.isArray(snapshot.settlements)) {
+      throw new LedgerFileError(file, 'no entries, reversals and settlements arrays');
+    }
+    this.ledger.restore(snapshot);
+    this.rules.resumeCounters();
   }
 
   get ledger(): HostLedger {
@@ -123,10 +146,8 @@ export class HostSim extends EventEmitter {
   }
 
   /** Writes the ledger snapshot to `file` (format: docs/protocols/host-iso8583.md section 9.2). */
-  writeLedger(file: string, append = false): void {
-    const snapshot = this.ledger.snapshot();
-    if (append) appendFileSync(file, `${JSON.stringify(snapshot)}\n`);
-    else writeFileSync(file, `${JSON.stringify(snapshot, null, 2)}\n`);
+  writeLedger(file: string): void {
+    writeFileSync(file, `${JSON.stringify(this.ledger.snapshot(), null, 2)}\n`);
   }
 
   private onConnection(socket: Socket): void {
@@ -193,11 +214,18 @@ export class HostSim extends EventEmitter {
       return;
     }
     const forced = action.type === 'decline' || action.type === 'tamper' ? action.code : undefined;
-    let answer = this.rules.process(msg, mtiClass, forced);
-    if (this.options.ledgerFile) this.writeLedger(this.options.ledgerFile, this.options.ledgerAppend);
+    const answer = this.rules.process(msg, mtiClass, forced);
+    if (this.options.ledgerFile) this.writeLedger(this.options.ledgerFile);
     if (socket.destroyed || action.type === 'drop') return;
-    if (action.type === 'tamper') answer = tampered(answer, action);
-    const bytes = this.frame(answer);
+    let bytes: Buffer;
+    try {
+      bytes = this.frame(action.type === 'tamper' ? tampered(answer, action) : answer);
+    } catch (err) {
+      // A scripted value the wire cannot carry: the answer is lost, as with 'drop', and said so.
+      if (!(err instanceof SimCodecError)) throw err;
+      this.emit('bad-answer', err);
+      return;
+    }
     switch (action.type) {
       case 'close-mid-frame':
         socket.write(bytes.subarray(0, Math.ceil(bytes.length / 2)), () => socket.destroy());

@@ -76,6 +76,15 @@ export class AcquirerRules {
 
   constructor(private readonly options: AcquirerRulesOptions) {}
 
+  /** After a ledger restore: new RRNs and approval codes continue after the ones already given. */
+  resumeCounters(): void {
+    for (const e of this.ledger.all()) {
+      if (/^\d{12}$/.test(e.rrn)) this.rrnCounter = Math.max(this.rrnCounter, Number(e.rrn));
+      const auth = /^A(\d{5})$/.exec(e.authCode ?? '');
+      if (auth) this.authCounter = Math.max(this.authCounter, Number(auth[1]));
+    }
+  }
+
   /** Applies the request to the ledger and builds the answer. `forced` is a scripted field-39 code. */
   process(msg: WireMessage, mtiClass: HostMtiClass, forced: string | undefined): WireMessage {
     const isVoid = mtiClass === '0200' && text(msg, 3) === '020000';
