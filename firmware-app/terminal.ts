@@ -22,7 +22,7 @@ import type { SafQueueState } from './saf/queue.js';
 import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
 import { checkpointWal, openDatabase, type Db } from './store/db.js';
-import { assertStorageHeadroom, storageFailure } from './store/storage.js';
+import { assertStorageHeadroom, paymentStorageFailure, storageFailure } from './store/storage.js';
 import { schemaVersion } from './store/migrations.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
 import { appVersion } from './jobs/heartbeat.js';
@@ -369,8 +369,9 @@ export class Terminal {
     if (this.current) throw new PaymentInProgressError();
     this.beforePayment();
     const run = (async () => {
+      // beforePayment() just recovered every older online_sent, so one now is this payment's.
       const outcome = await payment().catch((err: unknown) => {
-        throw storageFailure(err) ?? err;
+        throw paymentStorageFailure(err, () => this.journal.inState('online_sent').length > 0) ?? err;
       });
       return { ...outcome, ...(await this.customerReceipt(outcome.transaction)) };
     })();

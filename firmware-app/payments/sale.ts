@@ -16,6 +16,7 @@ import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundE
 import type { Journal, Transaction } from './journal.js';
 import type { TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
+import { REVERSAL_NOTICE } from '../declines/reversal-notice.js';
 
 /** The part of the card reader the engine uses. */
 export interface PaymentCardReader {
@@ -440,7 +441,7 @@ export class PaymentEngine {
         ? 'APPROVED'
         : result === 'offline_approved'
           ? 'APPROVED OFFLINE'
-          : `DECLINED: ${explain(code ?? '').cashier.en}`;
+          : `DECLINED: ${explain(code ?? '').cashier.en}${result === 'reversal_pending' ? `. ${REVERSAL_NOTICE.pending.en}` : ''}`;
     return { result, transaction, code, message };
   }
 }

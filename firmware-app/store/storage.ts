@@ -11,19 +11,26 @@ export const MIN_HEADROOM_BYTES = 256 * 1024;
 
 export type StorageProblem = 'STORE_FULL' | 'STORE_READ_ONLY';
 
-/** The journal cannot take a write: new payments are refused, queued work stays where it is. */
+/**
+ * The journal cannot take a write: new payments are refused, queued work stays where it is.
+ * `afterSend`: the payment's 0200 had already left (online_sent) when the write failed, so
+ * the host may have charged the customer and the payment is reversed once the journal is
+ * writable; the message must not say "nothing was charged".
+ */
 export class StorageUnavailableError extends StoreError {
   constructor(
     readonly problem: StorageProblem,
     detail: Record<string, unknown> = {},
     options?: { cause?: unknown },
+    readonly afterSend = false,
   ) {
+    const what = problem === 'STORE_FULL' ? 'full' : 'read-only';
     super(
       problem,
-      problem === 'STORE_FULL'
-        ? 'Payment refused: the terminal storage is full, so the payment cannot be recorded. Nothing was charged; queued payments are kept. Call a technician.'
-        : 'Payment refused: the terminal storage is read-only, so the payment cannot be recorded. Nothing was charged; queued payments are kept. Call a technician.',
-      detail,
+      afterSend
+        ? `Payment not recorded: the terminal storage is ${what}. The payment reached the host and is being reversed; the customer may see a temporary hold. Call a technician.`
+        : `Payment refused: the terminal storage is ${what}, so the payment cannot be recorded. Nothing was charged; queued payments are kept. Call a technician.`,
+      { ...detail, afterSend },
       options,
     );
   }
@@ -45,6 +52,23 @@ export function storageFailure(err: unknown): StorageUnavailableError | undefine
     if (problem) return new StorageUnavailableError(problem, { sqlite: (e as { code: string }).code }, { cause: e });
   }
   return undefined;
+}
+
+/**
+ * The storage failure behind a payment that failed, told apart by whether its 0200 had left:
+ * `sent` reads the journal (reads still work on a full or read-only disk) for a payment in
+ * online_sent. When even that read fails, the plain refusal stands and recovery decides.
+ */
+export function paymentStorageFailure(err: unknown, sent: () => boolean): StorageUnavailableError | undefined {
+  const failure = storageFailure(err);
+  if (!failure) return undefined;
+  let afterSend: boolean;
+  try {
+    afterSend = sent();
+  } catch {
+    return failure;
+  }
+  return afterSend ? new StorageUnavailableError(failure.problem, failure.details, { cause: err }, true) : failure;
 }
 
 /**

@@ -6,6 +6,7 @@ import { silentLogger } from '../../drivers/base/logger.js';
 import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
+import { REVERSAL_NOTICE } from '../../firmware-app/declines/reversal-notice.js';
 import { Terminal } from '../../firmware-app/terminal.js';
 import { Simulator } from '../../sim/index.js';
 import type { HostAction, IsoMessage } from '../../sim/host/host-sim.js';
@@ -95,21 +96,33 @@ describe('host answers that do not fit the request', () => {
     expect(next.result).toBe('approved');
   }
 
-  it('tells the cashier in both languages, on screen and slip, that the host answer was invalid and the sale reversed', async () => {
+  it('tells the cashier in both languages, on screen and slip, that the host answer was invalid and the sale is being reversed; "not charged" only once the 0410 is in', async () => {
     expect(explain('HOST_PROTOCOL').cashier).toEqual({
       en: 'Host answer invalid - reversed, retry',
       'zh-CN': '主机应答无效，已冲正，请重试',
     });
+    // The slip wraps long lines: compare without whitespace.
+    const squash = (text: string) => text.replace(/\s+/g, '');
     for (const language of ['en', 'zh-CN'] as const) {
       const t = await startTerminal(language);
+      // The first 0400's answer is lost, so the reversal is still unacknowledged when the slip prints.
+      sim.host.queueFor('0400', { type: 'drop' });
       sim.host.queue({ type: 'tamper', set: { 4: '000000001201' } });
       slips.length = 0;
       const outcome = await t.sale(1101);
-      expect(outcome.message).toBe('DECLINED: Host answer invalid - reversed, retry');
-      // The slip wraps long lines: compare without whitespace.
-      const squash = (text: string) => text.replace(/\s+/g, '');
+      expect(outcome.message).toBe(
+        'DECLINED: Host answer invalid - reversed, retry. The payment is being reversed; the customer may see a temporary hold',
+      );
       await expect.poll(() => squash(slips.join(''))).toContain(squash(explain('HOST_PROTOCOL').cashier[language]));
+      const slip = squash(slips.join(''));
+      expect(slip).toContain(squash(REVERSAL_NOTICE.pending[language]));
+      expect(slip).not.toContain(squash(REVERSAL_NOTICE.acknowledged[language]));
       expect(slips.join('\n')).not.toMatch(/APPROVED|交易成功/);
+
+      await expect.poll(() => t.journal.get(outcome.transaction.id).state, { timeout: 30_000 }).toBe('reversed');
+      slips.length = 0;
+      expect((await t.reprint(outcome.transaction.id)).printed).toBe(true);
+      await expect.poll(() => squash(slips.join(''))).toContain(squash(REVERSAL_NOTICE.acknowledged[language]));
       await t.stop();
       terminal = undefined;
     }
