@@ -8,7 +8,9 @@ import { PosError } from '../drivers/base/errors.js';
 import { attachDeclineReporter } from './declines/reporter.js';
 import { AlertMonitors } from './alerts/monitors.js';
 import { OutboxFlusher } from './upstream/flusher.js';
+import { attachInvalidAnswerAlerts } from './host/answer-alerts.js';
 import { HostLink } from './host/link.js';
+import { ReversalFirst } from './reversals/first.js';
 import { ReversalManager } from './reversals/manager.js';
 import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
@@ -173,6 +175,12 @@ export class Terminal {
       },
       { logger: deps.logger.child('host'), clock: this.clock, nextStan: () => nextStan(this.db) },
     );
+    attachInvalidAnswerAlerts(this.link, {
+      db: this.db,
+      clock: this.clock,
+      logger: this.log,
+      onUpstreamEvent: () => this.upstream?.kick(),
+    });
     // Registered before recover() runs, so a payment recovered into reversal_pending gets its reversal row.
     this.reversals = new ReversalManager({
       db: this.db,
@@ -203,6 +211,11 @@ export class Terminal {
         responseTimeoutMs: config.host.responseTimeoutMs,
         offline: config.offline,
       },
+      reversalFirst: new ReversalFirst(
+        this.reversals,
+        { enabled: config.host.reversalFirst, timeoutMs: config.host.reversalFirstTimeoutMs },
+        this.clock,
+      ),
     });
     this.saf = new SafForwarder({
       db: this.db,

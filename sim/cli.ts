@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { Simulator } from './index.js';
+import { HOST_COMMAND_USAGE, runHostCommand } from './host/commands.js';
+import { LedgerFileError } from './host/host-sim.js';
 import { SocatMissingError } from './pty.js';
 import { applyPrinterFault } from './printer/faults.js';
 import { applyBehaviour, BEHAVIOUR_OPTIONS, BEHAVIOUR_USAGE, SimFlagError } from './options.js';
@@ -11,9 +13,12 @@ Starts the simulated card reader and printer on pseudo-terminals and the acquire
 loopback TCP, prints where they are, and runs until Ctrl-C.
   --dir DIR        folder for the device links (a fresh temporary one by default)
   --host-port PORT the host listens on this port (a free one by default)
-  --ledger-file F  the host writes its ledger (JSON) to F after every request, for npm run reconcile
-  --json           print the endpoints as one JSON line (for scripts)
-While it runs, type a printer fault (e.g. "paper-out", then "paper-in") and Enter to change it.
+  --ledger-file F  the host keeps its ledger (JSON) in F, rewritten after every request, for
+                   npm run reconcile; an existing F is read first, so earlier postings are kept
+  --json           print the endpoints as one JSON line (for scripts), then one JSON line per
+                   printed slip ({"receipt": text}) and per command answer ({"reply": text})
+While it runs, type a command and Enter: a printer fault (e.g. "paper-out", then "paper-in"), or
+${HOST_COMMAND_USAGE}.
 \`npm start\` takes every behaviour flag below with a "sim-" prefix (e.g. npm start -- --sim-decline 51).
 
 ${BEHAVIOUR_USAGE}`;
@@ -45,6 +50,10 @@ async function main(): Promise<number> {
       process.stderr.write(`${err.message}\n`);
       return 3;
     }
+    if (err instanceof LedgerFileError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
   try {
@@ -56,13 +65,18 @@ async function main(): Promise<number> {
     return 2;
   }
   if (values['ledger-file']) sim.host.writeLedger(values['ledger-file']);
+  const say = (text: string) => process.stdout.write(values.json ? `${JSON.stringify({ reply: text })}\n` : `${text}\n`);
+  // One command at a time, in the order typed: "host stop" then "host start" must not overlap.
+  let commands = Promise.resolve();
   createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
     if (line.trim() === '') return;
-    try {
-      process.stdout.write(`${applyPrinterFault(sim.printer, line)}\n`);
-    } catch (err) {
-      process.stdout.write(`${(err as Error).message}\n`);
-    }
+    commands = commands.then(async () => {
+      try {
+        say((await runHostCommand(sim.host, sim.tms, line)) ?? applyPrinterFault(sim.printer, line));
+      } catch (err) {
+        say((err as Error).message);
+      }
+    });
   });
   const ep = sim.endpoints;
   if (values.json) {
@@ -83,7 +97,9 @@ async function main(): Promise<number> {
     );
   }
   sim.printer.on('receipt', (r: { text: string }) => {
-    if (!values.json) process.stdout.write(`\n----- printed -----\n${r.text}\n-------------------\n`);
+    process.stdout.write(
+      values.json ? `${JSON.stringify({ receipt: r.text })}\n` : `\n----- printed -----\n${r.text}\n-------------------\n`,
+    );
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

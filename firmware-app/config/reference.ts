@@ -65,6 +65,9 @@ const MEANINGS: Record<string, string> = {
   'host.reconnectMinMs': 'First delay before reconnecting to the host; doubles up to `host.reconnectMaxMs`.',
   'host.reconnectMaxMs': 'Longest delay between reconnection attempts to the host.',
   'host.reversalBackoffMaxMs': 'Longest delay between repeats of a reversal (0401); repeats never stop.',
+  'host.reversalFirst':
+    'Deliver every pending reversal, 0410 received, before the next sale, refund or void goes to the host (the acquirer rule).',
+  'host.reversalFirstTimeoutMs': 'Longest wait for pending reversals before a payment; after it the payment is refused, nothing sent.',
   'log.level': 'Least severe level written; the diagnostic menu can change it until the next restart.',
   'offline.enabled': 'Approve small payments offline when the host cannot be reached.',
   'offline.floorLimit': 'Largest single offline approval, minor units.',

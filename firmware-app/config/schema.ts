@@ -132,6 +132,10 @@ export const configSchema = z
         reversalBackoffMaxMs: z.number().int().positive().default(300_000),
         /** After this many unacknowledged attempts a reversal raises an alert (and keeps going). */
         reversalAlertAfter: z.number().int().positive().default(5),
+        /** Reversal first: a pending reversal is delivered (0410 awaited) before the next 0200 leaves. */
+        reversalFirst: z.boolean().default(true),
+        /** How long a payment waits for pending reversals to be acknowledged before it is refused, nothing sent. */
+        reversalFirstTimeoutMs: z.number().int().positive().default(20_000),
       })
       .prefault({}),
     log: z

@@ -14,10 +14,14 @@ export class HostTimeoutError extends PosError {
   }
 }
 
-/** The host answered with something the terminal cannot use. */
+/**
+ * The host answered with something the terminal cannot use (docs/protocols/host-iso8583.md
+ * section 6.1). Treated as no answer: a financial exchange is reversed, never approved.
+ * The problem names field numbers only, never values.
+ */
 export class HostProtocolError extends PosError {
-  constructor(problem: string) {
-    super('HOST_PROTOCOL', `acquirer host protocol error: ${problem}`, { problem });
+  constructor(problem: string, detail: { mti?: string; stan?: string } = {}) {
+    super('HOST_PROTOCOL', `acquirer host protocol error: ${problem}`, { problem, ...detail });
   }
 }
 
@@ -26,4 +30,14 @@ export class DuplicateExchangeError extends PosError {
   constructor(key: string) {
     super('HOST_DUPLICATE_EXCHANGE', `an exchange ${key} is already in flight`, { key });
   }
+}
+
+/** The request left (or may have left) and no answer the terminal can act on came back: it must be reversed. */
+export function isUnanswered(err: unknown): err is HostTimeoutError | HostUnreachableError | HostProtocolError {
+  return err instanceof HostTimeoutError || err instanceof HostUnreachableError || err instanceof HostProtocolError;
+}
+
+/** The decline code a payment in reversal_pending carries: why it is being reversed. */
+export function reversalReason(err: HostTimeoutError | HostUnreachableError | HostProtocolError): string {
+  return err instanceof HostProtocolError ? err.code : 'HOST_TIMEOUT';
 }

@@ -4,10 +4,11 @@ import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { systemClock } from '../../drivers/base/clock.js';
 import { backoffDelay } from '../core/backoff.js';
 import type { Logger } from '../logging/logger.js';
-import { DuplicateExchangeError, HostTimeoutError, HostUnreachableError } from './errors.js';
+import { DuplicateExchangeError, HostProtocolError, HostTimeoutError, HostUnreachableError } from './errors.js';
 import { IsoError } from './iso8583/errors.js';
 import { describe, pack, responseMti, unpack, type IsoMessage } from './iso8583/packager.js';
 import { networkRequest, readAnswer, type TerminalIdentity } from './messages.js';
+import { answerTrace, checkAnswer, describeProblems } from './validate.js';
 
 /**
  * offline: no connection. degraded: connected, but not signed on yet, sign-on refused, or a
@@ -66,7 +67,8 @@ export function matchKey(mti: string, msg: IsoMessage): string {
  * an echo test whenever the link has been idle.
  *
  * Events: 'state' (LinkState), 'unmatched' (IsoMessage: a late or duplicate response),
- * 'sign-on-refused' (response code).
+ * 'sign-on-refused' (response code), 'invalid-answer' (HostProtocolError: an answer that
+ * failed validation against its request; the request fails with that error).
  */
 export class HostLink extends EventEmitter {
   private socket: Socket | undefined;
@@ -160,7 +162,9 @@ export class HostLink extends EventEmitter {
   /**
    * Sends a request and waits for its response. Throws HostUnreachableError when nothing
    * was sent (no connection, or a financial request while not signed on), HostTimeoutError
-   * when the request left but no answer came.
+   * when the request left but no answer came, HostProtocolError when the answer does not fit
+   * the request (section 6.1 of the protocol document): the request left, so the caller
+   * treats it as unanswered.
    */
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
     const socket = this.socket;
@@ -231,6 +235,11 @@ export class HostLink extends EventEmitter {
         return false;
       }
       if (err instanceof HostUnreachableError) return false;
+      if (err instanceof HostProtocolError) {
+        // An 0810 that does not fit its 0800 proves nothing about the host: not signed on, retried with the echo.
+        if (purpose === 'signOn') this.setState('degraded');
+        return false;
+      }
       throw err;
     }
   }
@@ -326,6 +335,16 @@ export class HostLink extends EventEmitter {
     this.reconnectTimer.unref?.();
   }
 
+  /**
+   * Every request carries this terminal's own id in 41, so an answer with the right MTI class
+   * and STAN but another 41 is this request's answer gone wrong: validation refuses it at once
+   * (and alerts) instead of leaving the request to time out as if nothing had come.
+   */
+  private answeredWithOtherTerminalId(msg: IsoMessage): InFlight | undefined {
+    const own = `${msg.mti}|${this.options.identity.terminalId}|${fieldText(msg, 11)}`;
+    return fieldText(msg, 41) === this.options.identity.terminalId ? undefined : this.inFlight.get(own);
+  }
+
   private onFrame(frame: Buffer): void {
     this.touch();
     let msg: IsoMessage;
@@ -338,8 +357,7 @@ export class HostLink extends EventEmitter {
       }
       throw err;
     }
-    const key = matchKey(msg.mti, msg);
-    const pending = this.inFlight.get(key);
+    const pending = this.inFlight.get(matchKey(msg.mti, msg)) ?? this.answeredWithOtherTerminalId(msg);
     if (!pending) {
       // A late answer to a request that already timed out (and is being reversed), or a
       // duplicate: logged and ignored, never acted on.
@@ -347,8 +365,23 @@ export class HostLink extends EventEmitter {
       this.emit('unmatched', msg);
       return;
     }
-    this.inFlight.delete(key);
+    this.inFlight.delete(pending.key);
     this.clock.clearTimeout(pending.timer);
+    const problems = checkAnswer(pending.request, msg);
+    if (problems.length > 0) {
+      const err = new HostProtocolError(`${msg.mti} does not fit its ${pending.request.mti}: ${describeProblems(problems)}`, {
+        mti: pending.request.mti,
+        stan: fieldText(pending.request, 11),
+      });
+      this.deps.logger.error(
+        { code: err.code, mti: msg.mti, stan: fieldText(msg, 11), problems },
+        'invalid host answer; treated as unanswered',
+      );
+      this.emit('invalid-answer', err);
+      pending.reject(err);
+      return;
+    }
+    this.deps.logger.debug({ stan: fieldText(msg, 11), ...answerTrace(msg) }, 'host answer');
     if (this.linkState === 'degraded' && this.signedOn) this.setState('online');
     pending.resolve(msg);
   }

@@ -3,7 +3,7 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { AmountError, formatAmount, isCurrencyCode, type CurrencyCode } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
-import { HostTimeoutError, HostUnreachableError } from '../host/errors.js';
+import { isUnanswered, reversalReason } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { LinkState } from '../host/link.js';
 import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest, type TerminalIdentity } from '../host/messages.js';
@@ -11,11 +11,13 @@ import type { Logger } from '../logging/logger.js';
 import { enqueueSaf, safExposure } from '../saf/queue.js';
 import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
+import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
+import { REVERSAL_NOTICE } from '../declines/reversal-notice.js';
 
 /** The part of the card reader the engine uses. */
 export interface PaymentCardReader {
@@ -52,7 +54,7 @@ export interface PaymentOutcome {
   message: string;
 }
 
-export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'done';
+export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
 
 /** The console and receipts speak of sales; refunds and voids report the same way. */
 export type SaleProgress = PaymentProgress;
@@ -90,6 +92,8 @@ export class PaymentEngine {
       clock: Clock;
       logger: Logger;
       settings: PaymentSettings;
+      /** Delivers pending reversals before a financial request leaves; none: requests leave at once. */
+      reversalFirst?: ReversalFirstGate;
     },
   ) {}
 
@@ -174,22 +178,21 @@ export class PaymentEngine {
     if (refused !== null || !original.stan || !original.transmittedAt || !original.rrn)
       throw new NotVoidableError(original.id, refused ?? 'the host reference is missing');
 
-    if (!link.ready) {
+    // Nothing is sent for a refused void: it is journaled and declined locally.
+    const refuse = (code: string, reason: string) => {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-          return journal.transition(
-            v.id,
-            'declined_local',
-            { declineCode: 'OFFLINE_VOID_NOT_ALLOWED' },
-            { reason: 'link offline' },
-            'created',
-          );
+          return journal.transition(v.id, 'declined_local', { declineCode: code }, { reason }, 'created');
         })
         .immediate();
-      return this.outcome('declined_local', refused, 'OFFLINE_VOID_NOT_ALLOWED');
-    }
-
+      return this.outcome('declined_local', refused, code);
+    };
+    if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready');
+    const refusal = await this.reversalFirst(onProgress);
+    if (refusal) return refuse(refusal.code, refusal.message);
+    // Readiness again after the wait, with nothing awaited between this check and the send.
+    if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready');
     const at = new Date(clock.now());
     const sent = db
       .transaction(() => {
@@ -247,13 +250,10 @@ export class PaymentEngine {
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       onProgress('done');
-      if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
+      if (isUnanswered(err)) {
         // The void itself is reversed, so the sale it named stands: the customer is still charged.
-        return this.outcome(
-          'reversal_pending',
-          settle('reversal_pending', { declineCode: VOID_TIMEOUT_CODE }, { reason: err.code }, 'approved'),
-          VOID_TIMEOUT_CODE,
-        );
+        const code = reversalReason(err);
+        return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: code }, { reason: err.code }, 'approved'), code);
       }
       throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
     } finally {
@@ -346,9 +346,22 @@ export class PaymentEngine {
   private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
+    // Not ready (no connection, or connected but not signed on) means offline; a pending
+    // reversal goes first when the link is ready.
+    const refusal = link.ready ? await this.reversalFirst(onProgress) : undefined;
+    if (refusal) {
+      const refused = db
+        .transaction(() => {
+          this.recordCard(txn, card);
+          return journal.transition(txn.id, 'declined_local', { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
+        })
+        .immediate();
+      log.warn({ txn: txn.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
+      onProgress('done');
+      return this.outcome('declined_local', refused, refusal.code);
+    }
     // The link reports readiness synchronously and nothing awaits between here and the
-    // send, so this check is the moment "nothing was sent" is known for certain. Not ready
-    // (no connection, or connected but not signed on) means offline.
+    // send, so this check is the moment "nothing was sent" is known for certain.
     if (!link.ready) return this.decideOffline(txn, card, onProgress);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
@@ -397,19 +410,15 @@ export class PaymentEngine {
       onProgress('done');
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
-      if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
+      if (isUnanswered(err)) {
         // Offline is decided from card_read, before online_sent commits (the lifecycle allows
-        // no other way); once online_sent is durable, a reversal is the only safe move, never a re-send.
-        const pending = journal.transition(
-          sent.id,
-          'reversal_pending',
-          { declineCode: 'HOST_TIMEOUT' },
-          { reason: err.code },
-          'online_sent',
-        );
-        log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
+        // no other way); once online_sent is durable, a reversal is the only safe move, never a
+        // re-send. An answer that does not fit the request is no answer: the host may have posted.
+        const code = reversalReason(err);
+        const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: code }, { reason: err.code }, 'online_sent');
+        log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
+        return this.outcome('reversal_pending', pending, code);
       }
       const storage = storageFailure(err);
       if (storage) {
@@ -468,6 +477,20 @@ export class PaymentEngine {
     return this.outcome('declined_local', decided.txn, decided.code);
   }
 
+  /**
+   * The acquirer rule: pending reversals go first. Returns the refusal when they could not
+   * be delivered within the bound (nothing of this payment was sent).
+   */
+  private async reversalFirst(onProgress: Progress): Promise<ReversalFirstError | undefined> {
+    try {
+      await this.deps.reversalFirst?.deliverPending(() => onProgress('sending-pending-reversal'));
+      return undefined;
+    } catch (err) {
+      if (err instanceof ReversalFirstError) return err;
+      throw err;
+    }
+  }
+
   private outcome(result: PaymentResult, transaction: Transaction, code: string | null): PaymentOutcome {
     const message =
       result === 'approved'
@@ -476,7 +499,7 @@ export class PaymentEngine {
           ? 'APPROVED OFFLINE'
           : result === 'cancelled'
             ? `CANCELLED: ${explain(code ?? '').cashier.en}`
-            : `DECLINED: ${explain(code ?? '').cashier.en}`;
+            : `DECLINED: ${explain(code ?? '').cashier.en}${result === 'reversal_pending' ? `. ${REVERSAL_NOTICE.pending.en}` : ''}`;
     return { result, transaction, code, message };
   }
 }

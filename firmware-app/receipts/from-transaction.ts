@@ -2,6 +2,7 @@ import { explain } from '../declines/catalog.js';
 import { isOfflineApproval, receiptResult, type TxnState } from '../payments/lifecycle.js';
 import type { Transaction } from '../payments/journal.js';
 import type { ReceiptCopy, ReceiptData, ReceiptLanguage, ReceiptResult } from './layout.js';
+import { reversalNotice } from '../declines/reversal-notice.js';
 
 /** What a receipt needs besides the transaction: who the merchant is and how to print. */
 export interface ReceiptContext {
@@ -37,6 +38,7 @@ export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, cop
     stan: txn.stan,
     result,
     declineText: result === 'DECLINED' && reasonCode ? explain(reasonCode).cashier[ctx.language] : undefined,
+    notice: reversalNotice(txn.state)?.[ctx.language],
     offline: isOfflineApproval(txn.state),
     copy,
     reprint,

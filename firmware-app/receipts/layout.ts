@@ -31,6 +31,8 @@ export interface ReceiptData {
   result: ReceiptResult;
   /** Cashier text from the decline catalog, in `language`; only on declined slips. */
   declineText?: string;
+  /** Where the money stands for a payment being or having been reversed (declines/reversal-notice.ts), in `language`. */
+  notice?: string;
   /** Approved offline, to be forwarded (store-and-forward): the merchant carries the risk until then. */
   offline?: boolean;
   copy: ReceiptCopy;
@@ -138,6 +140,7 @@ export function layoutReceipt(d: ReceiptData): ReceiptLine[] {
   if (d.offline) lines.push({ kind: 'text', text: t.offline, align: 'center', bold: true });
   lines.push({ kind: 'text', text: t.result[d.result], align: 'center', bold: true, double: true });
   if (d.declineText) lines.push({ kind: 'pair', left: t.reason, right: d.declineText });
+  if (d.notice) lines.push({ kind: 'text', text: d.notice });
   if (d.qr) lines.push({ kind: 'blank' }, { kind: 'qr', data: d.qr });
   lines.push({ kind: 'blank' }, { kind: 'text', text: t.copy[d.copy], align: 'center' });
   if (d.reprint) lines.push({ kind: 'text', text: t.reprint, align: 'center', bold: true });

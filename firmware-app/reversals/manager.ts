@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { clearAlert, raiseAlert } from '../alerts/alerts.js';
-import { HostTimeoutError, HostUnreachableError } from '../host/errors.js';
+import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { HostLink, LinkState } from '../host/link.js';
 import { localDay, PROCESSING_CODE, readAnswer, reversalRequest, type TerminalIdentity } from '../host/messages.js';
@@ -261,6 +261,9 @@ export class ReversalManager {
         error = 'host unreachable';
       } else if (err instanceof HostTimeoutError) {
         error = 'no 0410 in time';
+      } else if (err instanceof HostProtocolError) {
+        // The 0400 left; an answer that does not fit it acknowledges nothing, so the reversal is repeated.
+        error = err.message;
       } else {
         error = err instanceof Error ? err.message : String(err);
         sent = false;

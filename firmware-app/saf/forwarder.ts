@@ -4,7 +4,7 @@ import { raiseAlert } from '../alerts/alerts.js';
 import { formatAmount } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
 import { declineEventId, declinePayload } from '../declines/reporter.js';
-import { HostTimeoutError, HostUnreachableError } from '../host/errors.js';
+import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { LinkState } from '../host/link.js';
 import { adviceRequest, readAnswer, type TerminalIdentity } from '../host/messages.js';
@@ -267,7 +267,8 @@ export class SafForwarder {
       );
       return;
     }
-    const timedOut = err instanceof HostTimeoutError;
+    // An 0230 that does not fit its advice settles nothing: it counts like no answer.
+    const timedOut = err instanceof HostTimeoutError || err instanceof HostProtocolError;
     const row = db
       .prepare<[number, number, number, number], { attempts: number; sends: number }>(
         `UPDATE saf_queue SET attempts = attempts + ?, next_attempt_at = ?, updated_at = ? WHERE id = ? RETURNING attempts, sends`,

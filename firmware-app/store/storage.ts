@@ -32,9 +32,9 @@ export class StorageFailedAfterSendError extends StorageUnavailableError {
   constructor(problem: StorageProblem, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(
       problem,
-      detail,
+      { ...detail, afterSend: true },
       options,
-      `Payment not completed: the terminal storage is ${problem === 'STORE_FULL' ? 'full' : 'read-only'} and the host may have charged the card. It will be reversed automatically once storage is back; do not hand over the goods. Call a technician.`,
+      `Payment not recorded: the terminal storage is ${problem === 'STORE_FULL' ? 'full' : 'read-only'}. The payment reached the host and is being reversed; the customer may see a temporary hold. Do not hand over the goods. Call a technician.`,
     );
   }
 }

@@ -9,6 +9,7 @@ import type { Terminal } from '../terminal.js';
 const PROGRESS: Record<SaleProgress, string> = {
   'waiting-for-card': 'Waiting for card...',
   'card-read': 'Card read.',
+  'sending-pending-reversal': 'Sending pending reversal...',
   'waiting-for-host': 'Waiting for host...',
   done: '',
 };

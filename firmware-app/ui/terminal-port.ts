@@ -16,7 +16,7 @@ export interface StatusSnapshot {
 }
 
 /** Steps of a long operation the cashier is shown while it runs. */
-export type Progress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'printing' | 'done';
+export type Progress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'printing' | 'done';
 
 export interface TxnView {
   id: number;

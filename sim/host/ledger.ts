@@ -130,6 +130,13 @@ export class HostLedger {
     this.settlementMap.set(HostLedger.key(s.terminalId, String(s.batch)), s);
   }
 
+  /** Takes back what an earlier run held (its `snapshot()`), so a restarted host remembers its postings. */
+  restore(s: LedgerSnapshot): void {
+    for (const e of s.entries) this.record(e);
+    for (const r of s.reversals) this.recordReversal(r);
+    for (const x of s.settlements) this.recordSettlement(x);
+  }
+
   /** Everything the host holds, as plain data (what `npm run reconcile` reads from a file). */
   snapshot(): LedgerSnapshot {
     return { entries: this.all(), reversals: [...this.reversalMap.values()], settlements: [...this.settlementMap.values()] };

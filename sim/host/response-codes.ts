@@ -2,7 +2,7 @@
  * Every field-39 code the simulated host can answer with, as data: the codes it decides
  * on its own (approval, the card-based decisions, settlement results) and the codes of
  * docs/protocols/host-iso8583.md section 8 that tests script with `queue({type: 'decline', code})`.
- * test/unit/decline-catalog.test.ts checks that every code host-sim.ts answers with on its
+ * test/unit/decline-catalog.test.ts checks that every code rules.ts answers with on its
  * own is listed here and that the decline catalog explains every code listed, so a new host
  * behaviour cannot reach a cashier without an explanation.
  */

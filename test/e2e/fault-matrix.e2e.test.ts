@@ -109,7 +109,10 @@ describe('fault matrix, end to end', () => {
     sim.host.queue({ type: 'delay', ms: RESPONSE_TIMEOUT_MS + 2_000 });
     const r = await sale('21.00');
     expect(r.text).toMatch(/DECLINED: Host timeout, transaction reversed - retry/);
-    expect(r.text).toMatch(/What to do: Retry the sale; the customer was not charged\./);
+    // Until the 0410 arrives nothing may tell the customer "not charged".
+    expect(r.text).toMatch(/What to do: Retry the sale as a new one\./);
+    expect(r.text).toMatch(/The payment is being reversed; the customer may see a temporary hold/);
+    expect(r.text).not.toMatch(/not charged/i);
     await until('the reversal to be acknowledged', () => stateOf(r.stan!) === 'reversed');
     await until('the late 0200 to be processed by the host', () => hostHas(r.stan!) !== undefined, 15_000);
     expect(hostHas(r.stan!)?.status).not.toBe('posted');

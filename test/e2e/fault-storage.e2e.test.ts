@@ -172,8 +172,10 @@ describe('storage faults: disk full, database read-only', () => {
       t.db.pragma('query_only = ON');
     });
     const first = await type('9.00');
-    // The host may hold the posting: the cashier is told so, never "nothing was charged".
-    expect(first).toMatch(/Error: Payment not completed: the terminal storage is read-only and the host may have charged the card/);
+    // The 0200 had left: the host may hold the money, so no "nothing was charged" until the reversal is through.
+    expect(first).toMatch(
+      /Error: Payment not recorded: the terminal storage is read-only\. The payment reached the host and is being reversed; the customer may see a temporary hold\./,
+    );
     expect(first).not.toMatch(/APPROVED|Nothing was charged/);
     expect(s.host.ledger.get('TERM0001', stan)?.status).toBe('posted');
 

@@ -69,7 +69,7 @@ describe('the decline catalog', () => {
 
   it('lists every documented host code and every code the simulator decides itself in the simulator code list', () => {
     expect(HOST_SIM_RESPONSE_CODES).toEqual(expect.arrayContaining(documentedHostCodes()));
-    const source = readFileSync(join(REPO, 'sim', 'host', 'host-sim.ts'), 'utf8');
+    const source = readFileSync(join(REPO, 'sim', 'host', 'rules.ts'), 'utf8');
     const decided = [...source.matchAll(/(?:\[39, |return |\? |: )'(\d\d)'/g)].map((m) => m[1]!);
     expect(decided).toEqual(expect.arrayContaining(['00', '30', '43', '54']));
     expect(HOST_SIM_RESPONSE_CODES).toEqual(expect.arrayContaining(decided));

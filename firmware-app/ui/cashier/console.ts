@@ -6,6 +6,7 @@ import { formatDateTime } from '../format.js';
 import type { CashierPort, PaymentResult, Progress, TxnQuery, TxnView } from '../terminal-port.js';
 import { ansi, renderMenu, type MenuItem, type Tty } from '../tty.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
+import { REVERSAL_NOTICE, reversalNotice } from '../../declines/reversal-notice.js';
 
 export interface CashierOptions {
   clock?: Clock;
@@ -152,6 +153,8 @@ export class CashierConsole {
         ? this.tr('unavailable')
         : `${this.tr('error')}: ${isPosError(err) ? err.message : String(err)}`;
     this.tty.line(message);
+    // A storage failure after the 0200 left: the payment will be reversed, and says so in the cashier's language.
+    if (isPosError(err) && err.details.afterSend === true) this.tty.line(ansi.bold(REVERSAL_NOTICE.pending[this.lang]));
   }
 
   /** Asks until the amount parses and the terminal accepts it; null when the cashier backs out. */
@@ -255,6 +258,8 @@ export class CashierConsole {
       this.tty.line(ansi.bold(`${this.tr('cancelled')}: ${explain(r.code ?? '').cashier[this.lang]}`));
     } else {
       this.explainDecline(r.code ?? x.declineCode ?? '');
+      const notice = reversalNotice(x.state);
+      if (notice) this.tty.line(ansi.bold(notice[this.lang]));
     }
     if (r.printed) this.tty.line(this.tr('receiptPrinted'));
     else if (r.printError) this.tty.line(`${this.tr('receiptNotPrinted')}: ${r.printError}`);
