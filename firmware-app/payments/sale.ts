@@ -26,6 +26,8 @@ export interface PaymentCardReader {
 /** The part of the host link the engine uses. */
 export interface PaymentHostChannel {
   readonly state: LinkState;
+  /** Connected and signed on; a financial request goes out only then. */
+  readonly ready: boolean;
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
 }
 
@@ -148,7 +150,7 @@ export class PaymentEngine {
     if (!original.stan || !original.transmittedAt || !original.rrn)
       throw new NotVoidableError(original.id, 'the host reference is missing');
 
-    if (link.state === 'offline') {
+    if (!link.ready) {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
@@ -300,9 +302,10 @@ export class PaymentEngine {
   private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
-    // The link reports unreachable synchronously and nothing awaits between here and the
-    // send, so this check is the moment "nothing was sent" is known for certain.
-    if (link.state === 'offline') return this.decideOffline(txn, card, onProgress);
+    // The link reports readiness synchronously and nothing awaits between here and the send,
+    // so this check is the moment "nothing was sent" is known for certain. A connection just
+    // given up as dead is not ready, so a sale rung then is decided offline at once.
+    if (!link.ready) return this.decideOffline(txn, card, onProgress);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db

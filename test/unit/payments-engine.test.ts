@@ -50,6 +50,10 @@ type HostReply = string;
 
 class FakeHost {
   state: LinkState = 'online';
+  /** Ready as the real link is: signed on, which an offline link never is. */
+  get ready(): boolean {
+    return this.state !== 'offline';
+  }
   readonly sent: IsoMessage[] = [];
   readonly script: HostReply[] = [];
   /** Journal state of the transaction at the moment its request left. */
