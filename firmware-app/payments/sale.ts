@@ -15,6 +15,7 @@ import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundE
 import type { Journal, Transaction } from './journal.js';
 import type { TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
+import { retryAdvice, type RetryAdvice } from './retry-advice.js';
 
 /** The part of the card reader the engine uses. */
 export interface PaymentCardReader {
@@ -49,6 +50,8 @@ export interface PaymentOutcome {
   code: string | null;
   /** One line for the cashier. */
   message: string;
+  /** For a payment being reversed: what ringing it again would do now. */
+  retry?: RetryAdvice;
 }
 
 export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'waiting-for-host' | 'done';
@@ -364,7 +367,11 @@ export class PaymentEngine {
         );
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
         onProgress('done');
-        return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
+        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
+        const retry = retryAdvice(link.ready, () =>
+          decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
+        );
+        return { ...this.outcome('reversal_pending', pending, 'HOST_TIMEOUT'), retry };
       }
       throw err instanceof PosError ? err : new PosError('PAYMENT_FAILED', 'payment failed unexpectedly', {}, { cause: err });
     }

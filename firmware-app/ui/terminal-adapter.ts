@@ -169,6 +169,7 @@ export class TerminalAdapter implements TerminalPort {
       approved: r.result === 'approved' || offline,
       offline,
       code: r.code,
+      retry: r.retry,
       transaction: view(r.transaction),
       printed: r.printed,
       printError: r.printError,

@@ -242,6 +242,7 @@ export class CashierConsole {
       this.tty.line(ansi.bold(`${label}${r.offline ? ` ${this.tr('offline')}` : ''}${refs} (transaction ${x.id})`));
     } else {
       this.explainDecline(r.code ?? x.declineCode ?? '');
+      if (r.retry) this.tty.line(ansi.bold(this.tr(`retry-${r.retry}`)));
     }
     if (r.printed) this.tty.line(this.tr('receiptPrinted'));
     else if (r.printError) this.tty.line(`${this.tr('receiptNotPrinted')}: ${r.printError}`);
