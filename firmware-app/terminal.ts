@@ -171,6 +171,7 @@ export class Terminal {
         reconnectMaxMs: config.host.reconnectMaxMs,
         echoIntervalMs: config.host.echoIntervalMs,
         echoTimeoutMs: config.host.echoTimeoutMs,
+        probeAfterMs: config.host.probeAfterMs,
         identity: { terminalId: config.terminal.id, merchantId: config.terminal.merchantId, nii: config.host.nii },
       },
       { logger: deps.logger.child('host'), clock: this.clock, nextStan: () => nextStan(this.db) },

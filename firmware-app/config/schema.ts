@@ -121,10 +121,19 @@ export const configSchema = z
         responseTimeoutMs: z.number().int().positive().default(30_000),
         reconnectMinMs: z.number().int().positive().default(250),
         reconnectMaxMs: z.number().int().positive().default(30_000),
-        /** An echo test (0800/301) goes out after this long without traffic. */
-        echoIntervalMs: z.number().int().positive().default(60_000),
-        /** A sign-on or echo unanswered this long means the connection is dead: reconnect. */
-        echoTimeoutMs: z.number().int().positive().default(10_000),
+        /**
+         * An echo test (0800/301) goes out after this long without a frame from the host. With echoTimeoutMs it bounds
+         * how long a silently dead link (4G/NAT half-open) still shows online: at most the sum, 13 s by default.
+         */
+        echoIntervalMs: z.number().int().positive().default(8_000),
+        /** A sign-on or echo unanswered this long means the connection is dead: it is reset and the terminal reconnects. */
+        echoTimeoutMs: z.number().int().positive().default(5_000),
+        /**
+         * A request unanswered this long, with nothing heard from the host meanwhile, sends an echo on the same
+         * connection: a dead one is given up (and the request reversed) after probeAfterMs + echoTimeoutMs, a live one
+         * keeps the full responseTimeoutMs.
+         */
+        probeAfterMs: z.number().int().positive().default(3_000),
         /** Wait for a 0410 before the reversal is repeated as a 0401. */
         reversalTimeoutMs: z.number().int().positive().default(15_000),
         /** Reversal repeats back off exponentially from min to max (with jitter), forever. */

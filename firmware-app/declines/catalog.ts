@@ -300,12 +300,12 @@ export const CATALOG: Readonly<Record<string, Entry>> = {
   HOST_TIMEOUT: e(
     'network',
     'later',
-    'Host timeout, transaction reversed - retry',
-    '主机超时，交易已冲正，请重试',
-    'Payment not completed - please try again',
-    '交易未完成，请重试',
-    'Retry the sale as a new one. Until the host acknowledges the reversal the customer may see a temporary hold; the screen and slip say when it is through.',
-    'No 0210 within host.responseTimeoutMs; check link latency and host health. A reversal was queued.',
+    'Host did not answer - being reversed',
+    '主机无应答，正在冲正',
+    'Being reversed - a temporary hold may show',
+    '正在撤销，账户可能暂时显示冻结',
+    'The sale is being reversed; until the host confirms, the customer may see a temporary hold. The retry line says what ringing it again does now.',
+    'No 0210 within host.responseTimeoutMs, or the connection was found dead first (an echo unanswered: host.probeAfterMs + host.echoTimeoutMs after the 0200). A reversal was queued; check link quality and host health.',
   ),
   VOID_HOST_TIMEOUT: e(
     'network',

@@ -4,6 +4,7 @@ import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { systemClock } from '../../drivers/base/clock.js';
 import { backoffDelay } from '../core/backoff.js';
 import type { Logger } from '../logging/logger.js';
+import { nextLivenessAction } from './liveness.js';
 import { DuplicateExchangeError, HostProtocolError, HostTimeoutError, HostUnreachableError } from './errors.js';
 import { IsoError } from './iso8583/errors.js';
 import { describe, pack, responseMti, unpack, type IsoMessage } from './iso8583/packager.js';
@@ -11,8 +12,9 @@ import { networkRequest, readAnswer, type TerminalIdentity } from './messages.js
 import { answerTrace, checkAnswer, describeProblems } from './validate.js';
 
 /**
- * offline: no connection. degraded: connected, but not signed on yet, sign-on refused, or a
- * request went unanswered since the last answer. online: signed on and answering.
+ * offline: no connection (or the connection was given up as dead). degraded: connected, but
+ * not signed on yet, sign-on refused, or a request went unanswered since the last answer.
+ * online: signed on and answering.
  */
 export type LinkState = 'online' | 'degraded' | 'offline';
 
@@ -22,10 +24,12 @@ export interface HostLinkOptions {
   connectTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  /** An echo test (0800/301) goes out when nothing was sent or received for this long. */
+  /** An echo test (0800/301) goes out when nothing was received from the host for this long. */
   echoIntervalMs: number;
   /** How long a sign-on or echo may stay unanswered before the connection counts as dead. */
   echoTimeoutMs: number;
+  /** A request unanswered this long, with nothing else heard meanwhile, sends an echo to check the connection. */
+  probeAfterMs: number;
   identity: TerminalIdentity;
 }
 
@@ -40,6 +44,9 @@ export interface HostLinkDeps {
 interface InFlight {
   key: string;
   request: IsoMessage;
+  /** The connection it was written to: its answer can come on that connection only. */
+  socket: Socket;
+  sentAt: number;
   timer: TimerHandle;
   resolve: (m: IsoMessage) => void;
   reject: (e: Error) => void;
@@ -63,8 +70,10 @@ export function matchKey(mti: string, msg: IsoMessage): string {
 /**
  * One persistent TCP connection to the acquirer: 2-byte big-endian length framing,
  * several requests in flight matched by MTI class + terminal id + STAN, per-request
- * timeouts, reconnect with capped exponential backoff, sign-on after every connect and
- * an echo test whenever the link has been idle.
+ * timeouts, reconnect with capped exponential backoff, sign-on after every connect, and
+ * echo probes (liveness.ts) that find a half-open connection in seconds. A connection given
+ * up on is reset, never closed gracefully: a graceful close would let the kernel keep
+ * retransmitting an unanswered request, which could reach the host long after it was reversed.
  *
  * Events: 'state' (LinkState), 'unmatched' (IsoMessage: a late or duplicate response),
  * 'sign-on-refused' (response code), 'invalid-answer' (HostProtocolError: an answer that
@@ -81,7 +90,8 @@ export class HostLink extends EventEmitter {
   /** Failed connections in a row; the reconnect waits the shared backoff for it. */
   private reconnectAttempts = 0;
   private linkState: LinkState = 'offline';
-  private lastActivity = 0;
+  private lastHeardAt = 0;
+  private probeSentAt: number | null = null;
 
   constructor(
     private readonly options: HostLinkOptions,
@@ -144,15 +154,13 @@ export class HostLink extends EventEmitter {
     this.connected = false;
     this.signedOn = false;
     // Whatever is still unanswered was sent: its callers must treat it as timed out (and reverse).
-    for (const pending of this.inFlight.values()) {
-      this.clock.clearTimeout(pending.timer);
-      pending.reject(new HostTimeoutError(pending.request.mti, fieldText(pending.request, 11), 0));
-    }
-    this.inFlight.clear();
+    const abandoning = this.inFlight.size > 0;
+    this.failInFlight(() => true);
     if (socket) {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
-        socket.end();
+        if (abandoning && !socket.destroyed) socket.resetAndDestroy();
+        else socket.end();
         setTimeout(() => socket.destroy(), 500).unref();
       });
     }
@@ -177,20 +185,20 @@ export class HostLink extends EventEmitter {
       const timer = this.clock.setTimeout(() => {
         this.inFlight.delete(key);
         // Only a live connection can be degraded; a dropped one is already offline. An echo
-        // right away tells whether the host is still there (online again, or reconnect).
+        // right away tells whether the host is still there (online again, or reset and reconnect).
         if (this.connected) {
           this.setState('degraded');
-          if (msg.mti !== '0800') this.armEcho(0, true);
+          if (msg.mti !== '0800' && this.probeSentAt === null) this.probe();
         }
         reject(new HostTimeoutError(msg.mti, fieldText(msg, 11), timeoutMs));
       }, timeoutMs);
       timer.unref?.();
-      this.inFlight.set(key, { key, request: msg, timer, resolve, reject });
+      this.inFlight.set(key, { key, request: msg, socket, sentAt: this.clock.now(), timer, resolve, reject });
       const header = Buffer.alloc(2);
       header.writeUInt16BE(frame.length);
       socket.write(Buffer.concat([header, frame]));
-      this.touch();
       this.deps.logger.debug({ message: describe(msg) }, 'sent to host');
+      if (msg.mti !== '0800') this.checkLiveness();
     });
   }
 
@@ -211,6 +219,9 @@ export class HostLink extends EventEmitter {
       return false;
     }
     const msg = networkRequest(this.options.identity, { stan, at: new Date(this.clock.now()), purpose });
+    // Every 0800 is a probe: until the host is heard again, the connection's life hangs on it.
+    this.probeSentAt ??= this.clock.now();
+    this.checkLiveness();
     try {
       const answer = readAnswer(await this.request(msg, this.options.echoTimeoutMs));
       if (purpose === 'signOn') {
@@ -228,10 +239,7 @@ export class HostLink extends EventEmitter {
       if (err instanceof HostTimeoutError) {
         // A connection that cannot answer a network message is dead even if TCP has not noticed.
         // Only the connection it was sent on; a newer one has not been tested yet.
-        if (this.socket === socket) {
-          this.deps.logger.warn({ purpose }, 'host did not answer the network message; reconnecting');
-          socket.destroy();
-        }
+        if (this.socket === socket) this.checkLiveness();
         return false;
       }
       if (err instanceof HostUnreachableError) return false;
@@ -251,31 +259,63 @@ export class HostLink extends EventEmitter {
     this.emit('state', s);
   }
 
-  private touch(): void {
-    this.lastActivity = this.clock.now();
-  }
-
   private disarmEcho(): void {
     if (this.echoTimer) this.clock.clearTimeout(this.echoTimer);
     this.echoTimer = undefined;
   }
 
-  private armEcho(delayMs: number, force = false): void {
+  private probe(): void {
+    // A refused sign-on is retried in place of the echo: the host may learn the terminal.
+    void this.network(this.signedOn ? 'echo' : 'signOn');
+  }
+
+  /** Asks liveness.ts what the current connection needs now, and does it or waits for it. */
+  private checkLiveness(): void {
     this.disarmEcho();
-    this.echoTimer = this.clock.setTimeout(() => {
-      this.echoTimer = undefined;
-      if (!this.connected) return;
-      const idle = this.clock.now() - this.lastActivity;
-      if (!force && idle < this.options.echoIntervalMs) {
-        this.armEcho(this.options.echoIntervalMs - idle);
-        return;
-      }
-      // A refused sign-on is retried in place of the echo: the host may learn the terminal.
-      void this.network(this.signedOn ? 'echo' : 'signOn').finally(() => {
-        if (this.connected) this.armEcho(this.options.echoIntervalMs);
-      });
-    }, delayMs);
-    this.echoTimer.unref?.();
+    const socket = this.socket;
+    if (!socket || !this.connected) return;
+    let oldestWaitingSince: number | null = null;
+    for (const p of this.inFlight.values()) {
+      if (p.socket === socket && p.request.mti !== '0800') oldestWaitingSince = Math.min(oldestWaitingSince ?? p.sentAt, p.sentAt);
+    }
+    const now = this.clock.now();
+    const action = nextLivenessAction(
+      this.options,
+      { lastHeardAt: this.lastHeardAt, oldestWaitingSince, probeSentAt: this.probeSentAt },
+      now,
+    );
+    if (action.kind === 'dead') {
+      this.abandon(socket, 'the host did not answer the echo');
+    } else if (action.kind === 'probe') {
+      this.probe();
+    } else {
+      this.echoTimer = this.clock.setTimeout(() => {
+        this.echoTimer = undefined;
+        this.checkLiveness();
+      }, action.until - now);
+      this.echoTimer.unref?.();
+    }
+  }
+
+  /**
+   * Gives up on a connection: RST, so the kernel discards whatever it still holds for the
+   * host instead of retransmitting it later, and every request on it fails now.
+   */
+  private abandon(socket: Socket, reason: string): void {
+    if (this.socket !== socket) return;
+    this.deps.logger.warn({ reason, inFlight: this.inFlight.size }, 'host connection given up; reset');
+    if (!socket.destroyed) socket.resetAndDestroy();
+    this.onClose(socket);
+  }
+
+  /** The host can answer a request only on the connection it came in on: once that is gone, so is the answer. */
+  private failInFlight(which: (p: InFlight) => boolean): void {
+    for (const pending of [...this.inFlight.values()]) {
+      if (!which(pending)) continue;
+      this.inFlight.delete(pending.key);
+      this.clock.clearTimeout(pending.timer);
+      pending.reject(new HostTimeoutError(pending.request.mti, fieldText(pending.request, 11), this.clock.now() - pending.sentAt));
+    }
   }
 
   private connect(): void {
@@ -292,8 +332,8 @@ export class HostLink extends EventEmitter {
       this.signedOn = false;
       this.reconnectAttempts = 0;
       this.setState('degraded');
-      this.touch();
-      this.armEcho(this.options.echoIntervalMs);
+      this.lastHeardAt = this.clock.now();
+      this.probeSentAt = null;
       void this.network('signOn');
     });
     socket.on('data', (chunk: Buffer) => {
@@ -318,9 +358,10 @@ export class HostLink extends EventEmitter {
     this.connected = false;
     this.signedOn = false;
     this.disarmEcho();
+    this.probeSentAt = null;
     this.setState('offline');
-    // In-flight requests stay until their own timeout: the host may have them, so their
-    // fate is decided by the timeout (and a reversal), never by the disconnect.
+    // The host may have them, so they fail as unanswered (to be reversed), never as unsent.
+    this.failInFlight((p) => p.socket === socket);
     if (this.stopped) return;
     const delay = backoffDelay(
       ++this.reconnectAttempts,
@@ -346,7 +387,9 @@ export class HostLink extends EventEmitter {
   }
 
   private onFrame(frame: Buffer): void {
-    this.touch();
+    this.lastHeardAt = this.clock.now();
+    this.probeSentAt = null;
+    this.checkLiveness();
     let msg: IsoMessage;
     try {
       msg = unpack(frame);

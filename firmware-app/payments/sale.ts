@@ -18,6 +18,7 @@ import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type TxnStat
 import { decideOffline, type OfflineRules } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { REVERSAL_NOTICE } from '../declines/reversal-notice.js';
+import { retryAdvice, type RetryAdvice } from './retry-advice.js';
 
 /** The part of the card reader the engine uses. */
 export interface PaymentCardReader {
@@ -52,6 +53,8 @@ export interface PaymentOutcome {
   code: string | null;
   /** One line for the cashier. */
   message: string;
+  /** For a payment being reversed: what ringing it again would do now. */
+  retry?: RetryAdvice;
 }
 
 export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
@@ -360,8 +363,9 @@ export class PaymentEngine {
       onProgress('done');
       return this.outcome('declined_local', refused, refusal.code);
     }
-    // The link reports readiness synchronously and nothing awaits between here and the
-    // send, so this check is the moment "nothing was sent" is known for certain.
+    // The link reports readiness synchronously and nothing awaits between here and the send,
+    // so this check is the moment "nothing was sent" is known for certain. A connection just
+    // given up as dead is not ready, so a sale rung then is decided offline at once.
     if (!link.ready) return this.decideOffline(txn, card, onProgress);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
@@ -418,7 +422,11 @@ export class PaymentEngine {
         const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: code }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        return this.outcome('reversal_pending', pending, code);
+        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
+        const retry = retryAdvice(link.ready, () =>
+          decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
+        );
+        return { ...this.outcome('reversal_pending', pending, code), retry };
       }
       const storage = storageFailure(err);
       if (storage) {

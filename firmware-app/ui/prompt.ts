@@ -5,6 +5,7 @@ import { formatAmount, parseAmount } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
 import type { SaleProgress } from '../payments/sale.js';
 import type { Terminal } from '../terminal.js';
+import { t as cashierText } from './cashier/strings.js';
 
 const PROGRESS: Record<SaleProgress, string> = {
   'waiting-for-card': 'Waiting for card...',
@@ -73,6 +74,7 @@ export async function runPrompt(terminal: Terminal, input: Readable, output: Wri
         `${result.message}${t.authCode ? ` auth ${t.authCode}` : ''}${t.rrn ? ` RRN ${t.rrn}` : ''}${t.stan ? ` STAN ${t.stan}` : ''} (transaction ${t.id})`,
       );
       if (result.result !== 'approved' && result.code) say(`What to do: ${explain(result.code).cashierHint}`);
+      if (result.retry) say(cashierText(terminal.config.terminal.language, `retry-${result.retry}`));
       if (result.printed) say('Receipt printed.');
       else if (result.printError)
         say(

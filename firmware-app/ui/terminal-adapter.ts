@@ -170,6 +170,7 @@ export class TerminalAdapter implements TerminalPort {
       cancelled: r.result === 'cancelled',
       offline,
       code: r.code,
+      retry: r.retry,
       transaction: view(r.transaction),
       printed: r.printed,
       printError: r.printError,

@@ -1,5 +1,6 @@
 import { PosError } from '../../drivers/base/errors.js';
 import type { CurrencyCode } from '../core/money.js';
+import type { RetryAdvice } from '../payments/retry-advice.js';
 import type { Language } from './cashier/strings.js';
 
 /**
@@ -40,6 +41,8 @@ export interface PaymentResult {
   offline?: boolean;
   /** Catalog code explaining a non-approval. */
   code: string | null;
+  /** For a payment being reversed: what ringing it again would do now. */
+  retry?: RetryAdvice;
   transaction: TxnView;
   printed: boolean;
   printError?: string;

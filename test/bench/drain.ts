@@ -103,6 +103,7 @@ async function echoRoundTrip(port: number): Promise<number[]> {
       reconnectMinMs: config.host.reconnectMinMs,
       reconnectMaxMs: config.host.reconnectMaxMs,
       echoIntervalMs: 3_600_000,
+      probeAfterMs: 3_600_000,
       echoTimeoutMs: 5_000,
       identity: { terminalId: 'BENCHRTT', merchantId: config.terminal.merchantId, nii: config.host.nii },
     },

@@ -104,14 +104,14 @@ describe('fault matrix, end to end', () => {
     expect(hostHas(small.stan!)).toMatchObject({ kind: 'advice', amount: 1200, receivedCount: 1 });
   });
 
-  it('host slow past the response timeout: "Host timeout, transaction reversed - retry"; the late answer is ignored and nothing stays posted', async () => {
+  it('host slow past the response timeout: "Host did not answer - being reversed", a retry goes to the host; the late answer is ignored and nothing stays posted', async () => {
     await status(/host online/);
     sim.host.queue({ type: 'delay', ms: RESPONSE_TIMEOUT_MS + 2_000 });
     const r = await sale('21.00');
-    expect(r.text).toMatch(/DECLINED: Host timeout, transaction reversed - retry/);
-    // Until the 0410 arrives nothing may tell the customer "not charged".
-    expect(r.text).toMatch(/What to do: Retry the sale as a new one\./);
-    expect(r.text).toMatch(/The payment is being reversed; the customer may see a temporary hold/);
+    expect(r.text).toMatch(/DECLINED: Host did not answer - being reversed/);
+    expect(r.text).toMatch(/What to do: The sale is being reversed; until the host confirms, the customer may see a temporary hold\./);
+    // The host kept answering the echoes while it sat on the 0200: the link is alive, a retry goes online.
+    expect(r.text).toMatch(/Retry: the host is answering; ringing it again sends a new sale to the host/);
     expect(r.text).not.toMatch(/not charged/i);
     await until('the reversal to be acknowledged', () => stateOf(r.stan!) === 'reversed');
     await until('the late 0200 to be processed by the host', () => hostHas(r.stan!) !== undefined, 15_000);
@@ -122,7 +122,7 @@ describe('fault matrix, end to end', () => {
     await status(/host online/);
     sim.host.queue({ type: 'drop' });
     const r = await sale('22.00');
-    expect(r.text).toMatch(/DECLINED: Host timeout, transaction reversed - retry/);
+    expect(r.text).toMatch(/DECLINED: Host did not answer - being reversed/);
     await until('the host to hold it reversed', () => hostHas(r.stan!)?.status === 'reversed');
     await until('the journal to say reversed', () => stateOf(r.stan!) === 'reversed');
   });
@@ -131,7 +131,7 @@ describe('fault matrix, end to end', () => {
     await status(/host online/);
     sim.host.queue({ type: 'close-mid-frame' });
     const r = await sale('23.00');
-    expect(r.text).toMatch(/DECLINED: Host timeout, transaction reversed - retry/);
+    expect(r.text).toMatch(/DECLINED: Host did not answer - being reversed/);
     await until('the host to hold it reversed', () => hostHas(r.stan!)?.status === 'reversed');
     await status(/host online/);
     expect((await sale('23.01')).text).toMatch(/APPROVED auth/);

@@ -42,6 +42,7 @@ function startLink(overrides: Partial<HostLinkOptions> = {}, clock?: Clock): Hos
       reconnectMaxMs: 500,
       echoIntervalMs: 60_000,
       echoTimeoutMs: 5000,
+      probeAfterMs: 3000,
       identity: IDENTITY,
       ...overrides,
     },

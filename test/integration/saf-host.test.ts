@@ -69,6 +69,7 @@ beforeEach(async () => {
       reconnectMaxMs: 200,
       echoIntervalMs: 60_000,
       echoTimeoutMs: 5_000,
+      probeAfterMs: 3_000,
       identity,
     },
     { logger: silentLogger, nextStan: () => nextStan(db) },

@@ -50,6 +50,7 @@ type HostReply = string;
 
 class FakeHost {
   state: LinkState = 'online';
+  /** Ready as the real link is: signed on, which an offline link never is. */
   get ready(): boolean {
     return this.state !== 'offline';
   }

@@ -260,6 +260,7 @@ export class CashierConsole {
       this.explainDecline(r.code ?? x.declineCode ?? '');
       const notice = reversalNotice(x.state);
       if (notice) this.tty.line(ansi.bold(notice[this.lang]));
+      if (r.retry) this.tty.line(ansi.bold(this.tr(`retry-${r.retry}`)));
     }
     if (r.printed) this.tty.line(this.tr('receiptPrinted'));
     else if (r.printError) this.tty.line(`${this.tr('receiptNotPrinted')}: ${r.printError}`);

@@ -63,6 +63,18 @@ const TEXT = {
   refundOriginal: { en: 'Original sale number (Enter if unknown): ', 'zh-CN': '原消费交易号 (不知道请直接回车): ' },
   unavailable: { en: 'Not available on this terminal', 'zh-CN': '本终端暂不支持' },
   error: { en: 'Error', 'zh-CN': '错误' },
+  'retry-online': {
+    en: 'Retry: the host is answering; ringing it again sends a new sale to the host',
+    'zh-CN': '重试：主机正在应答，重新收款将作为新交易发送主机',
+  },
+  'retry-offline': {
+    en: 'Retry: approved offline now (host link down), within the offline limits',
+    'zh-CN': '重试：主机连接中断，现在重新收款将在离线限额内离线批准',
+  },
+  'retry-other-method': {
+    en: 'Retry: host link down and this payment cannot be approved offline - ask for another payment method',
+    'zh-CN': '重试：主机连接中断，此笔无法离线批准，请顾客换其他支付方式',
+  },
   bye: { en: 'Goodbye.', 'zh-CN': '再见。' },
 } as const satisfies Record<string, Record<Language, string>>;
 
