@@ -17,7 +17,7 @@ import type { Journal, Transaction } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
-import { REVERSAL_NOTICE } from '../declines/reversal-notice.js';
+import { reversalNotice } from '../declines/reversal-notice.js';
 import { retryAdvice, type RetryAdvice } from './retry-advice.js';
 
 /** The part of the card reader the engine uses. */
@@ -254,8 +254,9 @@ export class PaymentEngine {
     } catch (err) {
       onProgress('done');
       if (isUnanswered(err)) {
-        // The void itself is reversed, so the sale it named stands: the customer is still charged.
-        const code = reversalReason(err);
+        // The void itself is reversed, so the sale it named stands: the customer is still charged,
+        // whether the answer never came or could not be trusted.
+        const code = VOID_TIMEOUT_CODE;
         return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: code }, { reason: err.code }, 'approved'), code);
       }
       throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
@@ -500,6 +501,7 @@ export class PaymentEngine {
   }
 
   private outcome(result: PaymentResult, transaction: Transaction, code: string | null): PaymentOutcome {
+    const notice = reversalNotice(transaction.type, transaction.state);
     const message =
       result === 'approved'
         ? 'APPROVED'
@@ -507,7 +509,7 @@ export class PaymentEngine {
           ? 'APPROVED OFFLINE'
           : result === 'cancelled'
             ? `CANCELLED: ${explain(code ?? '').cashier.en}`
-            : `DECLINED: ${explain(code ?? '').cashier.en}${result === 'reversal_pending' ? `. ${REVERSAL_NOTICE.pending.en}` : ''}`;
+            : `DECLINED: ${explain(code ?? '').cashier.en}${notice ? `. ${notice.en}` : ''}`;
     return { result, transaction, code, message };
   }
 }

@@ -38,7 +38,7 @@ export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, cop
     stan: txn.stan,
     result,
     declineText: result === 'DECLINED' && reasonCode ? explain(reasonCode).cashier[ctx.language] : undefined,
-    notice: reversalNotice(txn.state)?.[ctx.language],
+    notice: reversalNotice(txn.type, txn.state)?.[ctx.language],
     offline: isOfflineApproval(txn.state),
     copy,
     reprint,

@@ -152,7 +152,7 @@ describe('money defects', () => {
     const { failed } = await saleStrandedByStorage(t);
     t.db.pragma('query_only = OFF');
     expect(failed.message).not.toMatch(/Nothing was charged/);
-    expect(failed.message).toMatch(/host may have charged the card.*reversed automatically/);
+    expect(failed.message).toMatch(/The payment reached the host and is being reversed; the customer may see a temporary hold/);
   }, 60_000);
 
   it('defect 5b: a sale stranded by a storage fault is reversed while the terminal is idle, with no further payment', async () => {

@@ -258,7 +258,7 @@ export class CashierConsole {
       this.tty.line(ansi.bold(`${this.tr('cancelled')}: ${explain(r.code ?? '').cashier[this.lang]}`));
     } else {
       this.explainDecline(r.code ?? x.declineCode ?? '');
-      const notice = reversalNotice(x.state);
+      const notice = reversalNotice(x.type, x.state);
       if (notice) this.tty.line(ansi.bold(notice[this.lang]));
       if (r.retry) this.tty.line(ansi.bold(this.tr(`retry-${r.retry}`)));
     }
