@@ -186,6 +186,34 @@ describe('cashier console', () => {
     expect(fake.screen).not.toContain('APPROVED');
   });
 
+  it.each([
+    ['en', 'Host answer invalid - reversed, retry', 'The payment is being reversed; the customer may see a temporary hold'],
+    ['zh-CN', '主机应答无效，已冲正，请重试', '交易正在冲正，顾客账户可能暂时显示冻结金额'],
+  ] as const)(
+    'an invalid host answer in %s: the sale is being reversed, and nothing says "not charged" before the 0410',
+    async (language, reason, notice) => {
+      port = new FakePort();
+      port.next = {
+        approved: false,
+        code: 'HOST_PROTOCOL',
+        transaction: txn({ state: 'reversal_pending', declineCode: 'HOST_PROTOCOL', authCode: null }),
+        printed: true,
+      };
+      start();
+      await fake.waitFor(/\[1\] Sale/);
+      if (language === 'zh-CN') {
+        fake.type('l');
+        await fake.waitFor(/\[1\] 消费/);
+      }
+      fake.type('1');
+      await fake.waitFor(/Amount|金额/);
+      fake.enter('11.01');
+      await fake.waitFor(new RegExp(notice));
+      expect(fake.screen).toContain(reason);
+      expect(fake.screen).not.toMatch(/not charged|未扣款|未被扣款/);
+    },
+  );
+
   it('cancels a card read with Escape', async () => {
     port = new FakePort();
     port.waitForCancel = true;
