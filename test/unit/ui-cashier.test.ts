@@ -68,25 +68,26 @@ class FakePort implements CashierPort {
   refunds: { amount: number; originalId: number | undefined }[] = [];
   voided: number[] = [];
   refundAvailable = true;
-  async refund(amount: number, originalId: number | undefined): Promise<PaymentResult> {
-    if (!this.refundAvailable) throw new FeatureUnavailableError('refund');
+  refund(amount: number, originalId: number | undefined): Promise<PaymentResult> {
+    if (!this.refundAvailable) return Promise.reject(new FeatureUnavailableError('refund'));
     this.refunds.push({ amount, originalId });
-    return { approved: true, code: null, transaction: txn({ id: 99, type: 'refund', amount }), printed: true };
+    return Promise.resolve({ approved: true, code: null, transaction: txn({ id: 99, type: 'refund', amount }), printed: true });
   }
-  async voidTransaction(id: number): Promise<PaymentResult> {
+  voidTransaction(id: number): Promise<PaymentResult> {
     this.voided.push(id);
-    return { approved: true, code: null, transaction: txn({ id: 100, type: 'void' }), printed: true };
+    return Promise.resolve({ approved: true, code: null, transaction: txn({ id: 100, type: 'void' }), printed: true });
   }
   transaction(id: number): TxnView | undefined {
     return this.txns.find((t) => t.id === id);
   }
-  async cancel(): Promise<void> {
+  cancel(): Promise<void> {
     this.cancelled++;
     this.release?.();
+    return Promise.resolve();
   }
-  async reprint(id: number): Promise<{ printed: boolean }> {
+  reprint(id: number): Promise<{ printed: boolean }> {
     this.reprinted.push(id);
-    return { printed: true };
+    return Promise.resolve({ printed: true });
   }
   lastTransaction(): TxnView | undefined {
     return this.txns.at(-1);
@@ -124,7 +125,7 @@ describe('cashier console', () => {
     await fake.waitFor(/\[1\] Sale/);
     expect(fake.rawOutput).toContain('\x1b[1;1H');
     expect(fake.screen).toContain('host offline | SAF 3 | printer paper out | reader connected');
-    expect(fake.rawOutput).toMatch(/\x1b\[2;\d+r/);
+    expect(fake.rawOutput).toMatch(new RegExp(`${String.fromCharCode(0x1b)}\\[2;\\d+r`));
   });
 
   it('rings up a sale with progress, and shows auth, RRN and STAN', async () => {
