@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
+import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import { HostLink, type HostLinkOptions, type LinkState } from '../../firmware-app/host/link.js';
 import { financialRequest } from '../../firmware-app/host/messages.js';
@@ -188,5 +188,32 @@ describe('host link over loopback TCP', () => {
     // The host did post it: only a reversal can take it back.
     expect(host.ledger.get('TERM0001', String(req.fields.get(11)))?.status).toBe('posted');
     expect((await link.request(sale(901), 20_000)).fields.get(39)).toBe('00');
+  });
+});
+
+describe('answers that do not fit their request', () => {
+  it('a 0810 with another network code signs nothing on: the link stays degraded, and the next sign-on goes through', async () => {
+    host.queueFor('0800', { type: 'tamper', set: { 70: '301' } });
+    const invalid: Error[] = [];
+    startLink({ echoIntervalMs: 300 });
+    link.on('invalid-answer', (err: Error) => invalid.push(err));
+    await nextState(link, 'degraded');
+    await nextState(link, 'online');
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]).toMatchObject({ code: 'HOST_PROTOCOL', details: { mti: '0800' } });
+    expect(invalid[0]!.message).toContain('70 changed');
+    expect(host.received.filter((r) => r.message.mti === '0800' && r.message.fields.get(70) === '001')).toHaveLength(2);
+  });
+
+  it('a 0210 with a changed amount fails the request with HostProtocolError, naming the field but not its value', async () => {
+    startLink();
+    await nextState(link, 'online');
+    host.queue({ type: 'tamper', set: { 4: '000000001201' } });
+    const err = await link.request(sale(1101), 5000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostProtocolError);
+    expect((err as HostProtocolError).message).toBe('acquirer host protocol error: 0210 does not fit its 0200: 4 changed');
+    expect(JSON.stringify((err as HostProtocolError).details)).not.toContain('1201');
+    // The link itself is fine: the next request is answered normally.
+    expect((await link.request(sale(500), 5000)).fields.get(39)).toBe('00');
   });
 });

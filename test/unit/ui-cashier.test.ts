@@ -80,14 +80,14 @@ class FakePort implements CashierPort {
   refunds: { amount: number; originalId: number | undefined }[] = [];
   voided: number[] = [];
   refundAvailable = true;
-  async refund(amount: number, originalId: number | undefined): Promise<PaymentResult> {
-    if (!this.refundAvailable) throw new FeatureUnavailableError('refund');
+  refund(amount: number, originalId: number | undefined): Promise<PaymentResult> {
+    if (!this.refundAvailable) return Promise.reject(new FeatureUnavailableError('refund'));
     this.refunds.push({ amount, originalId });
-    return { approved: true, code: null, transaction: txn({ id: 99, type: 'refund', amount }), printed: true };
+    return Promise.resolve({ approved: true, code: null, transaction: txn({ id: 99, type: 'refund', amount }), printed: true });
   }
-  async voidTransaction(id: number): Promise<PaymentResult> {
+  voidTransaction(id: number): Promise<PaymentResult> {
     this.voided.push(id);
-    return { approved: true, code: null, transaction: txn({ id: 100, type: 'void' }), printed: true };
+    return Promise.resolve({ approved: true, code: null, transaction: txn({ id: 100, type: 'void' }), printed: true });
   }
   transaction(id: number): TxnView | undefined {
     return this.txns.find((t) => t.id === id);
@@ -104,9 +104,9 @@ class FakePort implements CashierPort {
   whyNotVoidable(): string | null {
     return this.notVoidable;
   }
-  async reprint(id: number): Promise<{ printed: boolean }> {
+  reprint(id: number): Promise<{ printed: boolean }> {
     this.reprinted.push(id);
-    return { printed: true };
+    return Promise.resolve({ printed: true });
   }
   lastTransaction(): TxnView | undefined {
     return this.txns.at(-1);
@@ -144,7 +144,7 @@ describe('cashier console', () => {
     await fake.waitFor(/\[1\] Sale/);
     expect(fake.rawOutput).toContain('\x1b[1;1H');
     expect(fake.screen).toContain('host offline | SAF 3 | printer paper out | reader connected');
-    expect(fake.rawOutput).toMatch(/\x1b\[2;\d+r/);
+    expect(fake.rawOutput).toMatch(new RegExp(`${String.fromCharCode(0x1b)}\\[2;\\d+r`));
   });
 
   it('rings up a sale with progress, and shows auth, RRN and STAN', async () => {
@@ -205,6 +205,34 @@ describe('cashier console', () => {
     expect(fake.screen).toContain('Code: 51');
     expect(fake.screen).not.toContain('APPROVED');
   });
+
+  it.each([
+    ['en', 'Host answer invalid - reversed, retry', 'The payment is being reversed; the customer may see a temporary hold'],
+    ['zh-CN', '主机应答无效，已冲正，请重试', '交易正在冲正，顾客账户可能暂时显示冻结金额'],
+  ] as const)(
+    'an invalid host answer in %s: the sale is being reversed, and nothing says "not charged" before the 0410',
+    async (language, reason, notice) => {
+      port = new FakePort();
+      port.next = {
+        approved: false,
+        code: 'HOST_PROTOCOL',
+        transaction: txn({ state: 'reversal_pending', declineCode: 'HOST_PROTOCOL', authCode: null }),
+        printed: true,
+      };
+      start();
+      await fake.waitFor(/\[1\] Sale/);
+      if (language === 'zh-CN') {
+        fake.type('l');
+        await fake.waitFor(/\[1\] 消费/);
+      }
+      fake.type('1');
+      await fake.waitFor(/Amount|金额/);
+      fake.enter('11.01');
+      await fake.waitFor(new RegExp(notice));
+      expect(fake.screen).toContain(reason);
+      expect(fake.screen).not.toMatch(/not charged|未扣款|未被扣款/);
+    },
+  );
 
   it('cancels a card read with Escape', async () => {
     port = new FakePort();
