@@ -148,18 +148,3 @@ describe('host link liveness over a link that goes silent', () => {
     expect(host.received.filter((r) => r.message.mti === '0200')).toHaveLength(0);
   });
 });
-
-describe('host link over a slow, lossy link', () => {
-  it('completes 20 sales at 400 ms each way with 5 % loss, with no false reversal', async () => {
-    // Loss is modelled as TCP makes it: a retransmission after 1 s (doubling if lost again).
-    proxy.setShape({ delayMs: 400, loss: 0.05, rtoMs: 1_000 });
-    await startLink();
-    const failures: unknown[] = [];
-    for (let i = 0; i < 20; i++) {
-      await link.request(sale(2000 + i), 30_000).catch((err: unknown) => failures.push(err));
-    }
-    expect(failures).toEqual([]);
-    expect(host.ledger.posted()).toHaveLength(20);
-    expect(link.state).toBe('online');
-  });
-});
