@@ -216,6 +216,8 @@ export class HostLink extends EventEmitter {
     } catch (err) {
       // No durable STAN (the journal cannot be written): nothing is sent, and the timer caller must not crash.
       this.deps.logger.error({ err, purpose }, 'no STAN for the network message; not sent');
+      // Asked again an echo interval later (the journal may recover), never in a tight loop.
+      this.checkLivenessAt(this.clock.now() + this.options.echoIntervalMs);
       return false;
     }
     const msg = networkRequest(this.options.identity, { stan, at: new Date(this.clock.now()), purpose });
@@ -289,12 +291,17 @@ export class HostLink extends EventEmitter {
     } else if (action.kind === 'probe') {
       this.probe();
     } else {
-      this.echoTimer = this.clock.setTimeout(() => {
-        this.echoTimer = undefined;
-        this.checkLiveness();
-      }, action.until - now);
-      this.echoTimer.unref?.();
+      this.checkLivenessAt(action.until);
     }
+  }
+
+  private checkLivenessAt(at: number): void {
+    this.disarmEcho();
+    this.echoTimer = this.clock.setTimeout(() => {
+      this.echoTimer = undefined;
+      this.checkLiveness();
+    }, at - this.clock.now());
+    this.echoTimer.unref?.();
   }
 
   /**

@@ -45,7 +45,7 @@ class FakeReader {
   }
 }
 
-/** A field-39 code, or 'timeout' / 'unreachable'. */
+/** A field-39 code, or 'timeout' / 'unreachable' / 'dead' (a timeout that also takes the link down). */
 type HostReply = string;
 
 class FakeHost {
@@ -64,7 +64,8 @@ class FakeHost {
     if (reply === 'unreachable') throw new HostUnreachableError('not connected');
     this.sent.push(msg);
     this.stateAtSend.push(this.stateOf(String(msg.fields.get(11))) ?? 'none');
-    if (reply === 'timeout') throw new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs);
+    if (reply === 'dead') this.state = 'offline';
+    if (reply === 'timeout' || reply === 'dead') throw new HostTimeoutError(msg.mti, String(msg.fields.get(11)), timeoutMs);
     const fields = new Map<number, string | Buffer>([
       [11, msg.fields.get(11)!],
       [37, `RRN${String(this.sent.length).padStart(9, '0')}`],
@@ -137,6 +138,20 @@ describe('payments engine: sale', () => {
     expect(out).toMatchObject({ result: 'reversal_pending', code: 'HOST_TIMEOUT' });
     expect(host.sent).toHaveLength(1);
     expect(listSafItems(db)).toEqual([]);
+  });
+
+  it('tells the cashier what a retry of a sale being reversed does now: online while the host answers', async () => {
+    host.script.push('timeout');
+    expect(await engine.sale({ amount: 1_000 })).toMatchObject({ result: 'reversal_pending', retry: 'online' });
+  });
+
+  it('after a dead connection, a retry is approved offline within the limits, or needs another payment method over them', async () => {
+    // The link gives the dead connection up as it fails the request: not ready any more.
+    host.script.push('dead', 'dead');
+    expect(await engine.sale({ amount: 1_000 })).toMatchObject({ result: 'reversal_pending', retry: 'offline' });
+    host.state = 'online';
+    expect(await engine.sale({ amount: 6_000 })).toMatchObject({ result: 'reversal_pending', retry: 'other-method' });
+    expect(host.sent).toHaveLength(2);
   });
 
   it('with the link down, approves offline within the rules and queues it in the same transaction', async () => {

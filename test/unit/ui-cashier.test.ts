@@ -234,6 +234,35 @@ describe('cashier console', () => {
     },
   );
 
+  it('says a sale with no answer is being reversed, and what a retry does now, in Chinese and English', async () => {
+    port = new FakePort();
+    const pending = txn({ state: 'reversal_pending', declineCode: 'HOST_TIMEOUT', authCode: null });
+    port.next = { approved: false, code: 'HOST_TIMEOUT', retry: 'offline', transaction: pending, printed: true };
+    start();
+    await fake.waitFor(/\[l\] Language: 中文/);
+    fake.type('l');
+    await fake.waitFor(/\[1\] 消费/);
+    fake.type('1');
+    await fake.waitFor(/金额/);
+    fake.enter('12.34');
+    await fake.waitFor(/主机无应答，正在冲正/);
+    await fake.waitFor(/重试：主机连接中断，现在重新收款将在离线限额内离线批准/);
+    expect(fake.screen).toContain('正在撤销，账户可能暂时显示冻结');
+    await fake.waitFor(/按任意键继续/);
+    const back = fake.mark();
+    fake.type(' ');
+    await fake.waitFor(/\[l\] Language: English/, back);
+    const mark = fake.mark();
+    fake.type('l');
+    port.next = { approved: false, code: 'HOST_TIMEOUT', retry: 'other-method', transaction: pending, printed: true };
+    await fake.waitFor(/\[1\] Sale/, mark);
+    fake.type('1');
+    await fake.waitFor(/Amount/, mark);
+    fake.enter('99.00');
+    await fake.waitFor(/DECLINED: Host did not answer - being reversed/, mark);
+    await fake.waitFor(/Retry: host link down and this payment cannot be approved offline - ask for another payment method/, mark);
+  });
+
   it('cancels a card read with Escape', async () => {
     port = new FakePort();
     port.waitForCancel = true;
