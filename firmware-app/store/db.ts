@@ -117,6 +117,7 @@ export class WalCheckpointer {
   private timer: TimerHandle | undefined;
   private lastSize = 0;
   private unchangedSince = 0;
+  private retryAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -159,7 +160,7 @@ export class WalCheckpointer {
       this.lastSize = size;
       this.unchangedSince = now;
     }
-    if (size === 0 || !this.db.open || this.deps.paymentInProgress()) return;
+    if (size === 0 || now < this.retryAt || !this.db.open || this.deps.paymentInProgress()) return;
     const reason = size >= this.options.maxWalBytes ? 'size' : now - this.unchangedSince >= this.options.idleMs ? 'idle' : undefined;
     if (!reason) return;
     try {
@@ -167,7 +168,9 @@ export class WalCheckpointer {
       this.lastSize = statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
       this.deps.onCheckpoint?.({ reason, walBytes: size, complete });
     } catch (err) {
-      this.deps.logger.warn({ err, walBytes: size }, 'WAL checkpoint failed; retried at the next look');
+      // A full or read-only disk fails every look: once per idle time is enough to retry and to log.
+      this.retryAt = now + this.options.idleMs;
+      this.deps.logger.warn({ err, walBytes: size, retryInMs: this.options.idleMs }, 'WAL checkpoint failed; will retry');
     }
   }
 }

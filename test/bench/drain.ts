@@ -73,7 +73,7 @@ interface HostPeer {
 
 /** The host simulator in its own process, so the drain measures the terminal's forwarder, not the host's share of one event loop. */
 async function startHostPeer(): Promise<HostPeer> {
-  const child = fork(join(import.meta.dirname, 'host-peer.js'), ['0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(join(import.meta.dirname, 'host-peer.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`host peer exited (${code}) before listening`)));

@@ -1,9 +1,9 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../drivers/base/logger.js';
-import { durabilitySettings, openDatabase, WalCheckpointer, type WalCheckpoint } from '../../firmware-app/store/db.js';
+import { silentLogger, type Logger } from '../../drivers/base/logger.js';
+import { durabilitySettings, openDatabase, WalCheckpointer, type Db, type WalCheckpoint } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
 
 function rig() {
@@ -79,5 +79,33 @@ describe('WAL checkpoints', () => {
     expect(checkpoints).toEqual([expect.objectContaining({ reason: 'idle' })]);
     checkpointer.stop();
     db.close();
+  });
+
+  it('when the disk refuses the checkpoint, retry and warn once per idle time, not at every look', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pos-wal-')), 'pos.db');
+    writeFileSync(`${file}-wal`, Buffer.alloc(8192));
+    // A store whose disk has filled up: every checkpoint fails.
+    const full = {
+      open: true,
+      pragma: (sql: string) => {
+        if (sql.startsWith('wal_checkpoint')) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        return 5000;
+      },
+    } as unknown as Db;
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (_obj, msg) => warnings.push(msg ?? '') };
+    const clock = new ManualClock();
+    const checkpointer = new WalCheckpointer(
+      full,
+      file,
+      { clock, logger, paymentInProgress: () => false },
+      { pollMs: 100, idleMs: 1_000, maxWalBytes: 256 * 1024 },
+    );
+    checkpointer.start();
+    clock.advance(10_000);
+    checkpointer.stop();
+    expect(warnings.length).toBeGreaterThanOrEqual(8);
+    expect(warnings.length).toBeLessThanOrEqual(10);
+    expect(warnings[0]).toMatch(/WAL checkpoint failed/);
   });
 });
