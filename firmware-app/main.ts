@@ -6,11 +6,12 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
-import { createLogger } from './logging/logger.js';
+import { createLogger, type Logger } from './logging/logger.js';
 import { resolveDataPath, Terminal } from './terminal.js';
 import { runUi } from './ui/start.js';
 import { restoreDatabase } from './jobs/backup.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
+import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
 
 const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--ready-file FILE]
 
@@ -86,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Before the simulator starts, so a refusal leaves nothing running behind it.
+  preflightDataDir(config.dataDir);
   const dataLock = holdDataLock(config.dataDir);
 
   const simFlags = Object.keys(args).some((name) => name.startsWith('sim-'));
@@ -115,14 +117,23 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
-  const logger = createLogger({
-    level: config.log.level,
-    destination:
-      config.log.target === 'file'
-        ? { file: resolveDataPath(config, config.log.file), maxBytes: config.log.maxBytes, maxFiles: config.log.maxFiles }
-        : config.log.target,
-  });
-  const terminal = new Terminal(config, { logger });
+  let logger: Logger;
+  let terminal: Terminal;
+  try {
+    logger = createLogger({
+      level: config.log.level,
+      destination:
+        config.log.target === 'file'
+          ? { file: resolveDataPath(config, config.log.file), maxBytes: config.log.maxBytes, maxFiles: config.log.maxFiles }
+          : config.log.target,
+    });
+    terminal = new Terminal(config, { logger });
+  } catch (err) {
+    // Nothing may outlive a start-up that failed: the simulator's socat processes included.
+    await sim?.stop();
+    dataLock.release();
+    throw startupStorageFault(err, resolveDataPath(config, 'pos-companion.db')) ?? err;
+  }
   const readyFile = args['ready-file'];
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string) => {
@@ -158,6 +169,6 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`pos-companion: ${isPosError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.stack ?? err)}\n`);
-    process.exit(1);
+    process.exit(exitStatusFor(err));
   },
 );

@@ -8,7 +8,8 @@ import type { HostAction } from '../../sim/host/host-sim.js';
 import type { LedgerEntry } from '../../sim/host/ledger.js';
 import { Simulator } from '../../sim/index.js';
 import { TerminalProcess, writeSimConfig } from '../support/terminal-process.js';
-import { planCampaign, planDigest, type KillTrigger, type PlannedSale } from './plan.js';
+import { checkConsole, type ConsoleOutcome } from './console-check.js';
+import { OFFLINE_FLOOR_LIMIT, planCampaign, planDigest, TRIGGERS, type KillTrigger, type PlannedSale } from './plan.js';
 
 export interface CampaignOptions {
   seed: number;
@@ -18,6 +19,8 @@ export interface CampaignOptions {
   log?: (line: string) => void;
   /** How long the queues may take to empty after the last sale. */
   settleTimeoutMs?: number;
+  /** The script run as the terminal (default: the built `dist/firmware-app/main.js`). */
+  entry?: string;
 }
 
 export interface CampaignReport {
@@ -27,7 +30,10 @@ export interface CampaignReport {
   /** Fingerprint of the schedule the seed produced. */
   schedule: string;
   sales: number;
+  /** Kills that took the terminal down (each followed by a restart). */
   kills: number;
+  /** Per kill point: how many the schedule planned and how many fired on their message. */
+  killsByPoint: Record<KillTrigger, { planned: number; fired: number }>;
   /** Final journal states of the sales. */
   approved: number;
   declined: number;
@@ -59,6 +65,10 @@ export function formatReport(r: CampaignReport): string {
     `chaos campaign seed ${r.seed} (schedule ${r.schedule}) in ${(r.durationMs / 1000).toFixed(1)} s`,
     `  data ${r.dataDir}`,
     `  sales ${r.sales}  kills ${r.kills}`,
+    `  kill point    planned  fired`,
+    ...Object.entries(r.killsByPoint).map(
+      ([point, k]) => `  ${point.padEnd(12)}  ${String(k.planned).padStart(7)}  ${String(k.fired).padStart(5)}`,
+    ),
     `  approved ${r.approved}  declined ${r.declined}  offline ${r.offline}  reversed ${r.reversed}  abandoned ${r.abandoned}`,
     `  cashier saw ${r.cashierApprovals} approvals`,
     `  duplicates ${r.duplicates}  lost ${r.lost}  unreversed ${r.unreversed}`,
@@ -146,7 +156,6 @@ export function assess(input: {
   return { duplicates, lost, unreversed, merchantLosses, problems };
 }
 
-const FLOOR_LIMIT = 6_000;
 const RESPONSE_TIMEOUT_MS = 1_000;
 
 const APPROVED = /(?:^|\n)(?:> )?APPROVED auth \S+ RRN \d+ STAN (\d{6}) \(transaction (\d+)\)/;
@@ -185,16 +194,24 @@ function matchesTrigger(trigger: KillTrigger, mti: string): boolean {
       return mti === '0220' || mti === '0221';
     case '0400':
       return mti === '0400' || mti === '0401';
-    case 'delay':
+    case 'mid-commit':
       return false;
   }
 }
 
+/** The last lines of the terminal's log and stderr, for a report on a terminal that ended by itself. */
+function tail(dataDir: string, t: TerminalProcess, lines = 15): string {
+  const log = join(dataDir, 'pos-companion.log');
+  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  return [...text.trimEnd().split('\n').slice(-lines), ...t.stderr.trimEnd().split('\n').slice(-5)].filter(Boolean).join('\n    ');
+}
+
 /**
  * The crash campaign: sales through the built terminal process against the simulator,
- * with host and serial faults and SIGKILLs at chosen moments, a restart after each kill,
- * then a settle (host healthy until every reversal is acknowledged and the SAF queue is
- * empty) and the reconciliation of the journal against the host ledger.
+ * with host and serial faults and SIGKILLs armed on real protocol messages, a restart after
+ * each kill, then a settle (host healthy until every reversal is acknowledged and the SAF
+ * queue is empty) and the reconciliation of the journal against the host ledger. A kill
+ * that never found its message, or a terminal that ended without being killed, fails the run.
  */
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
   const started = Date.now();
@@ -204,7 +221,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   log(`chaos: seed ${options.seed}, ${options.sales} sales, ${options.kills} kills, schedule ${schedule}`);
 
   const root = repoRoot();
-  const main = join(root, 'dist', 'firmware-app', 'main.js');
+  const main = options.entry ?? join(root, 'dist', 'firmware-app', 'main.js');
   const sim = await Simulator.start({ tapDelayMs: 5 });
   const { configPath, dataDir } = writeSimConfig(sim, {
     host: {
@@ -216,7 +233,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       reversalBackoffMinMs: 100,
       reversalBackoffMaxMs: 1_000,
     },
-    offline: { floorLimit: FLOOR_LIMIT },
+    offline: { floorLimit: OFFLINE_FLOOR_LIMIT },
     saf: { responseTimeoutMs: 1_500, backoffMinMs: 100, backoffMaxMs: 1_000 },
     log: { level: 'info' },
   });
@@ -224,28 +241,57 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   log(`chaos: terminal data (database, log) in ${dataDir}`);
   const problems: string[] = [];
   const approvals: CashierApproval[] = [];
+  const outcomes: ConsoleOutcome[] = [];
   const scriptedLosses = new Set<number>();
+  const killsByPoint = Object.fromEntries(TRIGGERS.map((k) => [k, { planned: 0, fired: 0 }])) as CampaignReport['killsByPoint'];
+  for (const sale of plan) if (sale.kill) killsByPoint[sale.kill.trigger].planned++;
   let kills = 0;
   let terminal: TerminalProcess | undefined;
-  let armed: { trigger: KillTrigger; fire: () => void } | undefined;
+  let armed: { trigger: KillTrigger; sale: number } | undefined;
+  let killPending = false;
 
-  sim.host.onRequest((msg: IsoMessage) => {
+  const fire = (trigger: KillTrigger) => {
+    if (armed?.trigger !== trigger) return;
+    armed = undefined;
+    killsByPoint[trigger].fired++;
+    if (terminal && alive(terminal)) {
+      killPending = true;
+      terminal.child.kill('SIGKILL');
+    }
+  };
+  sim.host.on('request', (msg: IsoMessage) => {
     const a = armed;
     if (!a || !matchesTrigger(a.trigger, msg.mti)) return;
-    // Synchronously: the host has the request but has not processed or answered it yet.
-    if (a.trigger === 'after-0210') setImmediate(a.fire);
-    else a.fire();
+    // Synchronously: the host has the request but has not processed or answered it yet;
+    // on the next turn its 0210 has left.
+    if (a.trigger === 'after-0210') setImmediate(() => fire('after-0210'));
+    else fire(a.trigger);
   });
 
-  async function startTerminal(): Promise<TerminalProcess> {
+  /** A terminal that is gone: restarted if a kill took it, otherwise the run stops with its exit status and log tail. */
+  async function recover(t: TerminalProcess, where: string): Promise<boolean> {
+    await new Promise<void>((r) => (t.child.exitCode !== null || t.child.signalCode !== null ? r() : t.child.once('exit', () => r())));
+    if (!killPending) {
+      problems.push(
+        `terminal exited by itself ${where} (status ${t.child.exitCode}, signal ${t.child.signalCode}); log tail:\n    ${tail(dataDir, t)}`,
+      );
+      return false;
+    }
+    killPending = false;
+    kills++;
+    return startTerminal();
+  }
+
+  async function startTerminal(): Promise<boolean> {
     const t = new TerminalProcess([main, '--config', configPath], {}, { command: process.execPath, cwd: root });
+    terminal = t;
     const deadline = Date.now() + 60_000;
     while (!/pos-companion ready/.test(t.stdout)) {
-      if (!alive(t)) throw new Error(`terminal exited during start-up:\n${t.stderr}`);
+      if (!alive(t)) return recover(t, 'during start-up');
       if (Date.now() > deadline) throw new Error(`terminal not ready after 60 s:\n${t.stdout}\n${t.stderr}`);
       await sleep(20);
     }
-    return t;
+    return true;
   }
 
   function query<T>(sql: string): T[] {
@@ -258,10 +304,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   }
 
   try {
-    terminal = await startTerminal();
+    let running = await startTerminal();
     let outageLeft = 0;
     for (const sale of plan) {
-      const t: TerminalProcess = terminal;
+      if (!running) break;
+      const t = terminal!;
       if (sale.fault === 'host-outage' && outageLeft === 0 && sim.host.listening) {
         await sim.host.stop();
         outageLeft = sale.outageSales;
@@ -270,28 +317,22 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       if (sale.fault === 'reader-corrupt') sim.reader.corruptAnswers(1);
       if (sale.fault === 'hot-card') sim.reader.presentCard('mc-hotlisted');
       if (sale.fault === 'paper-out') sim.printer.setPaperOut(true);
-
-      let killed = false;
-      let fallback: NodeJS.Timeout | undefined;
+      if (sale.kill?.trigger === '0400' && !sim.host.listening) {
+        // A reversal needs the host: the outage ends before this sale, once the terminal has signed on again.
+        const signOns = sim.host.received.filter((r) => r.message.mti === '0800').length;
+        await sim.host.start();
+        outageLeft = 0;
+        const until = Date.now() + 10_000;
+        while (sim.host.received.filter((r) => r.message.mti === '0800').length === signOns && Date.now() < until) await sleep(20);
+      }
       if (sale.kill) {
-        const kill = sale.kill;
-        const fire = () => {
-          if (armed?.fire !== fire) return;
-          armed = undefined;
-          clearTimeout(fallback);
-          if (alive(t)) {
-            t.child.kill('SIGKILL');
-            killed = true;
-          }
-        };
-        armed = { trigger: kill.trigger, fire };
-        // A trigger that never comes (no SAF traffic, host down) still kills, at the planned delay.
-        const wait = kill.trigger === '0200' || kill.trigger === 'after-0210' ? 5_000 + kill.delayMs : kill.delayMs;
-        fallback = setTimeout(fire, wait);
+        if (armed) problems.push(`kill planned at sale ${armed.sale} (${armed.trigger}) never fired before sale ${sale.index}`);
+        armed = { trigger: sale.kill.trigger, sale: sale.index };
       }
 
       const from = t.stdout.length;
       t.type((sale.amount / 100).toFixed(2));
+      if (sale.kill?.trigger === 'mid-commit') setTimeout(() => fire('mid-commit'), sale.kill.delayMs);
       const deadline = Date.now() + 60_000;
       let out = '';
       for (;;) {
@@ -303,24 +344,26 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         }
         await sleep(10);
       }
-      // An armed kill that has not fired yet lands now, between this sale and the next.
-      while (armed) await sleep(10);
+      // A mid-commit kill that has not fired yet lands now, between this sale and the next.
+      while (armed?.trigger === 'mid-commit') await sleep(10);
       out = t.stdout.slice(from);
       const online = out.match(APPROVED);
       const offline = out.match(APPROVED_OFFLINE);
-      if (online) approvals.push({ stan: online[1]!, txnId: Number(online[2]), offline: false });
-      else if (offline) {
+      const declined = out.match(DECLINED);
+      if (online) {
+        approvals.push({ stan: online[1]!, txnId: Number(online[2]), offline: false });
+        outcomes.push({ sale: sale.index, amount: sale.amount, outcome: 'approved', txnId: Number(online[2]) });
+      } else if (offline) {
         approvals.push({ stan: offline[1]!, txnId: Number(offline[2]), offline: true });
+        outcomes.push({ sale: sale.index, amount: sale.amount, outcome: 'offline', txnId: Number(offline[2]) });
         if (sale.fault === 'hot-card') scriptedLosses.add(Number(offline[2]));
-      } else if (!DECLINED.test(out) && alive(t)) {
+      } else if (declined) {
+        outcomes.push({ sale: sale.index, amount: sale.amount, outcome: 'declined', txnId: Number(declined[1]) });
+      } else if (alive(t)) {
         const err = out.match(ERROR);
         problems.push(`sale ${sale.index}: ${err ? `error "${err[1]}"` : 'no outcome'}`);
       }
-      if (killed || !alive(t)) {
-        await new Promise<void>((r) => (t.child.exitCode !== null || t.child.signalCode !== null ? r() : t.child.once('exit', () => r())));
-        kills++;
-        terminal = await startTerminal();
-      }
+      if (!alive(t)) running = await recover(t, `at sale ${sale.index}`);
       sim.host.defaultAction = { type: 'approve' };
       if (sale.fault === 'paper-out') sim.printer.setPaperOut(false);
       if (outageLeft > 0 && --outageLeft === 0) await sim.host.start();
@@ -329,6 +372,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }
 
     // Settle: host and printer healthy, until nothing is waiting for them any more (every slip printed too).
+    // A kill still armed (an advice or a reversal not yet sent) may land here too.
     if (!sim.host.listening) await sim.host.start();
     const settleDeadline = Date.now() + (options.settleTimeoutMs ?? 180_000);
     const waiting = () =>
@@ -338,22 +382,34 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
               + (SELECT count(*) FROM reversals WHERE state = 'pending')
               + (SELECT count(*) FROM print_jobs WHERE state != 'printed') AS n`,
       )[0]!.n;
-    let left = waiting();
-    while (left > 0 && Date.now() < settleDeadline) {
+    let left = running ? waiting() : 0;
+    while (running && left > 0 && Date.now() < settleDeadline) {
       await sleep(250);
+      if (!alive(terminal!)) running = await recover(terminal!, 'while the queues drained');
       left = waiting();
     }
     if (left > 0) problems.push(`${left} payments, queue items or slips still waiting after the settle period`);
+    if (armed) problems.push(`kill planned at sale ${armed.sale} (${armed.trigger}) never fired: its message never came`);
+    armed = undefined;
     log(`chaos: settled, ${left} items waiting`);
-    const last = terminal;
-    last.type('q');
-    const quit = await Promise.race([new Promise<boolean>((r) => last.child.once('exit', () => r(true))), sleep(30_000).then(() => false)]);
-    if (!quit && alive(last)) problems.push('terminal did not quit within 30 s');
+    const last = terminal!;
+    if (running) {
+      last.type('q');
+      const quit = await Promise.race([
+        new Promise<boolean>((r) => last.child.once('exit', () => r(true))),
+        sleep(30_000).then(() => false),
+      ]);
+      if (!quit && alive(last)) problems.push('terminal did not quit within 30 s');
+      else if (last.child.exitCode !== 0)
+        problems.push(`terminal quit with status ${last.child.exitCode}; log tail:\n    ${tail(dataDir, last)}`);
+    }
   } finally {
     armed = undefined;
     if (terminal && alive(terminal)) await terminal.kill();
     await sim.stop();
   }
+  for (const [point, k] of Object.entries(killsByPoint))
+    if (k.planned > 0 && k.fired === 0) problems.push(`kill point ${point}: ${k.planned} planned, none fired`);
 
   // Kept for a person to replay: npm run reconcile -- --db <dataDir>/pos-companion.db --ledger <dataDir>/ledger.json
   sim.host.writeLedger(join(dataDir, 'ledger.json'));
@@ -361,7 +417,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
 
   const sent0200 = sim.host.received.filter((r) => r.message.mti === '0200').map((r) => String(r.message.fields.get(11)));
   const findings = assess({ journal, ledger: sim.host.ledger.all(), sent0200, approvals, scriptedLosses });
-  problems.push(...findings.problems);
+  problems.push(...findings.problems, ...checkConsole(journal, outcomes));
   const { duplicates, lost, unreversed, merchantLosses } = findings;
 
   const count = (...states: string[]) => journal.filter((r) => r.type === 'sale' && states.includes(r.state)).length;
@@ -371,6 +427,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     schedule,
     sales: options.sales,
     kills,
+    killsByPoint,
     approved: count('approved'),
     declined: count('declined', 'declined_local'),
     offline: count('offline_approved', 'forwarded_approved', 'forwarded_declined', 'expired'),

@@ -37,8 +37,16 @@ export type SaleFault =
   /** The printer runs out of paper for this sale; its slips wait in the print queue until the refill. */
   | 'paper-out';
 
-/** Where a kill lands: as the host receives a 0200 / 0220 / 0400, just after the 0210 left the host, or after a delay. */
-export type KillTrigger = '0200' | 'after-0210' | '0220' | '0400' | 'delay';
+/**
+ * Where a kill lands, each armed on the real message and never replaced by a timer: as the
+ * host receives a 0200, as its 0210 leaves, as it receives a 0220/0221 or a 0400/0401; or
+ * mid-commit, 0 to 400 ms after the amount was typed (card read, the commits before the
+ * 0200, printing), the one point that is a delay by nature.
+ */
+export type KillTrigger = '0200' | 'after-0210' | '0220' | '0400' | 'mid-commit';
+
+/** The campaign's offline floor limit (minor units): sales up to it are approved offline during an outage. */
+export const OFFLINE_FLOOR_LIMIT = 6_000;
 
 export interface PlannedSale {
   index: number;
@@ -64,7 +72,7 @@ const FAULTS: [SaleFault, number][] = [
   ['paper-out', 3],
 ];
 
-const TRIGGERS: KillTrigger[] = ['0200', 'after-0210', '0220', '0400', 'delay'];
+export const TRIGGERS: readonly KillTrigger[] = ['0200', 'after-0210', '0220', '0400', 'mid-commit'];
 
 function pick<T>(random: () => number, weighted: [T, number][]): T {
   const total = weighted.reduce((s, [, w]) => s + w, 0);
@@ -90,13 +98,22 @@ export function planCampaign(seed: number, sales: number, kills: number): Planne
       declineCode: random() < 0.5 ? '51' : '05',
     });
   }
-  // Kills spread over the whole run: one in each of `kills` equal slices, at a random sale in it;
-  // a delay within a sale's typical duration, so delay kills land in reads, commits and prints.
+  // Kills spread over the whole run: one in each of `kills` equal slices, at a random sale in it,
+  // the points taken in turn so every one is planned. The sale carrying a kill gets the fault
+  // that makes its message happen: a lost answer for a 0400 (the timeout sends the reversal),
+  // an outage with an amount under the floor limit for a 0220 (the advice goes when the host returns).
+  const first = Math.floor(random() * TRIGGERS.length);
   for (let k = 0; k < kills; k++) {
     const from = Math.floor((k * sales) / kills);
     const to = Math.floor(((k + 1) * sales) / kills);
-    const at = from + Math.floor(random() * (to - from));
-    plan[at]!.kill = { trigger: TRIGGERS[Math.floor(random() * TRIGGERS.length)]!, delayMs: Math.floor(random() * 400) };
+    const at = plan[from + Math.floor(random() * (to - from))]!;
+    const trigger = TRIGGERS[(first + k) % TRIGGERS.length]!;
+    at.kill = { trigger, delayMs: Math.floor(random() * 400) };
+    if (trigger === '0400') at.fault = 'drop';
+    if (trigger === '0220') {
+      at.fault = 'host-outage';
+      at.amount = 100 + (at.amount % (OFFLINE_FLOOR_LIMIT - 100));
+    }
   }
   return plan;
 }

@@ -1,8 +1,11 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../firmware-app/reconcile/reconcile.js';
 import type { LedgerEntry } from '../../sim/host/ledger.js';
 import { assess, campaignPassed, formatReport, runCampaign } from '../chaos/campaign.js';
+import { checkConsole } from '../chaos/console-check.js';
 import { planCampaign, planDigest } from '../chaos/plan.js';
+import { REPO } from '../support/terminal-process.js';
 
 /**
  * The CI crash campaign: the built process, 300 sales with host and reader faults, killed
@@ -84,12 +87,28 @@ describe('crash campaign (fixed seed)', () => {
     ).toBe(1);
   });
 
+  it('the console check sees a wrong amount and a result line the journal contradicts', () => {
+    const journal = [
+      { id: 1, type: 'sale' as const, state: 'approved' as const, amount: 100, currency: 'CNY', stan: '000001' },
+      { id: 2, type: 'sale' as const, state: 'approved' as const, amount: 200, currency: 'CNY', stan: '000002' },
+    ];
+    expect(checkConsole(journal, [{ sale: 0, amount: 100, outcome: 'approved', txnId: 1 }])).toEqual([]);
+    expect(checkConsole(journal, [{ sale: 0, amount: 150, outcome: 'approved', txnId: 1 }])).toEqual([
+      'console: sale 0 typed 150, transaction 1 holds 100',
+    ]);
+    expect(checkConsole(journal, [{ sale: 1, amount: 200, outcome: 'declined', txnId: 2 }])).toEqual([
+      'console: sale 1 showed declined for transaction 2, the journal ends approved',
+    ]);
+  });
+
   it('300 sales, 10 kills: nothing lost, nothing posted twice, nothing left unreversed', async () => {
     const lines: string[] = [];
     const report = await runCampaign({ seed: SEED, sales: 300, kills: 10, log: (l) => lines.push(l) });
     const text = `${lines.join('\n')}\n${formatReport(report)}`;
     expect(report.kills, text).toBe(10);
     expect(report.problems, text).toEqual([]);
+    // Every kill point was planned and every one fired on its own message, none on a timer.
+    for (const [point, k] of Object.entries(report.killsByPoint)) expect({ point, ...k }, text).toEqual({ point, planned: 2, fired: 2 });
     expect({ duplicates: report.duplicates, lost: report.lost, unreversed: report.unreversed }, text).toEqual({
       duplicates: 0,
       lost: 0,
@@ -103,4 +122,13 @@ describe('crash campaign (fixed seed)', () => {
     expect(report.reversed, text).toBeGreaterThan(0);
     expect(report.cashierApprovals, text).toBeGreaterThan(100);
   }, 300_000);
+
+  it('a terminal that exits by itself fails the run, with its exit status and log tail, and is not counted as a kill', async () => {
+    const entry = join(REPO, 'dist', 'test', 'support', 'self-exiting-terminal.js');
+    const report = await runCampaign({ seed: SEED, sales: 6, kills: 0, entry });
+    expect(campaignPassed(report)).toBe(false);
+    expect(report.kills).toBe(0);
+    expect(report.problems[0]).toMatch(/^terminal exited by itself at sale 2 \(status 7, signal null\); log tail:\n/);
+    expect(report.problems[0]).toContain('terminal ready');
+  }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { EXIT_STORAGE_FAULT } from '../../firmware-app/startup-fault.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,8 @@ describe('the systemd unit', () => {
   it('restarts after a crash but not after a configuration error, as a dedicated user with serial access', () => {
     expect(one('Restart')).toBe('on-failure');
     expect(one('RestartPreventExitStatus').split(/\s+/)).toContain('2');
+    // A storage fault at start-up (EXIT_STORAGE_FAULT) is not retried either.
+    expect(one('RestartPreventExitStatus').split(/\s+/)).toContain(String(EXIT_STORAGE_FAULT));
     expect(one('User')).toBe('pos-companion');
     expect(one('User')).not.toBe('root');
     expect(one('SupplementaryGroups').split(/\s+/)).toContain('dialout');
