@@ -1,3 +1,4 @@
+import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
 import type { CardReadResult } from '../../drivers/card-reader/types.js';
 import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
@@ -295,15 +296,18 @@ export class PaymentEngine {
   private async withCard(txn: Transaction, onProgress: Progress): Promise<PaymentOutcome> {
     const { journal, reader, settings } = this.deps;
     const log = this.deps.logger.child('payments');
-    onProgress('waiting-for-card');
     let card: CardReadResult;
+    // Cancellable from the first moment the cashier sees "Waiting for card...".
     this.phase = 'reading';
     this.cancelRequested = false;
+    onProgress('waiting-for-card');
     try {
       const label = txn.type === 'refund' ? 'REFUND ' : '';
       await reader
         .display(`${label}${settings.currency} ${formatAmount(txn.amount, settings.currency)}`, 'Tap or insert card')
         .catch(() => undefined);
+      // A cancel while the prompt was being shown found no READ to stop: honour it before reading.
+      if (this.cancelRequested) throw new ReaderCommandError('READ', 'CANCELLED');
       card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
     } catch (err) {
       this.phase = 'idle';
