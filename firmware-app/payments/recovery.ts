@@ -14,9 +14,9 @@ export function recoverPayments(journal: Journal, sales: PaymentEngine, log: Log
   // closing them as not completed is safe and keeps them out of the open batch.
   for (const state of TXN_STATES.filter(beforeSend)) {
     for (const txn of journal.inState(state)) {
-      journal.transition(
+      journal.apply(
         txn.id,
-        'not_completed',
+        { kind: 'Faulted' },
         { declineCode: 'PAYMENT_INTERRUPTED' },
         { reason: 'interrupted before authorisation' },
         state,
@@ -26,13 +26,7 @@ export function recoverPayments(journal: Journal, sales: PaymentEngine, log: Log
   }
   for (const state of TXN_STATES.filter(inFlight)) {
     for (const txn of journal.inState(state)) {
-      journal.transition(
-        txn.id,
-        'reversal_pending',
-        { declineCode: 'HOST_TIMEOUT' },
-        { reason: 'no answer recorded before recovery' },
-        state,
-      );
+      journal.apply(txn.id, { kind: 'TimedOut' }, { declineCode: 'HOST_TIMEOUT' }, { reason: 'no answer recorded before recovery' }, state);
       log.warn({ txn: txn.id, stan: txn.stan }, 'sale left in flight with no recorded answer; reversal pending');
     }
   }

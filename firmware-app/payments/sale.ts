@@ -13,8 +13,8 @@ import { enqueueSaf, safExposure } from '../saf/queue.js';
 import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
-import type { Journal, Transaction } from './journal.js';
-import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type TxnState } from './lifecycle.js';
+import type { Journal, Transaction, TxnPatch } from './journal.js';
+import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 
@@ -179,9 +179,9 @@ export class PaymentEngine {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-          return journal.transition(
+          return journal.apply(
             v.id,
-            'declined_local',
+            { kind: 'Unreachable' },
             { declineCode: 'OFFLINE_VOID_NOT_ALLOWED' },
             { reason: 'link offline' },
             'created',
@@ -195,11 +195,11 @@ export class PaymentEngine {
     const sent = db
       .transaction(() => {
         const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-        journal.transition(original.id, 'void_pending', {}, { voidId: v.id }, 'approved');
+        journal.apply(original.id, { kind: 'VoidSent' }, {}, { voidId: v.id }, 'approved');
         const stan = nextStan(db);
-        return journal.transition(
+        return journal.apply(
           v.id,
-          'online_sent',
+          { kind: 'Sent' },
           { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
           { stan },
           'created',
@@ -216,16 +216,19 @@ export class PaymentEngine {
       original: { mti: '0200', stan: original.stan, transmittedAt: original.transmittedAt, rrn: original.rrn },
     });
     onProgress('waiting-for-host');
-    const settle = (
-      to: TxnState,
-      patch: Parameters<Journal['transition']>[2],
-      detail: Record<string, unknown>,
-      originalTo: 'voided' | 'approved',
-    ) =>
+    // The void's own result and its sale's follow-up commit together.
+    const settle = (event: LifecycleEvent, patch: TxnPatch, detail: Record<string, unknown>) =>
       db
         .transaction(() => {
-          const done = journal.transition(sent.id, to, patch, detail, 'online_sent');
-          journal.transition(original.id, originalTo, {}, { voidId: sent.id, voidState: to }, 'void_pending');
+          const done = journal.apply(sent.id, event, patch, detail, 'online_sent');
+          const voided = done.state === 'approved';
+          journal.apply(
+            original.id,
+            { kind: voided ? 'VoidApproved' : 'VoidFailed' },
+            {},
+            { voidId: sent.id, voidState: done.state },
+            'void_pending',
+          );
           return done;
         })
         .immediate();
@@ -234,7 +237,7 @@ export class PaymentEngine {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
       const approved = answer.responseCode === '00';
       const done = settle(
-        approved ? 'approved' : 'declined',
+        { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
           authCode: answer.authCode,
@@ -242,7 +245,6 @@ export class PaymentEngine {
           declineCode: approved ? null : answer.responseCode,
         },
         { responseCode: answer.responseCode },
-        approved ? 'voided' : 'approved',
       );
       onProgress('done');
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
@@ -252,7 +254,7 @@ export class PaymentEngine {
         // The void itself is reversed, so the sale it named stands: the customer is still charged.
         return this.outcome(
           'reversal_pending',
-          settle('reversal_pending', { declineCode: VOID_TIMEOUT_CODE }, { reason: err.code }, 'approved'),
+          settle({ kind: 'TimedOut' }, { declineCode: VOID_TIMEOUT_CODE }, { reason: err.code }),
           VOID_TIMEOUT_CODE,
         );
       }
@@ -288,8 +290,8 @@ export class PaymentEngine {
           `SELECT id, state FROM transactions WHERE type = 'void' AND original_id = ? ORDER BY id DESC LIMIT 1`,
         )
         .get(original.id);
-      const to = v?.state === 'approved' ? 'voided' : 'approved';
-      journal.transition(original.id, to, {}, { reason: 'recovered at start-up', voidId: v?.id ?? null }, 'void_pending');
+      const event = v?.state === 'approved' ? 'VoidApproved' : 'VoidFailed';
+      journal.apply(original.id, { kind: event }, {}, { reason: 'recovered', voidId: v?.id ?? null }, 'void_pending');
     }
   }
 
@@ -315,11 +317,11 @@ export class PaymentEngine {
       if (code === 'READER_CANCELLED') {
         // A cancel is its own outcome, never a decline: the cashier's Esc or the cardholder's key on the reader.
         const by = this.cancelRequested ? 'CASHIER_CANCELLED' : code;
-        const cancelled = journal.transition(txn.id, 'cancelled', { declineCode: by }, { by }, 'created');
+        const cancelled = journal.apply(txn.id, { kind: 'Cancelled' }, { declineCode: by }, { by }, 'created');
         log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
         return this.outcome('cancelled', cancelled, by);
       }
-      const declined = journal.transition(txn.id, 'declined_local', { declineCode: code }, { error: code }, 'created');
+      const declined = journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code }, 'created');
       log.warn({ txn: txn.id, code }, 'card read failed');
       return this.outcome('declined_local', declined, code);
     }
@@ -337,9 +339,9 @@ export class PaymentEngine {
    * process between the two, and one fsync less sits between the card and the 0200.
    */
   private recordCard(txn: Transaction, card: CardReadResult): Transaction {
-    return this.deps.journal.transition(
+    return this.deps.journal.apply(
       txn.id,
-      'card_read',
+      { kind: 'CardRead' },
       { maskedPan: card.maskedPan, last4: card.last4, panToken: card.panToken, entryMode: card.entryMode },
       { entryMode: card.entryMode },
       'created',
@@ -360,9 +362,9 @@ export class PaymentEngine {
       .transaction(() => {
         this.recordCard(txn, card);
         const stan = nextStan(db);
-        return journal.transition(
+        return journal.apply(
           txn.id,
-          'online_sent',
+          { kind: 'Sent' },
           { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
           { stan },
           'card_read',
@@ -385,9 +387,9 @@ export class PaymentEngine {
     try {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
       const approved = answer.responseCode === '00';
-      const done = journal.transition(
+      const done = journal.apply(
         sent.id,
-        approved ? 'approved' : 'declined',
+        { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
           authCode: answer.authCode,
@@ -404,13 +406,7 @@ export class PaymentEngine {
       if (err instanceof HostTimeoutError || err instanceof HostUnreachableError) {
         // Offline is decided from card_read, before online_sent commits (the lifecycle allows
         // no other way); once online_sent is durable, a reversal is the only safe move, never a re-send.
-        const pending = journal.transition(
-          sent.id,
-          'reversal_pending',
-          { declineCode: 'HOST_TIMEOUT' },
-          { reason: err.code },
-          'online_sent',
-        );
+        const pending = journal.apply(sent.id, { kind: 'TimedOut' }, { declineCode: 'HOST_TIMEOUT' }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no answer from host; reversal pending');
         onProgress('done');
         return this.outcome('reversal_pending', pending, 'HOST_TIMEOUT');
@@ -442,9 +438,10 @@ export class PaymentEngine {
           now,
         );
         if (!decision.approve) {
-          const declined = journal.transition(
+          // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
+          const declined = journal.apply(
             txn.id,
-            'declined_local',
+            txn.type === 'sale' ? { kind: 'OfflineDecided', approved: false } : { kind: 'Unreachable' },
             { declineCode: decision.code },
             { reason: 'offline rules', ...decision.detail },
             'card_read',
@@ -452,9 +449,9 @@ export class PaymentEngine {
           return { txn: declined, code: decision.code };
         }
         const stan = nextStan(db);
-        const approved = journal.transition(
+        const approved = journal.apply(
           txn.id,
-          'offline_approved',
+          { kind: 'OfflineDecided', approved: true },
           { stan, stanDay: localDay(new Date(now)), authCode: offlineAuthCode(stan) },
           { stan, reason: 'link offline' },
           'card_read',
