@@ -3,7 +3,7 @@ import { CardReaderClient } from '../drivers/card-reader/client.js';
 import { PrinterClient } from '../drivers/printer/client.js';
 import type { PortFactory } from '../drivers/serial/port-factory.js';
 import type { Config } from './config/schema.js';
-import { systemClock, type Clock } from '../drivers/base/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../drivers/base/clock.js';
 import { PosError } from '../drivers/base/errors.js';
 import { attachDeclineReporter } from './declines/reporter.js';
 import { AlertMonitors } from './alerts/monitors.js';
@@ -16,10 +16,10 @@ import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
 import { Journal, type Transaction } from './payments/journal.js';
 import { PaymentEngine, type CancelResult, type PaymentOutcome, type SaleOutcome, type SaleProgress } from './payments/sale.js';
-import { beforeSend, inFlight, TXN_STATES } from './payments/lifecycle.js';
-import type { TimerHandle } from '../drivers/base/clock.js';
 import { SafForwarder } from './saf/forwarder.js';
-import { PaymentInProgressError } from './payments/errors.js';
+import { recoverPayments } from './payments/recovery.js';
+import { DeviceArbiter } from './devices/arbiter.js';
+import type { CardReadResult } from '../drivers/card-reader/types.js';
 import type { SafQueueState } from './saf/queue.js';
 import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
@@ -88,7 +88,8 @@ export class Terminal {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly walCheckpoints: WalCheckpointer;
-  private current: Promise<unknown> | undefined;
+  /** Payments and the technician's card-read test take turns at the reader. */
+  private readonly devices = new DeviceArbiter();
   private stopping = false;
   private recoverTimer: TimerHandle | undefined;
   private readonly recoverEveryMs: number;
@@ -111,7 +112,7 @@ export class Terminal {
     this.walCheckpoints = new WalCheckpointer(
       this.db,
       resolveDataPath(config, 'pos-companion.db'),
-      { clock: this.clock, logger: this.log, paymentInProgress: () => this.current !== undefined },
+      { clock: this.clock, logger: this.log, paymentInProgress: () => this.devices.busy },
       deps.walCheckpoints,
     );
     this.upstream = config.tms.url
@@ -310,7 +311,7 @@ export class Terminal {
     this.recoverTimer = this.clock.setTimeout(() => {
       this.recoverTimer = undefined;
       if (this.stopping) return;
-      if (!this.current) {
+      if (!this.devices.busy) {
         try {
           this.recover();
         } catch (err) {
@@ -328,38 +329,9 @@ export class Terminal {
     return this.jobs.runNow(JOB.settlement);
   }
 
-  /**
-   * The one recovery, at start-up and on a timer while no payment runs: a request whose
-   * answer never arrived (the process died, or the answer could not be recorded) may have
-   * been posted: it becomes reversal_pending, never re-sent. Queued work resumes by itself
-   * (the queues read their rows).
-   */
+  /** The one recovery (payments/recovery.ts), at start-up, before each payment and on a timer while idle. */
   recover(): void {
-    // Nothing of these reached the host (online_sent is committed before any send), so
-    // closing them as not completed is safe and keeps them out of the open batch.
-    for (const state of TXN_STATES.filter(beforeSend)) {
-      for (const txn of this.journal.inState(state)) {
-        this.journal.transition(
-          txn.id,
-          'not_completed',
-          { declineCode: 'PAYMENT_INTERRUPTED' },
-          { reason: 'interrupted before authorisation' },
-          state,
-        );
-        this.log.warn({ txn: txn.id, state }, 'payment interrupted before authorisation; not completed, not charged');
-      }
-    }
-    for (const txn of TXN_STATES.filter(inFlight).flatMap((s) => this.journal.inState(s))) {
-      this.journal.transition(
-        txn.id,
-        'reversal_pending',
-        { declineCode: 'HOST_TIMEOUT' },
-        { reason: 'no answer recorded before recovery' },
-        'online_sent',
-      );
-      this.log.warn({ txn: txn.id, stan: txn.stan }, 'sale left in flight with no recorded answer; reversal pending');
-    }
-    this.sales.recoverVoids();
+    recoverPayments(this.journal, this.sales, this.log);
   }
 
   status(): TerminalStatus {
@@ -407,24 +379,30 @@ export class Terminal {
     return this.sales.cancel();
   }
 
-  private async exclusive(
+  private exclusive(
     payment: () => Promise<PaymentOutcome>,
   ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
     if (this.stopping) throw new PosError('TERMINAL_STOPPING', 'the terminal is shutting down; no new payment can start');
-    if (this.current) throw new PaymentInProgressError();
-    this.beforePayment();
-    const run = (async () => {
+    return this.devices.run('payment', async () => {
+      this.beforePayment();
       const outcome = await payment().catch((err: unknown) => {
         throw storageFailure(err) ?? err;
       });
       return { ...outcome, ...(await this.customerReceipt(outcome.transaction)) };
-    })();
-    this.current = run;
-    try {
-      return await run;
-    } finally {
-      this.current = undefined;
-    }
+    });
+  }
+
+  /** The technician's card-read test: under the payments' lock, so it never races a sale for the reader. */
+  cardReadTest(): Promise<CardReadResult> {
+    return this.devices.run('card-read test', async () => {
+      await this.reader.display('CARD TEST', 'Tap or insert card').catch(() => undefined);
+      return this.reader.read({ amount: 0, currency: this.config.terminal.currency, timeoutMs: this.config.reader.readTimeoutMs });
+    });
+  }
+
+  /** A technician's test page goes through the print queue like every slip, and reports its first attempt. */
+  testPrint(payload: Buffer): Promise<JobReport> {
+    return this.printing.report(this.printing.enqueue({ kind: 'test', payload }).id);
   }
 
   /**
@@ -461,10 +439,10 @@ export class Terminal {
     if (this.recoverTimer) this.clock.clearTimeout(this.recoverTimer);
     this.recoverTimer = undefined;
     await this.jobs.stop(this.config.jobs.stopGraceMs);
-    if (this.current) {
+    if (this.devices.busy) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        this.current.catch(() => undefined),
+        this.devices.idle(),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, graceMs);
         }),

@@ -5,8 +5,6 @@ import type { Db } from '../store/db.js';
 import { enqueueEvent } from '../upstream/outbox.js';
 import { TMS_EVENT } from '../upstream/events.js';
 import { explain } from './catalog.js';
-import { isCancel } from '../payments/lifecycle.js';
-import { DECLINE_STATES } from './statistics.js';
 
 /** One transaction is reported at most once, whoever enqueues it (this reporter, the SAF forwarder). */
 export const declineEventId = (txn: Pick<Transaction, 'uuid'>): string => `decline:${txn.uuid}`;
@@ -45,13 +43,13 @@ export function attachDeclineReporter(
   clock: Clock,
   options: { logger?: Logger; onEnqueued?: () => void } = {},
 ): void {
-  journal.onTransition(({ txn, to }) => {
-    if (isCancel(to)) {
+  journal.onTransition(({ txn, effects }) => {
+    if (effects.includes('report-cancel')) {
       enqueueEvent(db, clock, { eventId: cancelEventId(txn), type: TMS_EVENT.cancel, payload: declinePayload(txn) });
       options.onEnqueued?.();
       return;
     }
-    if (!DECLINE_STATES.includes(to)) return;
+    if (!effects.includes('report-decline')) return;
     const payload = declinePayload(txn);
     if (payload.known === false) options.logger?.warn({ txn: txn.id, code: payload.code }, 'decline code not in the catalog');
     enqueueEvent(db, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload });

@@ -4,7 +4,7 @@ import { PosError } from '../../drivers/base/errors.js';
 import type { CurrencyCode } from '../core/money.js';
 import { currentBatch } from '../store/counters.js';
 import type { Db } from '../store/db.js';
-import { canTransition, type TxnState, type TxnType } from './lifecycle.js';
+import { canTransition, effectsOf, reduce, type LifecycleEffect, type LifecycleEvent, type TxnState, type TxnType } from './lifecycle.js';
 
 export interface Transaction {
   id: number;
@@ -142,6 +142,8 @@ export type TransitionObserver = (change: {
   txn: Transaction;
   from: TxnState | null;
   to: TxnState;
+  /** What the lifecycle says must commit with this change (queue a reversal, report a decline...). */
+  effects: readonly LifecycleEffect[];
   detail: Record<string, unknown> | null;
 }) => void;
 
@@ -175,7 +177,7 @@ export class Journal {
         const detail = { amount: input.amount, currency: input.currency };
         this.appendEvent(row.id, null, 'created', now, detail);
         const txn = fromRow(row);
-        for (const o of this.observers) o({ txn, from: null, to: 'created', detail });
+        for (const o of this.observers) o({ txn, from: null, to: 'created', effects: [], detail });
         return txn;
       })
       .immediate();
@@ -211,8 +213,30 @@ export class Journal {
         .get(...values, id)!;
       this.appendEvent(id, current.state, to, now, detail);
       const txn = fromRow(row);
-      for (const o of this.observers) o({ txn, from: current.state, to, detail });
+      const effects = effectsOf(current.type, current.state, to);
+      for (const o of this.observers) o({ txn, from: current.state, to, effects, detail });
       return txn;
+    };
+    return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
+  }
+
+  /**
+   * Feeds `event` to the lifecycle reducer for the transaction's type and state and commits
+   * the step it returns; an event the lifecycle does not allow there is refused. Runs inside
+   * the caller's SQLite transaction if there is one.
+   */
+  apply(
+    id: number,
+    event: LifecycleEvent,
+    patch: TxnPatch = {},
+    detail: Record<string, unknown> | null = null,
+    expectFrom?: TxnState | readonly TxnState[],
+  ): Transaction {
+    const run = () => {
+      const current = this.get(id);
+      const step = reduce(current.type, current.state, event);
+      if (!step) throw new InvalidTransitionError(id, current.state, event.kind);
+      return this.transition(id, step.next, patch, detail, expectFrom);
     };
     return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
   }

@@ -1,3 +1,4 @@
+import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
 import type { CardReadResult } from '../../drivers/card-reader/types.js';
 import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
@@ -13,8 +14,8 @@ import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
 import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
-import type { Journal, Transaction } from './journal.js';
-import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type TxnState } from './lifecycle.js';
+import type { Journal, Transaction, TxnPatch } from './journal.js';
+import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
 import { decideOffline, type OfflineRules } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { reversalNotice } from '../declines/reversal-notice.js';
@@ -182,29 +183,30 @@ export class PaymentEngine {
       throw new NotVoidableError(original.id, refused ?? 'the host reference is missing');
 
     // Nothing is sent for a refused void: it is journaled and declined locally.
-    const refuse = (code: string, reason: string) => {
+    const refuse = (code: string, reason: string, event: LifecycleEvent) => {
       const refused = db
         .transaction(() => {
           const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-          return journal.transition(v.id, 'declined_local', { declineCode: code }, { reason }, 'created');
+          return journal.apply(v.id, event, { declineCode: code }, { reason }, 'created');
         })
         .immediate();
       return this.outcome('declined_local', refused, code);
     };
-    if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready');
+    const unreachable: LifecycleEvent = { kind: 'Unreachable' };
+    if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready', unreachable);
     const refusal = await this.reversalFirst(onProgress);
-    if (refusal) return refuse(refusal.code, refusal.message);
+    if (refusal) return refuse(refusal.code, refusal.message, { kind: 'RefusedLocally' });
     // Readiness again after the wait, with nothing awaited between this check and the send.
-    if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready');
+    if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready', unreachable);
     const at = new Date(clock.now());
     const sent = db
       .transaction(() => {
         const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-        journal.transition(original.id, 'void_pending', {}, { voidId: v.id }, 'approved');
+        journal.apply(original.id, { kind: 'VoidSent' }, {}, { voidId: v.id }, 'approved');
         const stan = nextStan(db);
-        return journal.transition(
+        return journal.apply(
           v.id,
-          'online_sent',
+          { kind: 'Sent' },
           { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
           { stan },
           'created',
@@ -221,16 +223,19 @@ export class PaymentEngine {
       original: { mti: '0200', stan: original.stan, transmittedAt: original.transmittedAt, rrn: original.rrn },
     });
     onProgress('waiting-for-host');
-    const settle = (
-      to: TxnState,
-      patch: Parameters<Journal['transition']>[2],
-      detail: Record<string, unknown>,
-      originalTo: 'voided' | 'approved',
-    ) =>
+    // The void's own result and its sale's follow-up commit together.
+    const settle = (event: LifecycleEvent, patch: TxnPatch, detail: Record<string, unknown>) =>
       db
         .transaction(() => {
-          const done = journal.transition(sent.id, to, patch, detail, 'online_sent');
-          journal.transition(original.id, originalTo, {}, { voidId: sent.id, voidState: to }, 'void_pending');
+          const done = journal.apply(sent.id, event, patch, detail, 'online_sent');
+          const voided = done.state === 'approved';
+          journal.apply(
+            original.id,
+            { kind: voided ? 'VoidApproved' : 'VoidFailed' },
+            {},
+            { voidId: sent.id, voidState: done.state },
+            'void_pending',
+          );
           return done;
         })
         .immediate();
@@ -239,7 +244,7 @@ export class PaymentEngine {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
       const approved = answer.responseCode === '00';
       const done = settle(
-        approved ? 'approved' : 'declined',
+        { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
           authCode: answer.authCode,
@@ -247,7 +252,6 @@ export class PaymentEngine {
           declineCode: approved ? null : answer.responseCode,
         },
         { responseCode: answer.responseCode },
-        approved ? 'voided' : 'approved',
       );
       onProgress('done');
       return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
@@ -256,8 +260,11 @@ export class PaymentEngine {
       if (isUnanswered(err)) {
         // The void itself is reversed, so the sale it named stands: the customer is still charged,
         // whether the answer never came or could not be trusted.
-        const code = VOID_TIMEOUT_CODE;
-        return this.outcome('reversal_pending', settle('reversal_pending', { declineCode: code }, { reason: err.code }, 'approved'), code);
+        return this.outcome(
+          'reversal_pending',
+          settle({ kind: 'TimedOut' }, { declineCode: VOID_TIMEOUT_CODE }, { reason: err.code }),
+          VOID_TIMEOUT_CODE,
+        );
       }
       throw err instanceof PosError ? err : new PosError('VOID_FAILED', 'void failed unexpectedly', {}, { cause: err });
     } finally {
@@ -291,23 +298,26 @@ export class PaymentEngine {
           `SELECT id, state FROM transactions WHERE type = 'void' AND original_id = ? ORDER BY id DESC LIMIT 1`,
         )
         .get(original.id);
-      const to = v?.state === 'approved' ? 'voided' : 'approved';
-      journal.transition(original.id, to, {}, { reason: 'recovered at start-up', voidId: v?.id ?? null }, 'void_pending');
+      const event = v?.state === 'approved' ? 'VoidApproved' : 'VoidFailed';
+      journal.apply(original.id, { kind: event }, {}, { reason: 'recovered', voidId: v?.id ?? null }, 'void_pending');
     }
   }
 
   private async withCard(txn: Transaction, onProgress: Progress): Promise<PaymentOutcome> {
     const { journal, reader, settings } = this.deps;
     const log = this.deps.logger.child('payments');
-    onProgress('waiting-for-card');
     let card: CardReadResult;
+    // Cancellable from the first moment the cashier sees "Waiting for card...".
     this.phase = 'reading';
     this.cancelRequested = false;
+    onProgress('waiting-for-card');
     try {
       const label = txn.type === 'refund' ? 'REFUND ' : '';
       await reader
         .display(`${label}${settings.currency} ${formatAmount(txn.amount, settings.currency)}`, 'Tap or insert card')
         .catch(() => undefined);
+      // A cancel while the prompt was being shown found no READ to stop: honour it before reading.
+      if (this.cancelRequested) throw new ReaderCommandError('READ', 'CANCELLED');
       card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
     } catch (err) {
       this.phase = 'idle';
@@ -315,11 +325,11 @@ export class PaymentEngine {
       if (code === 'READER_CANCELLED') {
         // A cancel is its own outcome, never a decline: the cashier's Esc or the cardholder's key on the reader.
         const by = this.cancelRequested ? 'CASHIER_CANCELLED' : code;
-        const cancelled = journal.transition(txn.id, 'cancelled', { declineCode: by }, { by }, 'created');
+        const cancelled = journal.apply(txn.id, { kind: 'Cancelled' }, { declineCode: by }, { by }, 'created');
         log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
         return this.outcome('cancelled', cancelled, by);
       }
-      const declined = journal.transition(txn.id, 'declined_local', { declineCode: code }, { error: code }, 'created');
+      const declined = journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code }, 'created');
       log.warn({ txn: txn.id, code }, 'card read failed');
       return this.outcome('declined_local', declined, code);
     }
@@ -337,9 +347,9 @@ export class PaymentEngine {
    * process between the two, and one fsync less sits between the card and the 0200.
    */
   private recordCard(txn: Transaction, card: CardReadResult): Transaction {
-    return this.deps.journal.transition(
+    return this.deps.journal.apply(
       txn.id,
-      'card_read',
+      { kind: 'CardRead' },
       { maskedPan: card.maskedPan, last4: card.last4, panToken: card.panToken, entryMode: card.entryMode },
       { entryMode: card.entryMode },
       'created',
@@ -357,7 +367,7 @@ export class PaymentEngine {
       const refused = db
         .transaction(() => {
           this.recordCard(txn, card);
-          return journal.transition(txn.id, 'declined_local', { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
+          return journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
         })
         .immediate();
       log.warn({ txn: txn.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
@@ -374,9 +384,9 @@ export class PaymentEngine {
       .transaction(() => {
         this.recordCard(txn, card);
         const stan = nextStan(db);
-        return journal.transition(
+        return journal.apply(
           txn.id,
-          'online_sent',
+          { kind: 'Sent' },
           { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
           { stan },
           'card_read',
@@ -399,9 +409,9 @@ export class PaymentEngine {
     try {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
       const approved = answer.responseCode === '00';
-      const done = journal.transition(
+      const done = journal.apply(
         sent.id,
-        approved ? 'approved' : 'declined',
+        { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
           authCode: answer.authCode,
@@ -420,7 +430,7 @@ export class PaymentEngine {
         // no other way); once online_sent is durable, a reversal is the only safe move, never a
         // re-send. An answer that does not fit the request is no answer: the host may have posted.
         const code = reversalReason(err);
-        const pending = journal.transition(sent.id, 'reversal_pending', { declineCode: code }, { reason: err.code }, 'online_sent');
+        const pending = journal.apply(sent.id, { kind: 'TimedOut' }, { declineCode: code }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
         const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
@@ -456,9 +466,10 @@ export class PaymentEngine {
           now,
         );
         if (!decision.approve) {
-          const declined = journal.transition(
+          // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
+          const declined = journal.apply(
             txn.id,
-            'declined_local',
+            txn.type === 'sale' ? { kind: 'OfflineDecided', approved: false } : { kind: 'Unreachable' },
             { declineCode: decision.code },
             { reason: 'offline rules', ...decision.detail },
             'card_read',
@@ -466,9 +477,9 @@ export class PaymentEngine {
           return { txn: declined, code: decision.code };
         }
         const stan = nextStan(db);
-        const approved = journal.transition(
+        const approved = journal.apply(
           txn.id,
-          'offline_approved',
+          { kind: 'OfflineDecided', approved: true },
           { stan, stanDay: localDay(new Date(now)), authCode: offlineAuthCode(stan) },
           { stan, reason: 'link offline' },
           'card_read',

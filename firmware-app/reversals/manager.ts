@@ -101,8 +101,8 @@ export class ReversalManager {
     },
   ) {
     this.log = deps.logger.child('reversals');
-    deps.journal.onTransition(({ txn, to, detail }) => {
-      if (to === 'reversal_pending') this.enqueue(txn, detail);
+    deps.journal.onTransition(({ txn, effects, detail }) => {
+      if (effects.includes('reverse')) this.enqueue(txn, detail);
     });
   }
 
@@ -280,7 +280,7 @@ export class ReversalManager {
         `UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, attempts = attempts + 1,
          last_error = NULL, updated_at = ? WHERE id = ?`,
       ).run(now, now, r.id);
-      journal.transition(txn.id, 'reversed', {}, { reversalStan: r.stan, attempts: r.attempts + 1 }, 'reversal_pending');
+      journal.apply(txn.id, { kind: 'ReversalAcked' }, {}, { reversalStan: r.stan, attempts: r.attempts + 1 }, 'reversal_pending');
       if (r.alerted) clearAlert(db, clock, reversalAlertKey(txn.id));
     }).immediate();
     this.log.info({ txn: txn.id, stan: txn.stan, reversalStan: r.stan, attempts: r.attempts + 1 }, 'reversal acknowledged');

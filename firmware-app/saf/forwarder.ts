@@ -190,9 +190,9 @@ export class SafForwarder {
     const sends = item.sends + 1;
     if (responseCode === '00') {
       db.transaction(() => {
-        this.deps.journal.transition(
+        this.deps.journal.apply(
           item.transactionId,
-          'forwarded_approved',
+          { kind: 'AdviceAnswered', code: responseCode },
           { responseCode, rrn },
           { stan: item.stan, sends },
           'offline_approved',
@@ -224,9 +224,9 @@ export class SafForwarder {
     const entry = explain(code);
     const amount = `${item.currency} ${formatAmount(item.amount, item.currency)}`;
     db.transaction(() => {
-      const txn = journal.transition(
+      const txn = journal.apply(
         item.transactionId,
-        'forwarded_declined',
+        { kind: 'AdviceAnswered', code },
         { responseCode: code, declineCode: code, rrn },
         { stan: item.stan, responseCode: code, sends },
         'offline_approved',
@@ -295,9 +295,9 @@ export class SafForwarder {
     for (const item of safItemsQueuedBefore(db, now - settings.maxAgeMs)) {
       if (this.inFlight.has(item.id)) continue;
       db.transaction(() => {
-        const txn = journal.transition(
+        const txn = journal.apply(
           item.transactionId,
-          'expired',
+          { kind: 'Expired' },
           {},
           { ageMs: now - item.queuedAt, sends: item.sends },
           'offline_approved',

@@ -258,15 +258,14 @@ export class TerminalAdapter implements TerminalPort {
 
   async cardReadTest(): Promise<CardTestResult> {
     try {
-      await this.terminal.reader.display('CARD TEST', 'Tap or insert card').catch(() => undefined);
-      const card = await this.terminal.reader.read({ amount: 0, currency: this.currency, timeoutMs: this.cfg.reader.readTimeoutMs });
+      const card = await this.terminal.cardReadTest();
       return { ok: true, maskedPan: card.maskedPan, entryMode: card.entryMode };
     } catch (err) {
       return { ok: false, error: isPosError(err) ? `${err.code}: ${err.message}` : String(err) };
     }
   }
 
-  testPrint(): Promise<{ printed: boolean; error?: string }> {
+  async testPrint(): Promise<{ printed: boolean; error?: string }> {
     const c = this.cfg;
     const bytes = new EscPosBuilder()
       .init()
@@ -281,16 +280,8 @@ export class TerminalAdapter implements TerminalPort {
       .feed(3)
       .cut()
       .bytes();
-    return this.print(bytes);
-  }
-
-  private async print(bytes: Buffer): Promise<{ printed: boolean; error?: string }> {
-    try {
-      await this.terminal.printer.print(bytes);
-      return { printed: true };
-    } catch (err) {
-      return { printed: false, error: isPosError(err) ? err.message : String(err) };
-    }
+    const report = await this.terminal.testPrint(bytes);
+    return report.printed ? { printed: true } : { printed: false, error: report.error?.message ?? `printer ${report.printer}` };
   }
 
   async hostEcho(): Promise<EchoResult> {

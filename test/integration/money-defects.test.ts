@@ -196,6 +196,27 @@ describe('money defects', () => {
     expect(new TerminalAdapter(t).lastDecline()).toBeUndefined();
   }, 60_000);
 
+  it('a technician card-read test never races a sale for the reader, and a test page goes through the print queue', async () => {
+    const ep = sim.endpoints;
+    const t = await startTerminal({ reader: { path: ep.readerPath, commandTimeoutMs: 5000, readTimeoutMs: 3000 } });
+    const technician = new TerminalAdapter(t);
+    sim.reader.autoPresent = false;
+    let test: ReturnType<TerminalAdapter['cardReadTest']> | undefined;
+    const sale = await t.sale(600, (p: SaleProgress) => {
+      if (p !== 'waiting-for-card') return;
+      test = technician.cardReadTest();
+      void test.then(() => t.cancel());
+    });
+    expect(await test).toMatchObject({ ok: false, error: expect.stringMatching(/^DEVICE_BUSY/) as unknown });
+    expect(sale.result).toBe('cancelled');
+    sim.reader.autoPresent = true;
+    expect(await technician.cardReadTest()).toMatchObject({ ok: true });
+
+    expect(await technician.testPrint()).toEqual({ printed: true });
+    const jobs = t.db.prepare<[], { kind: string; state: string }>(`SELECT kind, state FROM print_jobs WHERE kind = 'test'`).all();
+    expect(jobs).toEqual([{ kind: 'test', state: 'printed' }]);
+  }, 60_000);
+
   it('defect 8: a void with no answer tells the cashier the void did not happen and the sale stands', async () => {
     const t = await startTerminal();
     const sale = await t.sale(4_200);

@@ -16,6 +16,7 @@ import {
   type TxnState,
   type TxnType,
 } from '../../firmware-app/payments/lifecycle.js';
+import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 
 let db: Db;
@@ -112,6 +113,19 @@ describe('lifecycle reducer and database guard', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('the journal commits the step the reducer returns and refuses an event it does not allow there', () => {
+    const journal = new Journal(db, { now: () => 0, setTimeout: () => ({}) as never, clearTimeout: () => undefined });
+    const refund = journal.create({ type: 'refund', amount: 100, currency: 'CNY' });
+    expect(journal.apply(refund.id, { kind: 'CardRead' }).state).toBe('card_read');
+    expect(() => journal.apply(refund.id, { kind: 'OfflineDecided', approved: true })).toThrow(/cannot go from card_read/);
+    expect(journal.apply(refund.id, { kind: 'Unreachable' }).state).toBe('declined_local');
+    const sale = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
+    journal.apply(sale.id, { kind: 'CardRead' });
+    journal.apply(sale.id, { kind: 'Sent' }, { stan: '000901', stanDay: '2026-01-01' });
+    expect(() => journal.apply(sale.id, { kind: 'Cancelled' })).toThrow(/cannot go from online_sent/);
+    expect(journal.apply(sale.id, { kind: 'Answered', code: '05' }).state).toBe('declined');
   });
 
   it('stores no state the lifecycle does not know', () => {

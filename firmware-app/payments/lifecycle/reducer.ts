@@ -210,6 +210,16 @@ function buildTable(): TransitionTable {
 /** Every allowed (type, from, to), derived from the reducer. */
 export const TRANSITIONS: TransitionTable = buildTable();
 
+/** The effects that commit with a change from `from` to `next` (the same whichever event made it). */
+export function effectsOf(type: TxnType, from: TxnState, next: TxnState): readonly LifecycleEffect[] {
+  const effects = new Set<LifecycleEffect>();
+  for (const event of SAMPLE_EVENTS) {
+    const step = reduce(type, from, event);
+    if (step?.next === next) for (const e of step.effects) effects.add(e);
+  }
+  return [...effects];
+}
+
 export function canTransition(type: TxnType, from: TxnState, next: TxnState): boolean {
   return TRANSITIONS[type][from].includes(next);
 }
