@@ -1,4 +1,4 @@
-import { PosError } from '../../drivers/base/errors.js';
+import { SimError } from '../errors.js';
 
 /**
  * The simulated host's own ISO 8583 codec, written from docs/protocols/host-iso8583.md
@@ -15,7 +15,7 @@ export interface WireMessage {
 }
 
 /** A frame the host cannot decode (section 1: logged and dropped, never answered). */
-export class SimCodecError extends PosError {
+export class SimCodecError extends SimError {
   constructor(problem: string) {
     super('SIM_ISO_UNREADABLE', `unreadable ISO 8583 message: ${problem}`, { problem });
   }

@@ -1,9 +1,9 @@
-import { PosError } from '../../drivers/base/errors.js';
+import { SimError } from '../errors.js';
 import type { TmsSim } from '../tms/tms-sim.js';
 import { encode, isWireField, SimCodecError, type WireValue } from './codec.js';
 import type { HostAction, HostMtiClass, HostSim } from './host-sim.js';
 
-export class HostCommandError extends PosError {
+export class HostCommandError extends SimError {
   constructor(problem: string) {
     super('SIM_HOST_COMMAND', `${problem}; ${HOST_COMMAND_USAGE}`, { problem });
   }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { PosError } from '../../drivers/base/errors.js';
+import { SimError } from '../errors.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { listenOn } from '../listen.js';
 import { decode, encode, SimCodecError, type WireMessage, type WireValue } from './codec.js';
@@ -53,7 +53,7 @@ export interface HostSimOptions extends AcquirerRulesOptions {
 }
 
 /** The ledger file exists but is not a ledger snapshot: the host refuses to start rather than empty it. */
-export class LedgerFileError extends PosError {
+export class LedgerFileError extends SimError {
   constructor(file: string, problem: string) {
     super('SIM_LEDGER_FILE', `${file} is not a host ledger (${problem}); move it away or name another --ledger-file`, { file });
   }
