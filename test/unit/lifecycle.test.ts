@@ -116,7 +116,7 @@ describe('lifecycle reducer and database guard', () => {
   });
 
   it('the journal commits the step the reducer returns and refuses an event it does not allow there', () => {
-    const journal = new Journal(db, { now: () => 0, setTimeout: () => ({}) as never, clearTimeout: () => undefined });
+    const journal = new Journal(db, { now: () => 0, setTimeout: () => ({}), clearTimeout: () => undefined });
     const refund = journal.create({ type: 'refund', amount: 100, currency: 'CNY' });
     expect(journal.apply(refund.id, { kind: 'CardRead' }).state).toBe('card_read');
     expect(() => journal.apply(refund.id, { kind: 'OfflineDecided', approved: true })).toThrow(/cannot go from card_read/);

@@ -32,7 +32,14 @@ describe('simulators are independent peers', () => {
   it('finds the reader, printer, host and crypto simulators to check', () => {
     const names = files.map((f) => relative(SIM, f));
     expect(names).toEqual(
-      expect.arrayContaining(['reader/reader-sim.ts', 'printer/printer-sim.ts', 'host/host-sim.ts', 'host/codec.ts', 'crypto/dukpt.ts', 'pty.ts']),
+      expect.arrayContaining([
+        'reader/reader-sim.ts',
+        'printer/printer-sim.ts',
+        'host/host-sim.ts',
+        'host/codec.ts',
+        'crypto/dukpt.ts',
+        'pty.ts',
+      ]),
     );
   });
 
