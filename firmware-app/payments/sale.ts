@@ -2,12 +2,9 @@ import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
 import type { CardReadResult } from '../../drivers/card-reader/types.js';
 import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
-import { AmountError, formatAmount, isCurrencyCode, type CurrencyCode } from '../core/money.js';
-import { explain } from '../declines/catalog.js';
+import { AmountError, formatAmount, isCurrencyCode } from '../core/money.js';
 import { isUnanswered, reversalReason } from '../host/errors.js';
-import type { IsoMessage } from '../host/iso8583/packager.js';
-import type { LinkState } from '../host/link.js';
-import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest, type TerminalIdentity } from '../host/messages.js';
+import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
 import { enqueueSaf, safExposure } from '../saf/queue.js';
 import { currentBatch, nextStan } from '../store/counters.js';
@@ -16,65 +13,27 @@ import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.j
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction, TxnPatch } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
-import { decideOffline, type OfflineRules } from './offline-rules.js';
+import { decideOffline } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
-import { reversalNotice } from '../declines/reversal-notice.js';
-import { retryAdvice, type RetryAdvice } from './retry-advice.js';
+import { retryAdvice } from './retry-advice.js';
+import {
+  offlineAuthCode,
+  paymentOutcome,
+  VOID_TIMEOUT_CODE,
+  type CancelResult,
+  type PaymentCardReader,
+  type PaymentHostChannel,
+  type PaymentOutcome,
+  type PaymentProgress,
+  type PaymentSettings,
+} from './outcome.js';
 
-/** The part of the card reader the engine uses. */
-export interface PaymentCardReader {
-  read(input: { amount: number; currency: string; timeoutMs: number }): Promise<CardReadResult>;
-  display(line1: string, line2?: string): Promise<void>;
-  cancel(): Promise<void>;
-}
-
-/** The part of the host link the engine uses. */
-export interface PaymentHostChannel {
-  readonly state: LinkState;
-  /** Connected and signed on; nothing financial is sent otherwise. */
-  readonly ready: boolean;
-  request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
-}
-
-export interface PaymentSettings {
-  identity: TerminalIdentity;
-  currency: CurrencyCode;
-  maxAmount: number;
-  readTimeoutMs: number;
-  responseTimeoutMs: number;
-  offline: OfflineRules;
-}
-
-export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local' | 'cancelled';
-
-export interface PaymentOutcome {
-  result: PaymentResult;
-  transaction: Transaction;
-  /** The catalog code explaining a non-approval (field 39 or a local reason). */
-  code: string | null;
-  /** One line for the cashier. */
-  message: string;
-  /** For a payment being reversed: what ringing it again would do now. */
-  retry?: RetryAdvice;
-}
-
-export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
-
-/** The console and receipts speak of sales; refunds and voids report the same way. */
-export type SaleProgress = PaymentProgress;
-export type SaleOutcome = PaymentOutcome;
-export type SaleResult = PaymentResult;
+export * from './outcome.js';
 
 type Progress = (p: PaymentProgress) => void;
 
 /** Refund states that use up the original's refundable amount. */
 const REFUND_COUNTED: readonly TxnState[] = TXN_STATES.filter(refundHoldsAmount);
-
-/** What a cancel request found: a card read it stopped, a request already with the host, or nothing running. */
-export type CancelResult = 'cancelling' | 'too-late' | 'idle';
-
-/** A void whose answer did not come: for the cashier, the void did not happen and the sale stands. */
-export const VOID_TIMEOUT_CODE = 'VOID_HOST_TIMEOUT';
 
 /**
  * The payments engine: sale, refund and void, each a walk through the lifecycle in
@@ -190,7 +149,7 @@ export class PaymentEngine {
           return journal.apply(v.id, event, { declineCode: code }, { reason }, 'created');
         })
         .immediate();
-      return this.outcome('declined_local', refused, code);
+      return paymentOutcome('declined_local', refused, code);
     };
     const unreachable: LifecycleEvent = { kind: 'Unreachable' };
     if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready', unreachable);
@@ -254,13 +213,13 @@ export class PaymentEngine {
         { responseCode: answer.responseCode },
       );
       onProgress('done');
-      return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
+      return paymentOutcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       onProgress('done');
       if (isUnanswered(err)) {
         // The void itself is reversed, so the sale it named stands: the customer is still charged,
         // whether the answer never came or could not be trusted.
-        return this.outcome(
+        return paymentOutcome(
           'reversal_pending',
           settle({ kind: 'TimedOut' }, { declineCode: VOID_TIMEOUT_CODE }, { reason: err.code }),
           VOID_TIMEOUT_CODE,
@@ -327,11 +286,11 @@ export class PaymentEngine {
         const by = this.cancelRequested ? 'CASHIER_CANCELLED' : code;
         const cancelled = journal.apply(txn.id, { kind: 'Cancelled' }, { declineCode: by }, { by }, 'created');
         log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
-        return this.outcome('cancelled', cancelled, by);
+        return paymentOutcome('cancelled', cancelled, by);
       }
       const declined = journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code }, 'created');
       log.warn({ txn: txn.id, code }, 'card read failed');
-      return this.outcome('declined_local', declined, code);
+      return paymentOutcome('declined_local', declined, code);
     }
     onProgress('card-read');
     try {
@@ -372,7 +331,7 @@ export class PaymentEngine {
         .immediate();
       log.warn({ txn: txn.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
       onProgress('done');
-      return this.outcome('declined_local', refused, refusal.code);
+      return paymentOutcome('declined_local', refused, refusal.code);
     }
     // The link reports readiness synchronously and nothing awaits between here and the send,
     // so this check is the moment "nothing was sent" is known for certain. A connection just
@@ -423,7 +382,7 @@ export class PaymentEngine {
       );
       log.info({ txn: done.id, stan: done.stan, responseCode: answer.responseCode }, 'host answered');
       onProgress('done');
-      return this.outcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
+      return paymentOutcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       if (isUnanswered(err)) {
         // Offline is decided from card_read, before online_sent commits (the lifecycle allows
@@ -437,7 +396,7 @@ export class PaymentEngine {
         const retry = retryAdvice(link.ready, () =>
           decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
         );
-        return { ...this.outcome('reversal_pending', pending, code), retry };
+        return { ...paymentOutcome('reversal_pending', pending, code), retry };
       }
       const storage = storageFailure(err);
       if (storage) {
@@ -491,10 +450,10 @@ export class PaymentEngine {
     onProgress('done');
     if (decided.code === null) {
       log.info({ txn: decided.txn.id, stan: decided.txn.stan }, 'approved offline; queued for forwarding');
-      return this.outcome('offline_approved', decided.txn, null);
+      return paymentOutcome('offline_approved', decided.txn, null);
     }
     log.info({ txn: decided.txn.id, code: decided.code }, 'offline rules declined');
-    return this.outcome('declined_local', decided.txn, decided.code);
+    return paymentOutcome('declined_local', decided.txn, decided.code);
   }
 
   /**
@@ -510,25 +469,4 @@ export class PaymentEngine {
       throw err;
     }
   }
-
-  private outcome(result: PaymentResult, transaction: Transaction, code: string | null): PaymentOutcome {
-    const notice = reversalNotice(transaction.type, transaction.state);
-    const message =
-      result === 'approved'
-        ? 'APPROVED'
-        : result === 'offline_approved'
-          ? 'APPROVED OFFLINE'
-          : result === 'cancelled'
-            ? `CANCELLED: ${explain(code ?? '').cashier.en}`
-            : `DECLINED: ${explain(code ?? '').cashier.en}${notice ? `. ${notice.en}` : ''}`;
-    return { result, transaction, code, message };
-  }
-}
-
-/**
- * Field 38 for an offline approval: "Y1" (the EMV convention for offline-approved) and the
- * last four digits of the STAN, so it is unique within the queue and recognisable on a slip.
- */
-export function offlineAuthCode(stan: string): string {
-  return `Y1${stan.slice(-4)}`;
 }

@@ -18,6 +18,7 @@ import {
 } from '../../firmware-app/payments/lifecycle.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 let db: Db;
 beforeAll(() => {
@@ -116,7 +117,7 @@ describe('lifecycle reducer and database guard', () => {
   });
 
   it('the journal commits the step the reducer returns and refuses an event it does not allow there', () => {
-    const journal = new Journal(db, { now: () => 0, setTimeout: () => ({}), clearTimeout: () => undefined });
+    const journal = new Journal(db, new ManualClock());
     const refund = journal.create({ type: 'refund', amount: 100, currency: 'CNY' });
     expect(journal.apply(refund.id, { kind: 'CardRead' }).state).toBe('card_read');
     expect(() => journal.apply(refund.id, { kind: 'OfflineDecided', approved: true })).toThrow(/cannot go from card_read/);
