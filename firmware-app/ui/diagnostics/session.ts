@@ -94,7 +94,15 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
     private readonly actor: string,
   ) {}
 
-  async login(pin: string): Promise<LoginResult> {
+  login(pin: string): Promise<LoginResult> {
+    try {
+      return Promise.resolve(this.checkPin(pin));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private checkPin(pin: string): LoginResult {
     if (typeof pin !== 'string') throw new BadRequestError('pin must be a string');
     const result = this.guard.check(pin);
     this.loggedIn = result.ok;
@@ -112,13 +120,14 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
     return result;
   }
 
-  async logout(): Promise<void> {
+  logout(): Promise<void> {
     if (this.loggedIn) this.port.audit({ actor: this.actor, action: 'logout', outcome: 'ok' });
     this.loggedIn = false;
     if (this.unaudited > 0) {
       this.port.audit({ actor: this.actor, action: 'refusals', detail: { count: this.unaudited }, outcome: 'refused' });
       this.unaudited = 0;
     }
+    return Promise.resolve();
   }
 
   /**
@@ -144,7 +153,7 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
    * the screen is (as `device-info`). It still needs the PIN.
    */
   async status(): Promise<StatusSnapshot> {
-    if (!this.loggedIn) return this.run('status', undefined, async () => this.port.status());
+    if (!this.loggedIn) return this.run('status', undefined, () => this.port.status());
     return this.port.status();
   }
 
@@ -176,7 +185,7 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
   }
 
   queues(): Promise<QueueInfo[]> {
-    return this.run('queues', undefined, async () => this.port.queues());
+    return this.run('queues', undefined, () => this.port.queues());
   }
 
   drain(queue: QueueName, onProgress: (p: DrainProgress) => void): Promise<DrainResult> {
@@ -190,15 +199,15 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
   }
 
   declineStats(): Promise<DeclineStat[]> {
-    return this.run('decline-stats', undefined, async () => this.port.declineStats());
+    return this.run('decline-stats', undefined, () => this.port.declineStats());
   }
 
   alerts(): Promise<AlertView[]> {
-    return this.run('alerts', undefined, async () => this.port.alerts());
+    return this.run('alerts', undefined, () => this.port.alerts());
   }
 
   jobs(): Promise<{ runs: JobRunView[]; names: string[] }> {
-    return this.run('jobs', undefined, async () => ({ runs: this.port.jobs(), names: this.port.jobNames() }));
+    return this.run('jobs', undefined, () => ({ runs: this.port.jobs(), names: this.port.jobNames() }));
   }
 
   runJob(name: string): Promise<string> {
@@ -208,16 +217,16 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
 
   logTail(lines: number): Promise<string[]> {
     const n = Number.isSafeInteger(lines) ? Math.min(Math.max(lines, 1), 500) : 40;
-    return this.run('log-tail', { lines: n }, async () => this.port.logTail(n));
+    return this.run('log-tail', { lines: n }, () => this.port.logTail(n));
   }
 
   setLogLevel(level: string): Promise<string> {
     if (typeof level !== 'string') return Promise.reject(new BadRequestError('level must be a string'));
-    return this.run('set-log-level', { level: level.slice(0, 16) }, async () => this.port.setLogLevel(level));
+    return this.run('set-log-level', { level: level.slice(0, 16) }, () => this.port.setLogLevel(level));
   }
 
   config(): Promise<Record<string, unknown>> {
-    return this.run('config-view', undefined, async () => this.port.config());
+    return this.run('config-view', undefined, () => this.port.config());
   }
 
   exportBundle(): Promise<BundleResult> {
@@ -227,7 +236,7 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
   private async run<T>(
     action: string,
     detail: Record<string, unknown> | undefined,
-    fn: () => Promise<T>,
+    fn: () => Promise<T> | T,
     outcome: (r: T) => string = () => 'ok',
   ): Promise<T> {
     if (!this.loggedIn) {
