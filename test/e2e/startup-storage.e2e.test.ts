@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -56,6 +56,33 @@ describe('start-up storage faults end cleanly with a documented exit status', ()
       ),
     );
     expect(processesMentioning(r.tmp)).toEqual([]);
+  }, 60_000);
+
+  it('the disk is full: a real file system with no room left (a small tmpfs, filled), exit 4, nothing left running', async () => {
+    // A file system of its own, so filling it touches nothing else; needs root, as CI and the
+    // dead-link test do, and fails loudly without it.
+    const mountPoint = mkdtempSync(join(tmpdir(), 'pos-full-disk-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
+    try {
+      const filler = openSync(join(mountPoint, 'filler'), 'w');
+      const block = Buffer.alloc(16 * 1024, 0x5a);
+      try {
+        for (;;) writeSync(filler, block);
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        closeSync(filler);
+      }
+      const dataDir = join(mountPoint, 'data');
+      const r = await start(dataDir);
+      expect(r.code).toBe(EXIT_STORAGE_FAULT);
+      expect(r.stderr).toBe(
+        `pos-companion: STORE_FULL: the disk holding ${dataDir} is full (0 bytes free); free space, then start again\n`,
+      );
+      expect(processesMentioning(r.tmp)).toEqual([]);
+    } finally {
+      execFileSync('umount', [mountPoint]);
+    }
   }, 60_000);
 
   it('a full disk met while opening the journal is the same storage fault (STORE_FULL, exit 4)', () => {
