@@ -8,7 +8,7 @@ import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { resolveDataPath, Terminal } from './terminal.js';
-import { runUi } from './ui/start.js';
+import { EXIT_SHUT_DOWN, runUi } from './ui/start.js';
 import { restoreDatabase } from './jobs/backup.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
 import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
@@ -158,11 +158,13 @@ async function main(argv: string[]): Promise<number> {
     logger.info({ sim: config.sim }, 'terminal ready');
     // The service manager's readiness signal (see docs/deploy/pos-companion.service).
     if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
-    await runUi(terminal, { input: process.stdin, output: process.stdout, logger });
+    // The console ending any other way (its input closed, an error) rejects: a non-zero exit the service restarts.
+    const outcome = await runUi(terminal, { input: process.stdin, output: process.stdout, logger });
+    await shutdown(outcome === 'shutdown' ? 'shut down by technician' : 'input ended');
+    return outcome === 'shutdown' ? EXIT_SHUT_DOWN : 0;
   } finally {
     await shutdown('console closed');
   }
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

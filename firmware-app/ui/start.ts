@@ -13,6 +13,13 @@ import { runPrompt } from './prompt.js';
 import { TerminalAdapter } from './terminal-adapter.js';
 import { Tty } from './tty.js';
 
+/**
+ * The exit status after the technician shut the terminal down from the console menu. The
+ * shipped unit restarts on any other exit (`Restart=always`) and lists this one in
+ * `RestartPreventExitStatus=` and `SuccessExitStatus=`: a deliberate shutdown stays down.
+ */
+export const EXIT_SHUT_DOWN = 5;
+
 /** The technician PIN of the embedded simulator when no hash is configured (demo and laptop use only). */
 export const SIM_DEFAULT_PIN = '0000';
 
@@ -23,13 +30,14 @@ export function pinGuardFor(config: Config, clock: Clock, store?: LockoutStore):
 }
 
 /**
- * Runs the user interfaces until the cashier quits: the control socket for `npm run diag`
- * and, on a terminal, the cashier console (on a pipe, the line-mode prompt scripts use).
+ * Runs the user interfaces: the control socket for `npm run diag` and, on a terminal, the
+ * cashier console until the technician shuts it down (`shutdown`; a `ConsoleEndedError` when
+ * its input ends), or on a pipe the line-mode prompt scripts use until the pipe ends (`ended`).
  */
 export async function runUi(
   terminal: Terminal,
   io: { input: Readable & { isTTY?: boolean }; output: Writable; logger: Logger; clock?: Clock },
-): Promise<void> {
+): Promise<'shutdown' | 'ended'> {
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
   const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger });
@@ -50,16 +58,19 @@ export async function runUi(
     if (io.input.isTTY) {
       const tty = new Tty(io.input, io.output);
       try {
-        await new CashierConsole(adapter, tty, {
+        return await new CashierConsole(adapter, tty, {
           clock,
-          openDiagnostics: (t, header) => runDiagnosticsMenu(openSession('console'), t, { clock, where: 'this terminal', header }),
+          openDiagnostics: (t, header) => {
+            const session = openSession('console');
+            return runDiagnosticsMenu(session, t, { clock, where: 'this terminal', header, shutDown: () => session.shutDown() });
+          },
         }).run();
       } finally {
         tty.close();
       }
-    } else {
-      await runPrompt(terminal, io.input, io.output);
     }
+    await runPrompt(terminal, io.input, io.output);
+    return 'ended';
   } finally {
     await control?.stop();
   }

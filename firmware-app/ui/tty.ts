@@ -71,6 +71,11 @@ export class Tty {
     input.resume();
   }
 
+  /** True once the input has ended: no key will ever come again. */
+  get inputEnded(): boolean {
+    return this.ended;
+  }
+
   /** Height of the screen when the output is a terminal; a fixed size otherwise. */
   get rows(): number {
     return (this.output as Writable & { rows?: number }).rows ?? 40;

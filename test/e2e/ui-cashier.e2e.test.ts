@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_SHUT_DOWN } from '../../firmware-app/ui/start.js';
+import { hashPin } from '../../firmware-app/ui/diagnostics/pin.js';
 import { Simulator } from '../../sim/index.js';
 import { MAIN, REPO, writeSimConfig } from '../support/terminal-process.js';
 import { TmuxTerminal } from '../support/tmux.js';
@@ -20,8 +22,11 @@ describe('cashier console in a real terminal', () => {
   beforeAll(async () => {
     sim = await Simulator.start();
     sim.printer.on('receipt', (r: { text: string }) => receipts.push(r.text));
-    const { configPath } = writeSimConfig(sim);
-    term = TmuxTerminal.start('cashier', [process.execPath, MAIN, '--config', configPath], { cwd: REPO });
+    const { configPath } = writeSimConfig(sim, { diagnostics: { pinHash: hashPin('2468') } });
+    // The shell around the process prints how it ended: leaving the application is what some tests look for.
+    term = TmuxTerminal.start('cashier', ['sh', '-c', '"$0" "$@"; echo "exit status $?"', process.execPath, MAIN, '--config', configPath], {
+      cwd: REPO,
+    });
     await term.waitFor(/host online \| SAF 0 \| printer ready \| reader connected/, 60_000);
     await term.waitFor(/\[1\] Sale[\s\S]*Press a key\./);
     term.capture('cashier-menu');
@@ -166,8 +171,26 @@ describe('cashier console in a real terminal', () => {
     await term.waitFor(/\[1\] Sale/);
   });
 
-  it('quits on q', async () => {
+  it('stays open on Esc and q at the menu; only the technician shuts the terminal down', async () => {
+    term.keys('Escape');
     term.type('q');
+    term.keys('Escape');
+    term.type('q');
+    // A key the menu knows, after the ones that used to quit: the console is still reading keys.
+    term.type('l');
+    await term.waitFor(/\[1\] 消费/);
+    expect(term.screen()).not.toMatch(/Goodbye\.|exit status/);
+    term.type('l');
+    await term.waitFor(/\[1\] Sale/);
+    term.type('t');
+    await term.waitFor(/Technician PIN/);
+    term.type('2468');
+    term.keys('Enter');
+    await term.waitFor(/\[s\] Shut down terminal/);
+    term.type('s');
+    await term.waitFor(/Enter to shut down, Esc to go back/);
+    term.keys('Enter');
     await term.waitFor(/Goodbye\./, 30_000);
-  });
+    await term.waitFor(new RegExp(`exit status ${EXIT_SHUT_DOWN}$`, 'm'), 30_000);
+  }, 120_000);
 });

@@ -1,4 +1,5 @@
 import { EXIT_STORAGE_FAULT } from '../../firmware-app/startup-fault.js';
+import { EXIT_SHUT_DOWN } from '../../firmware-app/ui/start.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,8 +72,11 @@ describe('the systemd unit', () => {
     ).toBe(0);
   });
 
-  it('restarts after a crash but not after a configuration error, as a dedicated user with serial access', () => {
-    expect(one('Restart')).toBe('on-failure');
+  it('restarts after any exit but a configuration error, a storage fault or a technician shutdown, as a dedicated user with serial access', () => {
+    expect(one('Restart')).toBe('always');
+    // The technician's "Shut down terminal" stays down and is not a failed unit.
+    expect(one('RestartPreventExitStatus').split(/\s+/)).toContain(String(EXIT_SHUT_DOWN));
+    expect(one('SuccessExitStatus').split(/\s+/)).toContain(String(EXIT_SHUT_DOWN));
     expect(one('RestartPreventExitStatus').split(/\s+/)).toContain('2');
     // A storage fault at start-up (EXIT_STORAGE_FAULT) is not retried either.
     expect(one('RestartPreventExitStatus').split(/\s+/)).toContain(String(EXIT_STORAGE_FAULT));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
 import { AmountError } from '../../firmware-app/core/money.js';
-import { CashierConsole } from '../../firmware-app/ui/cashier/console.js';
+import { CashierConsole, type CashierOptions } from '../../firmware-app/ui/cashier/console.js';
 import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
 import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
 import { FakeTty } from '../support/fake-tty.js';
@@ -124,17 +124,17 @@ describe('cashier console', () => {
   let fake: FakeTty;
   let port: FakePort;
   let console_: CashierConsole;
-  let done: Promise<void>;
+  let done: Promise<unknown>;
 
-  const start = () => {
+  const start = (options: CashierOptions = {}) => {
     fake = new FakeTty();
-    console_ = new CashierConsole(port, fake.tty, { clock: stillClock });
+    console_ = new CashierConsole(port, fake.tty, { clock: stillClock, ...options });
     done = console_.run();
   };
 
   afterEach(async () => {
     fake.end();
-    await done;
+    await done.catch(() => undefined);
   });
 
   it('keeps the status line on the top row with host state, SAF depth, printer and reader', async () => {
@@ -418,12 +418,33 @@ describe('cashier console', () => {
     await fake.waitFor(/Not available on this terminal/);
   });
 
-  it('quits on q', async () => {
+  it('stays open on Esc and q at the menu: nothing at the counter quits', async () => {
     port = new FakePort();
     start();
-    await fake.waitFor(/\[q\] Quit/);
-    fake.type('q');
-    await done;
+    await fake.waitFor(/\[1\] Sale/);
+    expect(fake.screen).not.toMatch(/\[q\]/);
+    const mark = fake.mark();
+    fake.type('\x1bq\x1b');
+    fake.type('4');
+    await fake.waitFor(/Receipt printed\./, mark);
+    expect(port.reprinted).toEqual([1]);
+    expect(fake.screen).not.toContain('Goodbye.');
+  });
+
+  it('fails when its input ends, so the process exits non-zero and is restarted', async () => {
+    port = new FakePort();
+    start();
+    await fake.waitFor(/\[1\] Sale/);
+    fake.end();
+    await expect(done).rejects.toMatchObject({ code: 'UI_CONSOLE_ENDED' });
+  });
+
+  it('ends when the technician shuts the terminal down from the technician menu', async () => {
+    port = new FakePort();
+    start({ openDiagnostics: () => Promise.resolve('shutdown') });
+    await fake.waitFor(/\[t\] Technician menu/);
+    fake.type('t');
+    await expect(done).resolves.toBe('shutdown');
     expect(fake.screen).toContain('Goodbye.');
   });
 });

@@ -165,7 +165,7 @@ describe('diagnostics session', () => {
 
 describe('diagnostic menu', () => {
   let fake: FakeTty;
-  let done: Promise<void>;
+  let done: Promise<unknown>;
   afterEach(async () => {
     fake.end();
     await done;
@@ -175,6 +175,42 @@ describe('diagnostic menu', () => {
     fake = new FakeTty();
     done = runDiagnosticsMenu(new LocalDiagnosticsSession(port, guard, 'console'), fake.tty, { clock: new FakeClock() });
   };
+
+  it('shuts the terminal down only from the console, after the PIN and a confirmation, and audits it', async () => {
+    const port = new FakeDiagPort();
+    fake = new FakeTty();
+    const session = new LocalDiagnosticsSession(port, new PinGuard(guardOpts, new FakeClock()), 'console');
+    done = runDiagnosticsMenu(session, fake.tty, { clock: new FakeClock(), shutDown: () => session.shutDown() });
+    await fake.waitFor(/Technician PIN/);
+    fake.enter('2468');
+    await fake.waitFor(/\[s\] Shut down terminal/);
+    fake.type('s');
+    await fake.waitFor(/Enter to shut down, Esc to go back/);
+    const mark = fake.mark();
+    fake.type('\x1b');
+    await fake.waitFor(/\[s\] Shut down terminal/, mark);
+    expect(port.audits.map((a) => a.action)).not.toContain('shutdown');
+    fake.type('s');
+    await fake.waitFor(/Enter to shut down/, mark);
+    fake.enter('');
+    await expect(done).resolves.toBe('shutdown');
+    expect(port.audits.map((a) => [a.action, a.outcome])).toEqual([
+      ['login', 'ok'],
+      ['shutdown', 'ok'],
+      ['logout', 'ok'],
+    ]);
+  });
+
+  it('offers no shutdown where the menu cannot end the terminal (the remote menu)', async () => {
+    open(new FakeDiagPort());
+    await fake.waitFor(/Technician PIN/);
+    fake.enter('2468');
+    await fake.waitFor(/\[x\] Exit technician menu/);
+    fake.type('s');
+    fake.type('x');
+    await expect(done).resolves.toBeUndefined();
+    expect(fake.screen).not.toContain('Shut down');
+  });
 
   it('masks the PIN, then runs a test print and a host echo with its round trip', async () => {
     const port = new FakeDiagPort();

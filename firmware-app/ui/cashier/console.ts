@@ -1,5 +1,5 @@
 import { systemClock, type Clock, type TimerHandle } from '../../../drivers/base/clock.js';
-import { isPosError } from '../../../drivers/base/errors.js';
+import { isPosError, PosError } from '../../../drivers/base/errors.js';
 import { formatAmount, parseAmount } from '../../core/money.js';
 import { explain } from '../../declines/catalog.js';
 import { formatDateTime } from '../format.js';
@@ -12,11 +12,24 @@ export interface CashierOptions {
   clock?: Clock;
   /** How often the status line is refreshed. */
   refreshMs?: number;
-  /** Opens the technician menu on this same screen; absent when the build has none. */
-  openDiagnostics?: (tty: Tty, header: () => void) => Promise<void>;
+  /**
+   * Opens the technician menu on this same screen; absent when the build has none. It
+   * answers `shutdown` when the technician shut the terminal down from it.
+   */
+  openDiagnostics?: (tty: Tty, header: () => void) => Promise<'shutdown' | undefined>;
 }
 
-type Action = 'sale' | 'refund' | 'void' | 'reprint' | 'find' | 'decline' | 'lang' | 'tech' | 'quit';
+/**
+ * The console's keyboard is gone (terminal closed, input ended): nobody can take payments
+ * here any more, so the process ends with a failure and the service manager starts it again.
+ */
+export class ConsoleEndedError extends PosError {
+  constructor() {
+    super('UI_CONSOLE_ENDED', 'the cashier console input ended');
+  }
+}
+
+type Action = 'sale' | 'refund' | 'void' | 'reprint' | 'find' | 'decline' | 'lang' | 'tech';
 
 const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
   { key: '1', action: 'sale', text: 'sale' },
@@ -27,12 +40,12 @@ const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
   { key: '6', action: 'decline', text: 'lastDecline' },
   { key: 'l', action: 'lang', text: 'language' },
   { key: 't', action: 'tech', text: 'technician' },
-  { key: 'q', action: 'quit', text: 'quit' },
 ];
 
 /**
  * The cashier console: a status line pinned to the top row (a scroll region keeps it there
- * whatever the screen below does) and a keyboard menu for every cashier task.
+ * whatever the screen below does) and a keyboard menu for every cashier task. No key at the
+ * counter leaves it: only the technician menu (behind its PIN) shuts the terminal down.
  */
 export class CashierConsole {
   private lang: Language;
@@ -54,7 +67,8 @@ export class CashierConsole {
     return this.lang;
   }
 
-  async run(): Promise<void> {
+  /** Runs until the technician shuts the terminal down; rejects with `ConsoleEndedError` when the input ends. */
+  async run(): Promise<'shutdown'> {
     this.running = true;
     this.scheduleRefresh();
     try {
@@ -68,10 +82,12 @@ export class CashierConsole {
         this.tty.line();
         this.tty.write(`${this.tr('choose')} `);
         const key = await this.tty.choose(items);
-        if (key === null) return;
+        if (this.tty.inputEnded) throw new ConsoleEndedError();
         const action = MENU.find((m) => m.key === key)?.action;
-        if (action === 'quit') return;
-        if (action && !(await this.perform(action))) return;
+        if (!action) continue;
+        const outcome = await this.perform(action);
+        if (outcome === 'shutdown') return outcome;
+        if (this.tty.inputEnded) throw new ConsoleEndedError();
       }
     } finally {
       this.running = false;
@@ -80,31 +96,36 @@ export class CashierConsole {
     }
   }
 
-  /** Runs one menu action; false when the input ended and the console should close. */
-  private async perform(action: Action): Promise<boolean> {
+  /** Runs one menu action; `shutdown` when the technician shut the terminal down. */
+  private async perform(action: Action): Promise<'shutdown' | undefined> {
     switch (action) {
       case 'sale':
       case 'refund':
-        return this.payment(action);
+        await this.payment(action);
+        break;
       case 'void':
-        return this.voidOne();
+        await this.voidOne();
+        break;
       case 'reprint':
-        return this.reprintLast();
+        await this.reprintLast();
+        break;
       case 'find':
-        return this.find();
+        await this.find();
+        break;
       case 'decline':
-        return this.lastDecline();
+        await this.lastDecline();
+        break;
       case 'lang':
         this.lang = this.lang === 'en' ? 'zh-CN' : 'en';
         this.lastStatus = '';
-        return true;
-      case 'tech':
-        await this.options.openDiagnostics?.(this.tty, () => this.drawStatus(true));
+        break;
+      case 'tech': {
+        const outcome = await this.options.openDiagnostics?.(this.tty, () => this.drawStatus(true));
         this.lastStatus = '';
-        return true;
-      default:
-        return true;
+        return outcome;
+      }
     }
+    return undefined;
   }
 
   private tr(key: TextKey, vars?: Record<string, string>): string {
@@ -141,10 +162,10 @@ export class CashierConsole {
     this.tty.line();
   }
 
-  private async done(): Promise<boolean> {
+  private async done(): Promise<void> {
     this.tty.line();
     this.tty.write(`${this.tr('anyKey')} `);
-    return this.tty.pause();
+    await this.tty.pause();
   }
 
   private failure(err: unknown): void {
@@ -173,14 +194,14 @@ export class CashierConsole {
     }
   }
 
-  private async payment(kind: 'sale' | 'refund'): Promise<boolean> {
+  private async payment(kind: 'sale' | 'refund'): Promise<void> {
     this.home(this.tr(kind));
     const amount = await this.askAmount();
-    if (amount === null) return true;
+    if (amount === null) return;
     let originalId: number | undefined;
     if (kind === 'refund') {
       const text = await this.tty.readLine(this.tr('refundOriginal'), { maxLength: 10 });
-      if (text === null) return true;
+      if (text === null) return;
       if (text.trim() !== '') {
         const original = this.port.transaction(Number(text.trim()));
         if (!original) {
@@ -199,10 +220,10 @@ export class CashierConsole {
     return this.done();
   }
 
-  private async voidOne(): Promise<boolean> {
+  private async voidOne(): Promise<void> {
     this.home(this.tr('void'));
     const text = await this.tty.readLine(this.tr('voidPrompt'), { maxLength: 10 });
-    if (text === null || text.trim() === '') return true;
+    if (text === null || text.trim() === '') return;
     const id = Number(text.trim());
     const txn = Number.isSafeInteger(id) && id > 0 ? this.port.transaction(id) : undefined;
     if (!txn) {
@@ -218,7 +239,7 @@ export class CashierConsole {
       return this.done();
     }
     const confirm = await this.tty.readLine(this.tr('voidConfirm'), { maxLength: 1 });
-    if (confirm === null) return true;
+    if (confirm === null) return;
     await this.runPayment((onProgress) => this.port.voidTransaction(id, onProgress));
     return this.done();
   }
@@ -274,7 +295,7 @@ export class CashierConsole {
     this.tty.line(`${this.tr('tellCustomer')}: ${entry.customer[this.lang]}`);
   }
 
-  private async reprintLast(): Promise<boolean> {
+  private async reprintLast(): Promise<void> {
     this.home(this.tr('reprint'));
     const last = this.port.lastTransaction();
     if (!last) {
@@ -296,7 +317,7 @@ export class CashierConsole {
     }
   }
 
-  private async lastDecline(): Promise<boolean> {
+  private async lastDecline(): Promise<void> {
     this.home(this.tr('lastDecline'));
     const txn = this.port.lastDecline();
     if (!txn) {
@@ -324,7 +345,7 @@ export class CashierConsole {
     return parts.filter(Boolean).join('  ');
   }
 
-  private async find(): Promise<boolean> {
+  private async find(): Promise<void> {
     this.home(this.tr('find'));
     const items: MenuItem[] = [
       { key: '1', label: this.tr('byAmount') },
@@ -337,9 +358,9 @@ export class CashierConsole {
     for (const l of renderMenu(items)) this.tty.line(l);
     this.tty.line(`  [Esc] ${this.tr('back')}`);
     const key = await this.tty.choose(items);
-    if (key === null) return true;
+    if (key === null) return;
     const text = await this.tty.readLine(`${items.find((i) => i.key === key)?.label ?? ''} - ${this.tr('valuePrompt')}`, { maxLength: 24 });
-    if (text === null) return true;
+    if (text === null) return;
     const query = this.buildQuery(key, text.trim());
     if (!query) {
       this.tty.line(this.tr('invalid'));
@@ -356,7 +377,7 @@ export class CashierConsole {
     this.tty.line();
     this.tty.line(this.tr('pickResult'));
     const pick = await this.tty.choose(found.map((_, i) => ({ key: String(i + 1), label: '' })));
-    if (pick === null) return true;
+    if (pick === null) return;
     const txn = found[Number(pick) - 1];
     if (txn) await this.reprint(txn);
     return this.done();

@@ -16,7 +16,6 @@ const TEXT = {
   lastDecline: { en: 'Last decline explained', 'zh-CN': '最近一次拒绝原因' },
   language: { en: 'Language: 中文', 'zh-CN': 'Language: English' },
   technician: { en: 'Technician menu', 'zh-CN': '维护菜单' },
-  quit: { en: 'Quit', 'zh-CN': '退出' },
   choose: { en: 'Press a key.', 'zh-CN': '请按键选择。' },
   amountPrompt: { en: 'Amount ({currency}), Esc to go back: ', 'zh-CN': '金额 ({currency})，Esc 返回: ' },
   cancelHint: { en: 'Esc cancels while waiting for the card.', 'zh-CN': '等待刷卡时按 Esc 取消。' },

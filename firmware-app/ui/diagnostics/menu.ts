@@ -21,6 +21,9 @@ const MENU: readonly MenuItem[] = [
   { key: 'x', label: 'Exit technician menu' },
 ];
 
+/** Offered only on the terminal's own console: the remote menu cannot end the process it talks to. */
+const SHUTDOWN_ITEM: MenuItem = { key: 's', label: 'Shut down terminal' };
+
 /** How often the live status line of the device screen is redrawn. */
 const LIVE_REFRESH_MS = 1000;
 
@@ -38,13 +41,22 @@ export interface DiagnosticsMenuOptions {
   where?: string;
   /** Redraws what the host screen keeps on row 1 (the cashier status line); the menu then starts on row 2. */
   header?: () => void;
+  /**
+   * Records the technician's shutdown (audited through the session); present only on the
+   * terminal's own console. The menu then answers `shutdown` and the process ends.
+   */
+  shutDown?: () => Promise<void>;
 }
 
 /**
  * The technician's diagnostic menu: PIN first, then one screen per check. It only talks
  * to a `DiagnosticsSession`, so it is the same menu locally and over the control socket.
  */
-export async function runDiagnosticsMenu(session: DiagnosticsSession, tty: Tty, options: DiagnosticsMenuOptions = {}): Promise<void> {
+export async function runDiagnosticsMenu(
+  session: DiagnosticsSession,
+  tty: Tty,
+  options: DiagnosticsMenuOptions = {},
+): Promise<'shutdown' | undefined> {
   const clock = options.clock ?? systemClock;
   const where = options.where ?? 'this terminal';
   const screen = (title: string) => {
@@ -61,18 +73,27 @@ export async function runDiagnosticsMenu(session: DiagnosticsSession, tty: Tty, 
   const fail = (err: unknown) => tty.line(`Error: ${isPosError(err) ? `${err.message} (${err.code})` : String(err)}`);
 
   screen(`PIN (${where})`);
-  if (!(await login(session, tty, done))) return;
+  if (!(await login(session, tty, done))) return undefined;
 
+  const menu = options.shutDown ? [...MENU.slice(0, -1), SHUTDOWN_ITEM, MENU.at(-1)!] : MENU;
   try {
     for (;;) {
       screen(where);
-      for (const l of renderMenu(MENU)) tty.line(l);
+      for (const l of renderMenu(menu)) tty.line(l);
       tty.line();
       tty.write('Press a key. ');
-      const key = await tty.choose(MENU);
-      if (key === null || key === 'x') return;
-      const item = MENU.find((m) => m.key === key)!;
+      const key = await tty.choose(menu);
+      if (key === null || key === 'x') return undefined;
+      const item = menu.find((m) => m.key === key)!;
       screen(item.label);
+      if (key === SHUTDOWN_ITEM.key && options.shutDown) {
+        const confirm = await tty.readLine('Payments stop until the service starts it again. Enter to shut down, Esc to go back: ', {
+          maxLength: 1,
+        });
+        if (confirm === null) continue;
+        await options.shutDown();
+        return 'shutdown';
+      }
       let more = true;
       try {
         more = await SCREENS[key]!(session, tty, clock, done);
@@ -80,7 +101,7 @@ export async function runDiagnosticsMenu(session: DiagnosticsSession, tty: Tty, 
         fail(err);
         more = await done();
       }
-      if (!more) return;
+      if (!more) return undefined;
     }
   } finally {
     await session.logout().catch(() => undefined);

@@ -233,6 +233,14 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
     return this.run('export-bundle', undefined, () => this.port.exportBundle());
   }
 
+  /**
+   * Writes the technician's shutdown to the audit log (the PIN is needed like for any
+   * other call); the console then ends the process. Not a remote method: see SESSION_METHODS.
+   */
+  shutDown(): Promise<void> {
+    return this.run('shutdown', undefined, () => undefined);
+  }
+
   private async run<T>(
     action: string,
     detail: Record<string, unknown> | undefined,
