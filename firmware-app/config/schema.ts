@@ -263,6 +263,13 @@ export const configSchema = z
         controlSocket: z.string().default('control.sock'),
       })
       .prefault({}),
+    /** The cashier console. */
+    ui: z
+      .object({
+        /** How long a payment's result stays on screen before the console goes back to amount entry by itself; a key goes back at once (and counts there). */
+        resultHoldMs: z.number().int().min(0).max(600_000).default(5000),
+      })
+      .prefault({}),
     /** Start the simulator inside the process and point every device at it. */
     sim: z.boolean().default(false),
   })

@@ -60,6 +60,7 @@ export async function runUi(
       try {
         return await new CashierConsole(adapter, tty, {
           clock,
+          resultHoldMs: config.ui.resultHoldMs,
           openDiagnostics: (t, header) => {
             const session = openSession('console');
             return runDiagnosticsMenu(session, t, { clock, where: 'this terminal', header, shutDown: () => session.shutDown() });

@@ -116,6 +116,11 @@ export class Tty {
     });
   }
 
+  /** Puts a key back in front of the queue: the next screen reads it as if it came now. */
+  unread(k: Key): void {
+    this.keys.unshift(k);
+  }
+
   /** Reads one line with echo (or `*` when masked). Escape, Ctrl-C or end of input give null. */
   async readLine(prompt: string, options: { mask?: boolean; maxLength?: number } = {}): Promise<string | null> {
     const maxLength = options.maxLength ?? 64;

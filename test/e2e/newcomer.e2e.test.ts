@@ -39,9 +39,7 @@ describe('a newcomer following the README', () => {
     });
     cleanups.push(() => term.kill());
     await term.waitFor(/host online \| SAF 0 \| printer ready \| reader connected/, 90_000);
-    await term.waitFor(/\[1\] Sale[\s\S]*Press a key\./);
-    term.type('1');
-    await term.waitFor(/Amount \(CNY\)/);
+    await term.waitFor(/Sale amount \(CNY\):/);
     term.type('12.34');
     term.keys('Enter');
     await term.waitFor(/Receipt printed\./, 30_000);

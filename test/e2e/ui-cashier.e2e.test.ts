@@ -14,8 +14,18 @@ describe('cashier console in a real terminal', () => {
   let term: TmuxTerminal;
   const receipts: string[] = [];
 
-  const backToMenu = async () => {
+  /** The idle screen: amount entry under the status line. */
+  const IDLE = /Type the amount and Enter to ring up a sale[\s\S]*Sale amount \(CNY\):/;
+
+  /** Any key leaves a result or a screen for the idle screen (where a space does nothing). */
+  const backToIdle = async () => {
     term.type(' ');
+    await term.waitFor(IDLE);
+  };
+
+  /** Opens the function menu (F1) from the idle screen. */
+  const menu = async () => {
+    term.keys('F1');
     await term.waitFor(/\[1\] Sale[\s\S]*Press a key\./);
   };
 
@@ -28,8 +38,8 @@ describe('cashier console in a real terminal', () => {
       cwd: REPO,
     });
     await term.waitFor(/host online \| SAF 0 \| printer ready \| reader connected/, 60_000);
-    await term.waitFor(/\[1\] Sale[\s\S]*Press a key\./);
-    term.capture('cashier-menu');
+    await term.waitFor(IDLE);
+    term.capture('cashier-idle');
   }, 90_000);
 
   afterAll(async () => {
@@ -39,16 +49,14 @@ describe('cashier console in a real terminal', () => {
 
   let sale: { auth: string; rrn: string; stan: string };
 
-  it('completes a sale: amount typed, card tapped, host approval, receipt printed', async () => {
-    term.type('1');
-    await term.waitFor(/Amount \(CNY\)/);
+  it('rings up exactly the amount typed at the idle screen, and goes back there by itself', async () => {
     term.type('12.345');
     term.keys('Enter');
     await term.waitFor(/Not valid: CNY allows 2 decimal places/);
     term.type('12.34');
     term.keys('Enter');
     const m = await term.waitFor(/APPROVED auth (\S+) RRN (\d{12}) STAN (\d{6})/, 30_000);
-    await term.waitFor(/Receipt printed\./, 30_000);
+    await term.waitFor(/Receipt printed\.[\s\S]*Back to amount entry in 5 s, or press a key\./, 30_000);
     sale = { auth: m[1]!, rrn: m[2]!, stan: m[3]! };
     term.capture('cashier-sale');
     expect(term.screen()).toMatch(/^ host online \| SAF 0 \| printer ready/);
@@ -58,37 +66,40 @@ describe('cashier console in a real terminal', () => {
       authCode: sale.auth,
       rrn: sale.rrn,
     });
-    await backToMenu();
+    // No key pressed: the result gives way to the idle screen after ui.resultHoldMs.
+    await term.waitFor(IDLE, 30_000);
   });
 
   it('shows a decline with its code, reason and what to do, and again under "last decline"', async () => {
     sim.host.queue({ type: 'decline', code: '51' });
-    term.type('1');
-    await term.waitFor(/Amount \(CNY\)/);
     term.type('80');
     term.keys('Enter');
     await term.waitFor(/DECLINED: Insufficient funds/, 30_000);
     await term.waitFor(/What to do: Ask for another card or a smaller amount\./);
     expect(term.screen()).toMatch(/Code: 51/);
     term.capture('cashier-decline');
-    await backToMenu();
+    await backToIdle();
+    await menu();
+    term.capture('cashier-menu');
     term.type('6');
     await term.waitFor(/Last decline explained[\s\S]*CNY 80\.00[\s\S]*DECLINED: Insufficient funds[\s\S]*Code: 51/);
-    await backToMenu();
+    await backToIdle();
   });
 
   it('reprints the last receipt, marked as a reprint', async () => {
     const before = receipts.length;
+    await menu();
     term.type('4');
     await term.waitFor(/Reprint last receipt[\s\S]*Receipt printed\./, 30_000);
     await expect.poll(() => receipts.length, { timeout: 15_000 }).toBeGreaterThan(before);
     const slip = receipts.at(-1)!;
     expect(slip).toMatch(/REPRINT/i);
     expect(slip).toContain('CNY 80.00');
-    await backToMenu();
+    await backToIdle();
   });
 
   it('finds the sale by RRN and by amount (the "customer says they paid the wrong amount" case)', async () => {
+    await menu();
     term.type('5');
     await term.waitFor(/\[5\] RRN/);
     term.type('5');
@@ -98,7 +109,8 @@ describe('cashier console in a real terminal', () => {
     await term.waitFor(new RegExp(`\\[1\\] #\\d+ .*sale\\s+CNY 12\\.34\\s+approved\\s+\\*{4}1111\\s+auth ${sale.auth}\\s+RRN ${sale.rrn}`));
     term.capture('cashier-find');
     term.keys('Escape');
-    await term.waitFor(/\[1\] Sale[\s\S]*Press a key\./);
+    await term.waitFor(IDLE);
+    await menu();
     term.type('5');
     await term.waitFor(/\[1\] Amount/);
     term.type('1');
@@ -107,10 +119,11 @@ describe('cashier console in a real terminal', () => {
     await term.waitFor(/\[1\] #\d+ .*CNY 12\.34/);
     expect(term.screen()).not.toContain('CNY 80.00');
     term.keys('Escape');
-    await term.waitFor(/\[1\] Sale[\s\S]*Press a key\./);
+    await term.waitFor(IDLE);
   });
 
   it('refunds part of the sale against it; that sale can no longer be voided, a fresh one can', async () => {
+    await menu();
     term.type('2');
     await term.waitFor(/Amount \(CNY\)/);
     term.type('2.00');
@@ -119,7 +132,8 @@ describe('cashier console in a real terminal', () => {
     term.type('1');
     term.keys('Enter');
     await term.waitFor(/REFUND APPROVED auth \S+ RRN \d{12} STAN \d{6}/, 30_000);
-    await backToMenu();
+    await backToIdle();
+    await menu();
     term.type('3');
     await term.waitFor(/Transaction number to void/);
     term.type('1');
@@ -127,13 +141,12 @@ describe('cashier console in a real terminal', () => {
     // A void goes back for the full amount: on top of the refund it would return more than was paid.
     await term.waitFor(/#1 .*CNY 12\.34[\s\S]*Cannot void this payment: it has refunds/);
     expect(term.screen()).not.toContain('Enter to void this payment');
-    await backToMenu();
-    term.type('1');
-    await term.waitFor(/Amount \(CNY\)/);
+    await backToIdle();
     term.type('9.00');
     term.keys('Enter');
     const [, id] = await term.waitFor(/APPROVED auth \S+ RRN \d{12} STAN \d{6} \(transaction (\d+)\)/, 30_000);
-    await backToMenu();
+    await backToIdle();
+    await menu();
     term.type('3');
     await term.waitFor(/Transaction number to void/);
     term.type(id!);
@@ -142,14 +155,12 @@ describe('cashier console in a real terminal', () => {
     term.keys('Enter');
     await term.waitFor(/VOIDED.* \(transaction \d+\)/, 30_000);
     term.capture('cashier-void');
-    await backToMenu();
+    await backToIdle();
   });
 
   it('cancels a payment with Escape while the reader waits for the card', async () => {
     sim.reader.autoPresent = false;
     try {
-      term.type('1');
-      await term.waitFor(/Amount \(CNY\)/);
       term.type('7.50');
       term.keys('Enter');
       await term.waitFor(/Waiting for card\.\.\./, 30_000);
@@ -159,29 +170,33 @@ describe('cashier console in a real terminal', () => {
     } finally {
       sim.reader.autoPresent = true;
     }
-    await backToMenu();
+    await backToIdle();
   });
 
   it('switches the console to Chinese', async () => {
+    await menu();
     term.type('l');
     await term.waitFor(/主机 在线 \| 离线队列 0 \| 打印机 就绪 \| 读卡器 已连接/);
-    await term.waitFor(/\[1\] 消费/);
+    await term.waitFor(/消费金额 \(CNY\):/);
     term.capture('cashier-zh');
+    term.keys('F1');
+    await term.waitFor(/\[1\] 消费/);
     term.type('l');
-    await term.waitFor(/\[1\] Sale/);
+    await term.waitFor(IDLE);
   });
 
-  it('stays open on Esc and q at the menu; only the technician shuts the terminal down', async () => {
+  it('stays open on Esc and q at the idle screen and in the menu; only the technician shuts the terminal down', async () => {
     term.keys('Escape');
     term.type('q');
     term.keys('Escape');
     term.type('q');
-    // A key the menu knows, after the ones that used to quit: the console is still reading keys.
-    term.type('l');
-    await term.waitFor(/\[1\] 消费/);
+    await menu();
+    term.type('q');
+    term.keys('Escape');
+    await term.waitFor(IDLE);
+    // Keys after the ones that used to quit still reach the console: the menu opens again.
+    await menu();
     expect(term.screen()).not.toMatch(/Goodbye\.|exit status/);
-    term.type('l');
-    await term.waitFor(/\[1\] Sale/);
     term.type('t');
     await term.waitFor(/Technician PIN/);
     term.type('2468');

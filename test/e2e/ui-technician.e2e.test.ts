@@ -76,8 +76,6 @@ describe('technician diagnostic menu in a real terminal', () => {
   it('shows the SAF depth while the host is down, and a forced drain that cannot deliver says so', async () => {
     await sim.host.stop();
     await pos.waitFor(/host offline/, 30_000);
-    pos.type('1');
-    await pos.waitFor(/Amount \(CNY\)/);
     pos.type('20.00');
     pos.keys('Enter');
     await pos.waitFor(/APPROVED OFFLINE/, 30_000);
@@ -150,6 +148,8 @@ describe('technician diagnostic menu in a real terminal', () => {
   });
 
   it('locks the menu after five wrong PINs, even against the right one', async () => {
+    pos.keys('F1');
+    await pos.waitFor(/\[t\] Technician menu[\s\S]*Press a key\./);
     pos.type('t');
     const wrong = ['1111', '2222', '3333', '4444', '5555'];
     for (const [i, pin] of wrong.entries()) {
@@ -162,6 +162,8 @@ describe('technician diagnostic menu in a real terminal', () => {
     await pos.waitFor(/Menu LOCKED after repeated wrong PINs\. Try again in 60 s\./);
     pos.capture('diag-locked');
     pos.type(' ');
+    await pos.waitFor(/Sale amount \(CNY\):/);
+    pos.type('m');
     await pos.waitFor(/\[t\] Technician menu[\s\S]*Press a key\./);
     pos.type('t');
     await pos.waitFor(/Technician PIN/);

@@ -5,6 +5,7 @@ import { CashierConsole, type CashierOptions } from '../../firmware-app/ui/cashi
 import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
 import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
 import { FakeTty } from '../support/fake-tty.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 const NOW = new Date(2026, 10, 23, 14, 30, 0).getTime();
 
@@ -137,22 +138,33 @@ describe('cashier console', () => {
     await done.catch(() => undefined);
   });
 
+  /** Waits for the idle screen (amount entry) written after `from`. */
+  const idle = (from = 0) => fake.waitFor(/(Sale amount|消费金额) \(CNY\): /, from);
+
+  /** Opens the function menu from the idle screen. */
+  const menu = async () => {
+    await idle();
+    const mark = fake.mark();
+    fake.type('m');
+    await fake.waitFor(/\[1\] (Sale|消费)/, mark);
+  };
+
   it('keeps the status line on the top row with host state, SAF depth, printer and reader', async () => {
     port = new FakePort();
     port.statusValue = { host: 'offline', reader: 'connected', printer: 'paper out', safDepth: 3 };
     start();
-    await fake.waitFor(/\[1\] Sale/);
+    await idle();
     expect(fake.rawOutput).toContain('\x1b[1;1H');
-    expect(fake.screen).toContain('host offline | SAF 3 | printer paper out | reader connected');
+    // The date and time to the minute, after the devices.
+    expect(fake.screen).toContain('host offline | SAF 3 | printer paper out | reader connected | 2026-11-23 14:30');
     expect(fake.rawOutput).toMatch(new RegExp(`${String.fromCharCode(0x1b)}\\[2;\\d+r`));
   });
 
-  it('rings up a sale with progress, and shows auth, RRN and STAN', async () => {
+  it('rings up exactly the amount typed at the idle screen (12.34, not 2.34), with progress, auth, RRN and STAN', async () => {
     port = new FakePort();
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    fake.type('1');
-    await fake.waitFor(/Amount \(CNY\)/);
+    // The first screen, whatever it shows: the cashier types the amount straight away.
+    await fake.waitFor(/reader connected/);
     fake.enter('12.34');
     await fake.waitFor(/Receipt printed\./);
     expect(port.sales).toEqual([1234]);
@@ -166,13 +178,11 @@ describe('cashier console', () => {
   it('refuses an amount that does not parse or is over the limit, and asks again', async () => {
     port = new FakePort();
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    fake.type('1');
-    await fake.waitFor(/Amount/);
+    await idle();
     fake.enter('12.345');
     await fake.waitFor(/Not valid: CNY allows 2 decimal places/);
-    fake.enter('abc');
-    await fake.waitFor(/Not valid: "abc" is not an amount/);
+    fake.enter('1.2.3');
+    await fake.waitFor(/Not valid: "1\.2\.3" is not an amount/);
     fake.enter('100000.01');
     await fake.waitFor(/over the terminal limit/);
     expect(port.sales).toEqual([]);
@@ -184,9 +194,7 @@ describe('cashier console', () => {
   it('backspace edits the amount before Enter', async () => {
     port = new FakePort();
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    fake.type('1');
-    await fake.waitFor(/Amount/);
+    await idle();
     fake.type('19\x7f2.00\r');
     await fake.waitFor(/APPROVED/);
     expect(port.sales).toEqual([1200]);
@@ -196,9 +204,7 @@ describe('cashier console', () => {
     port = new FakePort();
     port.next = { approved: false, code: '51', transaction: txn({ state: 'declined', declineCode: '51', authCode: null }), printed: true };
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    fake.type('1');
-    await fake.waitFor(/Amount/);
+    await idle();
     fake.enter('80');
     await fake.waitFor(/DECLINED: Insufficient funds/);
     await fake.waitFor(/What to do: Ask for another card or a smaller amount\./);
@@ -220,13 +226,13 @@ describe('cashier console', () => {
         printed: true,
       };
       start();
-      await fake.waitFor(/\[1\] Sale/);
       if (language === 'zh-CN') {
+        await menu();
+        const mark = fake.mark();
         fake.type('l');
-        await fake.waitFor(/\[1\] 消费/);
+        await idle(mark);
       }
-      fake.type('1');
-      await fake.waitFor(/Amount|金额/);
+      await idle();
       fake.enter('11.01');
       await fake.waitFor(new RegExp(notice));
       expect(fake.screen).toContain(reason);
@@ -239,25 +245,22 @@ describe('cashier console', () => {
     const pending = txn({ state: 'reversal_pending', declineCode: 'HOST_TIMEOUT', authCode: null });
     port.next = { approved: false, code: 'HOST_TIMEOUT', retry: 'offline', transaction: pending, printed: true };
     start();
+    await menu();
     await fake.waitFor(/\[l\] Language: 中文/);
     fake.type('l');
-    await fake.waitFor(/\[1\] 消费/);
-    fake.type('1');
-    await fake.waitFor(/金额/);
+    await fake.waitFor(/消费金额/);
     fake.enter('12.34');
     await fake.waitFor(/主机无应答，正在冲正/);
     await fake.waitFor(/重试：主机连接中断，现在重新收款将在离线限额内离线批准/);
     expect(fake.screen).toContain('正在撤销，账户可能暂时显示冻结');
-    await fake.waitFor(/按任意键继续/);
+    await fake.waitFor(/秒后返回收款界面，或按任意键/);
     const back = fake.mark();
-    fake.type(' ');
+    fake.type('m');
     await fake.waitFor(/\[l\] Language: English/, back);
     const mark = fake.mark();
     fake.type('l');
     port.next = { approved: false, code: 'HOST_TIMEOUT', retry: 'other-method', transaction: pending, printed: true };
-    await fake.waitFor(/\[1\] Sale/, mark);
-    fake.type('1');
-    await fake.waitFor(/Amount/, mark);
+    await idle(mark);
     fake.enter('99.00');
     await fake.waitFor(/DECLINED: Host did not answer - being reversed/, mark);
     await fake.waitFor(/Retry: host link down and this payment cannot be approved offline - ask for another payment method/, mark);
@@ -267,9 +270,7 @@ describe('cashier console', () => {
     port = new FakePort();
     port.waitForCancel = true;
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    fake.type('1');
-    await fake.waitFor(/Amount/);
+    await idle();
     fake.enter('5');
     await fake.waitFor(/Waiting for card/);
     fake.type('\x1b');
@@ -283,9 +284,7 @@ describe('cashier console', () => {
     port.holdAtHost = true;
     port.cancelAnswer = 'too-late';
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    fake.type('1');
-    await fake.waitFor(/Amount/);
+    await idle();
     fake.enter('5');
     await fake.waitFor(/Waiting for host/);
     fake.type('\x1b');
@@ -301,6 +300,7 @@ describe('cashier console', () => {
     port.txns = [txn({ id: 5, amount: 5000 })];
     port.notVoidable = 'it has refunds; refund the rest instead';
     start();
+    await menu();
     await fake.waitFor(/\[3\] Void/);
     fake.type('3');
     await fake.waitFor(/Transaction number to void/);
@@ -314,6 +314,7 @@ describe('cashier console', () => {
     port = new FakePort();
     port.txns = [txn(), txn({ id: 2, state: 'declined', declineCode: '54', authCode: null, amount: 990 })];
     start();
+    await menu();
     await fake.waitFor(/\[6\] Last decline/);
     fake.type('6');
     await fake.waitFor(/What to do/);
@@ -325,6 +326,7 @@ describe('cashier console', () => {
     port = new FakePort();
     port.txns = [txn({ id: 7, last4: '4242', amount: 5000 }), txn({ id: 8, last4: '1111' })];
     start();
+    await menu();
     await fake.waitFor(/\[5\] Find/);
     fake.type('5');
     await fake.waitFor(/\[3\] Card last four/);
@@ -341,6 +343,7 @@ describe('cashier console', () => {
   it('finds by time range of today', async () => {
     port = new FakePort();
     start();
+    await menu();
     await fake.waitFor(/\[5\] Find/);
     fake.type('5');
     await fake.waitFor(/\[2\] Time range/);
@@ -356,6 +359,7 @@ describe('cashier console', () => {
   it('reprints the last receipt', async () => {
     port = new FakePort();
     start();
+    await menu();
     await fake.waitFor(/\[4\] Reprint/);
     fake.type('4');
     await fake.waitFor(/Receipt printed\./);
@@ -365,20 +369,24 @@ describe('cashier console', () => {
   it('switches to Chinese and back', async () => {
     port = new FakePort();
     start();
+    await menu();
     await fake.waitFor(/\[l\] Language: 中文/);
     fake.type('l');
-    await fake.waitFor(/\[1\] 消费/);
+    await fake.waitFor(/输入金额后按回车收款 \(Esc 清除\)。F1 或 m：功能菜单。\s+消费金额 \(CNY\): /);
     expect(console_.language).toBe('zh-CN');
     expect(console_.statusLine()).toBe('主机 在线 | 离线队列 0 | 打印机 就绪 | 读卡器 已连接');
+    await menu();
+    await fake.waitFor(/\[l\] Language: English/);
     const mark = fake.mark();
     fake.type('l');
-    await fake.waitFor(/\[1\] Sale/, mark);
+    await fake.waitFor(/Type the amount and Enter to ring up a sale/, mark);
     expect(console_.language).toBe('en');
   });
 
   it('refunds against the original sale', async () => {
     port = new FakePort();
     start();
+    await menu();
     await fake.waitFor(/\[2\] Refund/);
     fake.type('2');
     await fake.waitFor(/Amount/);
@@ -394,6 +402,7 @@ describe('cashier console', () => {
     port = new FakePort();
     port.txns = [txn({ id: 5, amount: 4200 })];
     start();
+    await menu();
     await fake.waitFor(/\[3\] Void/);
     fake.type('3');
     await fake.waitFor(/Transaction number to void/);
@@ -409,6 +418,7 @@ describe('cashier console', () => {
     port = new FakePort();
     port.refundAvailable = false;
     start();
+    await menu();
     await fake.waitFor(/\[2\] Refund/);
     fake.type('2');
     await fake.waitFor(/Amount/);
@@ -418,23 +428,60 @@ describe('cashier console', () => {
     await fake.waitFor(/Not available on this terminal/);
   });
 
-  it('stays open on Esc and q at the menu: nothing at the counter quits', async () => {
+  it('stays open on Esc and q, at the idle screen and in the menu: nothing at the counter quits', async () => {
+    port = new FakePort();
+    let ended = false;
+    start();
+    void done.finally(() => (ended = true));
+    await idle();
+    // Esc clears what was typed; q is not an amount key.
+    fake.type('5');
+    fake.type('\x1b');
+    await fake.waitFor(/5\x08 \x08/);
+    fake.type('q');
+    fake.enter('12.34');
+    await fake.waitFor(/APPROVED/);
+    expect(port.sales).toEqual([1234]);
+    await menu();
+    expect(fake.screen).not.toMatch(/\[q\]/);
+    fake.type('q');
+    const mark = fake.mark();
+    fake.type('\x1b');
+    await idle(mark);
+    expect(ended).toBe(false);
+    expect(fake.screen).not.toContain('Goodbye.');
+  });
+
+  it('goes back to the idle screen by itself once the result was shown for ui.resultHoldMs', async () => {
+    port = new FakePort();
+    const clock = new ManualClock(NOW);
+    start({ clock, resultHoldMs: 3000 });
+    await idle();
+    fake.enter('12.34');
+    await fake.waitFor(/APPROVED[\s\S]*Back to amount entry in 3 s, or press a key\./);
+    const mark = fake.mark();
+    clock.advance(2999);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fake.since(mark)).not.toMatch(/Sale amount/);
+    clock.advance(1);
+    await idle(mark);
+  });
+
+  it('hands a key pressed while the result is shown to the idle screen: the next amount loses no digit', async () => {
     port = new FakePort();
     start();
-    await fake.waitFor(/\[1\] Sale/);
-    expect(fake.screen).not.toMatch(/\[q\]/);
-    const mark = fake.mark();
-    fake.type('\x1bq\x1b');
-    fake.type('4');
-    await fake.waitFor(/Receipt printed\./, mark);
-    expect(port.reprinted).toEqual([1]);
-    expect(fake.screen).not.toContain('Goodbye.');
+    await idle();
+    fake.enter('12.34');
+    await fake.waitFor(/Back to amount entry in 5 s/);
+    fake.enter('7.50');
+    await fake.waitFor(/CNY 7\.50/);
+    expect(port.sales).toEqual([1234, 750]);
   });
 
   it('fails when its input ends, so the process exits non-zero and is restarted', async () => {
     port = new FakePort();
     start();
-    await fake.waitFor(/\[1\] Sale/);
+    await idle();
     fake.end();
     await expect(done).rejects.toMatchObject({ code: 'UI_CONSOLE_ENDED' });
   });
@@ -442,6 +489,7 @@ describe('cashier console', () => {
   it('ends when the technician shuts the terminal down from the technician menu', async () => {
     port = new FakePort();
     start({ openDiagnostics: () => Promise.resolve('shutdown') });
+    await menu();
     await fake.waitFor(/\[t\] Technician menu/);
     fake.type('t');
     await expect(done).resolves.toBe('shutdown');

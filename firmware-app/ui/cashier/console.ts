@@ -3,6 +3,7 @@ import { isPosError, PosError } from '../../../drivers/base/errors.js';
 import { formatAmount, parseAmount } from '../../core/money.js';
 import { explain } from '../../declines/catalog.js';
 import { formatDateTime } from '../format.js';
+import { readIdleAmount } from './idle.js';
 import type { CashierPort, PaymentResult, Progress, TxnQuery, TxnView } from '../terminal-port.js';
 import { ansi, renderMenu, type MenuItem, type Tty } from '../tty.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
@@ -12,6 +13,8 @@ export interface CashierOptions {
   clock?: Clock;
   /** How often the status line is refreshed. */
   refreshMs?: number;
+  /** How long a payment's result stays before the console goes back to the idle screen (ui.resultHoldMs). */
+  resultHoldMs?: number;
   /**
    * Opens the technician menu on this same screen; absent when the build has none. It
    * answers `shutdown` when the technician shut the terminal down from it.
@@ -29,6 +32,9 @@ export class ConsoleEndedError extends PosError {
   }
 }
 
+/** The default of ui.resultHoldMs, for a console built without the configuration (tests). */
+const DEFAULT_RESULT_HOLD_MS = 5000;
+
 type Action = 'sale' | 'refund' | 'void' | 'reprint' | 'find' | 'decline' | 'lang' | 'tech';
 
 const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
@@ -43,9 +49,11 @@ const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
 ];
 
 /**
- * The cashier console: a status line pinned to the top row (a scroll region keeps it there
- * whatever the screen below does) and a keyboard menu for every cashier task. No key at the
- * counter leaves it: only the technician menu (behind its PIN) shuts the terminal down.
+ * The cashier console: a status line with the date and time pinned to the top row (a scroll
+ * region keeps it there whatever the screen below does). Its idle screen is amount entry, as
+ * on a counter terminal; every other task is in the menu behind F1 (or `m`), and a result
+ * goes back to the idle screen by itself. No key at the counter leaves it: only the
+ * technician menu (behind its PIN) shuts the terminal down.
  */
 export class CashierConsole {
   private lang: Language;
@@ -74,19 +82,19 @@ export class CashierConsole {
     try {
       for (;;) {
         this.home();
-        const items = MENU.filter((m) => m.action !== 'tech' || this.options.openDiagnostics).map((m) => ({
-          key: m.key,
-          label: this.tr(m.text),
-        }));
-        for (const l of renderMenu(items)) this.tty.line(l);
+        this.tty.line(this.tr('idleHint'));
         this.tty.line();
-        this.tty.write(`${this.tr('choose')} `);
-        const key = await this.tty.choose(items);
-        if (this.tty.inputEnded) throw new ConsoleEndedError();
-        const action = MENU.find((m) => m.key === key)?.action;
-        if (!action) continue;
-        const outcome = await this.perform(action);
-        if (outcome === 'shutdown') return outcome;
+        const input = await readIdleAmount(this.tty, {
+          currency: this.port.currency,
+          prompt: this.tr('idleAmount', { currency: this.port.currency }),
+          validate: (amount) => this.port.validateAmount(amount),
+          invalid: this.tr('invalid'),
+        });
+        if (input.kind === 'ended') throw new ConsoleEndedError();
+        if (input.kind === 'amount') {
+          this.home(this.tr('sale'));
+          await this.charge('sale', input.amount);
+        } else if ((await this.menu()) === 'shutdown') return 'shutdown';
         if (this.tty.inputEnded) throw new ConsoleEndedError();
       }
     } finally {
@@ -94,6 +102,22 @@ export class CashierConsole {
       if (this.timer) this.clock.clearTimeout(this.timer);
       this.tty.write(`${ansi.saveCursor}\x1b[r${ansi.restoreCursor}\n${this.tr('bye')}\n`);
     }
+  }
+
+  /** The function menu; Esc goes back to the idle screen, as does every task when it is done. */
+  private async menu(): Promise<'shutdown' | undefined> {
+    this.home(this.tr('menu'));
+    const items = MENU.filter((m) => m.action !== 'tech' || this.options.openDiagnostics).map((m) => ({
+      key: m.key,
+      label: this.tr(m.text),
+    }));
+    for (const l of renderMenu(items)) this.tty.line(l);
+    this.tty.line(`  [Esc] ${this.tr('back')}`);
+    this.tty.line();
+    this.tty.write(`${this.tr('choose')} `);
+    const key = await this.tty.choose(items);
+    const action = MENU.find((m) => m.key === key)?.action;
+    return action ? this.perform(action) : undefined;
   }
 
   /** Runs one menu action; `shutdown` when the technician shut the terminal down. */
@@ -139,7 +163,8 @@ export class CashierConsole {
   }
 
   private drawStatus(force: boolean): void {
-    const text = this.statusLine();
+    // To the minute: a redraw a minute, not a second, and the seconds of a counter clock help no one.
+    const text = `${this.statusLine()} | ${formatDateTime(this.clock.now()).slice(0, 16)}`;
     if (!force && text === this.lastStatus) return;
     this.lastStatus = text;
     this.tty.write(`${ansi.saveCursor}${ansi.moveTo(1)}${ansi.clearLine}${ansi.inverse(` ${text} `)}${ansi.restoreCursor}`);
@@ -166,6 +191,19 @@ export class CashierConsole {
     this.tty.line();
     this.tty.write(`${this.tr('anyKey')} `);
     await this.tty.pause();
+  }
+
+  /**
+   * Keeps a payment's result on screen for ui.resultHoldMs, then the idle screen comes back by
+   * itself. A key pressed meanwhile ends the wait and is handed to the idle screen, so the
+   * first digit of the next amount is not lost.
+   */
+  private async hold(): Promise<void> {
+    const ms = this.options.resultHoldMs ?? DEFAULT_RESULT_HOLD_MS;
+    this.tty.line();
+    this.tty.write(`${this.tr('holdHint', { seconds: String(Math.ceil(ms / 1000)) })} `);
+    const k = await this.tty.keyWithin(ms, this.clock);
+    if (k) this.tty.unread(k);
   }
 
   private failure(err: unknown): void {
@@ -198,6 +236,11 @@ export class CashierConsole {
     this.home(this.tr(kind));
     const amount = await this.askAmount();
     if (amount === null) return;
+    await this.charge(kind, amount);
+  }
+
+  /** Asks what a refund needs besides the amount, runs the payment and holds its result on screen. */
+  private async charge(kind: 'sale' | 'refund', amount: number): Promise<void> {
     let originalId: number | undefined;
     if (kind === 'refund') {
       const text = await this.tty.readLine(this.tr('refundOriginal'), { maxLength: 10 });
@@ -217,7 +260,7 @@ export class CashierConsole {
     await this.runPayment((onProgress) =>
       kind === 'sale' ? this.port.sale(amount, onProgress) : this.port.refund(amount, originalId, onProgress),
     );
-    return this.done();
+    return this.hold();
   }
 
   private async voidOne(): Promise<void> {
@@ -241,7 +284,7 @@ export class CashierConsole {
     const confirm = await this.tty.readLine(this.tr('voidConfirm'), { maxLength: 1 });
     if (confirm === null) return;
     await this.runPayment((onProgress) => this.port.voidTransaction(id, onProgress));
-    return this.done();
+    return this.hold();
   }
 
   /** Runs a payment with its progress on screen; Escape asks the reader to cancel, and is refused once the request is out. */

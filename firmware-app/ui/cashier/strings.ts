@@ -17,6 +17,16 @@ const TEXT = {
   language: { en: 'Language: 中文', 'zh-CN': 'Language: English' },
   technician: { en: 'Technician menu', 'zh-CN': '维护菜单' },
   choose: { en: 'Press a key.', 'zh-CN': '请按键选择。' },
+  menu: { en: 'Menu', 'zh-CN': '功能菜单' },
+  idleHint: {
+    en: 'Type the amount and Enter to ring up a sale (Esc clears). F1 or m: menu.',
+    'zh-CN': '输入金额后按回车收款 (Esc 清除)。F1 或 m：功能菜单。',
+  },
+  idleAmount: { en: 'Sale amount ({currency}): ', 'zh-CN': '消费金额 ({currency}): ' },
+  holdHint: {
+    en: 'Back to amount entry in {seconds} s, or press a key.',
+    'zh-CN': '{seconds} 秒后返回收款界面，或按任意键。',
+  },
   amountPrompt: { en: 'Amount ({currency}), Esc to go back: ', 'zh-CN': '金额 ({currency})，Esc 返回: ' },
   cancelHint: { en: 'Esc cancels while waiting for the card.', 'zh-CN': '等待刷卡时按 Esc 取消。' },
   'waiting-for-card': { en: 'Waiting for card...', 'zh-CN': '请刷卡/插卡/挥卡...' },
