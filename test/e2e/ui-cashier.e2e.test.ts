@@ -173,12 +173,17 @@ describe('cashier console in a real terminal', () => {
     await backToIdle();
   });
 
-  it('switches the console to Chinese', async () => {
+  it('switches the console to Chinese, where the amount typed at the idle screen is rung up exactly too', async () => {
     await menu();
     term.type('l');
     await term.waitFor(/主机 在线 \| 离线队列 0 \| 打印机 就绪 \| 读卡器 已连接/);
     await term.waitFor(/消费金额 \(CNY\):/);
     term.capture('cashier-zh');
+    term.type('36.05');
+    term.keys('Enter');
+    const [, stan] = await term.waitFor(/交易成功 APPROVED auth \S+ RRN \d{12} STAN (\d{6})/, 30_000);
+    expect(sim.host.ledger.get('TERM0001', stan!)).toMatchObject({ status: 'posted', amount: 3605 });
+    await term.waitFor(/秒后返回收款界面，或按任意键。/);
     term.keys('F1');
     await term.waitFor(/\[1\] 消费/);
     term.type('l');
