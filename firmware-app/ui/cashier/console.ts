@@ -2,7 +2,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../../drivers/base
 import { isPosError, PosError } from '../../../drivers/base/errors.js';
 import { formatAmount, parseAmount } from '../../core/money.js';
 import { explain } from '../../declines/catalog.js';
-import { formatDateTime } from '../format.js';
+import { describeTransaction, formatDateTime } from '../format.js';
 import { readIdleAmount } from './idle.js';
 import type { CashierPort, PaymentResult, Progress, TxnQuery, TxnView } from '../terminal-port.js';
 import { ansi, renderMenu, type MenuItem, type Tty } from '../tty.js';
@@ -251,7 +251,7 @@ export class CashierConsole {
           this.tty.line(this.tr('invalid'));
           return this.done();
         }
-        this.tty.line(this.describe(original));
+        this.tty.line(describeTransaction(original));
         originalId = original.id;
       }
     }
@@ -275,7 +275,7 @@ export class CashierConsole {
     }
     // A void cannot be taken back: the cashier sees which payment it is before it goes out,
     // and a payment that cannot be voided is refused before any confirmation is asked.
-    this.tty.line(this.describe(txn));
+    this.tty.line(describeTransaction(txn));
     const refused = this.port.whyNotVoidable(id);
     if (refused !== null) {
       this.tty.line(ansi.bold(`${this.tr('notVoidable')}: ${refused}`));
@@ -350,7 +350,7 @@ export class CashierConsole {
   }
 
   private async reprint(txn: TxnView): Promise<void> {
-    this.tty.line(this.describe(txn));
+    this.tty.line(describeTransaction(txn));
     this.tty.line(this.tr('printing'));
     try {
       const r = await this.port.reprint(txn.id);
@@ -367,25 +367,10 @@ export class CashierConsole {
       this.tty.line(this.tr('noDecline'));
       return this.done();
     }
-    this.tty.line(this.describe(txn));
+    this.tty.line(describeTransaction(txn));
     this.tty.line();
     this.explainDecline(txn.declineCode ?? '');
     return this.done();
-  }
-
-  private describe(x: TxnView): string {
-    const parts = [
-      `#${x.id}`,
-      formatDateTime(x.createdAt),
-      x.type,
-      `${x.currency} ${formatAmount(x.amount, x.currency)}`,
-      x.state,
-      x.last4 ? `****${x.last4}` : '',
-      x.authCode ? `auth ${x.authCode}` : '',
-      x.rrn ? `RRN ${x.rrn}` : '',
-      x.declineCode && x.state !== 'approved' ? `code ${x.declineCode}` : '',
-    ];
-    return parts.filter(Boolean).join('  ');
   }
 
   private async find(): Promise<void> {
@@ -416,7 +401,7 @@ export class CashierConsole {
       return this.done();
     }
     this.tty.line(`${this.tr('results')}:`);
-    found.forEach((x, i) => this.tty.line(`  [${i + 1}] ${this.describe(x)}`));
+    found.forEach((x, i) => this.tty.line(`  [${i + 1}] ${describeTransaction(x)}`));
     this.tty.line();
     this.tty.line(this.tr('pickResult'));
     const pick = await this.tty.choose(found.map((_, i) => ({ key: String(i + 1), label: '' })));
