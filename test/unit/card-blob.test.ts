@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decryptCardData, encryptCardData } from '../../sim/cards.js';
 import { CardBlobError, openCardBlob, sealCardBlob } from '../../sim/crypto/card-blob.js';
@@ -116,6 +117,28 @@ describe('opening a blob refuses anything but what a reader sealed', () => {
       expect(error).toBeInstanceOf(CardBlobError);
       expect(JSON.stringify({ ...(error as CardBlobError), message: (error as Error).message })).not.toContain(card.pan);
     }
+  });
+
+  it('whatever bytes arrive in field 48, the host gets a card or a CardBlobError, nothing else', () => {
+    const sealed = encryptCardData(card);
+    const blobs = fc.oneof(
+      fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)),
+      fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), cut: fc.nat() }).map(({ at, byte, cut }) => {
+        const b = Buffer.from(sealed);
+        b[at % b.length] = byte;
+        return b.subarray(0, Math.max(1, b.length - (cut % 8)));
+      }),
+    );
+    fc.assert(
+      fc.property(blobs, (blob) => {
+        try {
+          expect(decryptCardData(blob)).toEqual(card);
+        } catch (e) {
+          expect(e).toBeInstanceOf(CardBlobError);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('the reader refuses to seal card data the host could not read', () => {
