@@ -3,11 +3,14 @@
  * (and the lengths of common commands the product never sends, so one of them does not put
  * the decoder out of step): how long each is and what it means.
  */
+import { qrModules, type QrEcc } from './qr-symbol.js';
+
 export type EscPosEvent =
   | { type: 'text'; text: string }
   | { type: 'status-request'; n: 1 | 2 | 3 | 4 }
   | { type: 'cut'; partial: boolean }
-  | { type: 'qr'; data: string }
+  /** `widthDots`: how wide the printer draws it (modules x module size); undefined when no QR version holds the data. */
+  | { type: 'qr'; data: string; moduleSize: number; ecc: QrEcc; widthDots: number | undefined }
   | { type: 'barcode'; kind: string; data: string }
   | { type: 'drawer' }
   | { type: 'init' }
@@ -27,7 +30,13 @@ export interface Modes {
   chinese: boolean;
   /** QR symbol data stored by GS ( k fn 80, printed by fn 81 (possibly more than once). */
   qr: Buffer | undefined;
+  /** GS ( k fn 67 and fn 69; the printer keeps them until changed or ESC @. */
+  qrModuleSize: number;
+  qrEcc: QrEcc;
 }
+
+/** Power-on QR settings (module size 3 dots, level L), as ESC @ restores them. */
+export const QR_DEFAULTS = { qrModuleSize: 3, qrEcc: 'L' } as const;
 
 /** The bytes so far end inside an item; `total` is its full length once its header has said. */
 export class NeedMore {
@@ -65,7 +74,7 @@ function nulTerminated(start: number, max: number): Command['length'] {
 }
 
 const ALIGNMENTS = ['left', 'center', 'right'] as const;
-const QR_ECC = ['L', 'M', 'Q', 'H'] as const;
+const QR_ECC: readonly QrEcc[] = ['L', 'M', 'Q', 'H'];
 
 /** GS k function m - 65 (format B), or m itself for the NUL-terminated format A (0..6). */
 const BARCODE_KINDS = [
@@ -145,6 +154,17 @@ function barcode(cmd: Buffer): EscPosEvent {
   return { type: 'barcode', kind, data: m === CODE128 ? code128Text(data) : data.toString('latin1') };
 }
 
+function qrEvent(data: Buffer, modes: Modes): EscPosEvent {
+  const modules = qrModules(data.length, modes.qrEcc);
+  return {
+    type: 'qr',
+    data: data.toString('utf8'),
+    moduleSize: modes.qrModuleSize,
+    ecc: modes.qrEcc,
+    widthDots: modules === undefined ? undefined : modules * modes.qrModuleSize,
+  };
+}
+
 /** GS ( k with cn = 49 is the QR code; other 2D symbols and GS ( functions are reported as unknown. */
 function twoDimensional(cmd: Buffer, modes: Modes): EscPosEvent | null {
   const [fnLetter, cn, fn, param] = [cmd[2], cmd[5], cmd[6], cmd[7]];
@@ -153,14 +173,18 @@ function twoDimensional(cmd: Buffer, modes: Modes): EscPosEvent | null {
     case 65:
       return { type: 'style', what: 'qrModel', value: param - 48 };
     case 67:
+      if (param >= 1 && param <= 16) modes.qrModuleSize = param;
       return { type: 'style', what: 'qrModuleSize', value: param };
-    case 69:
-      return { type: 'style', what: 'qrEcc', value: QR_ECC[param - 48] ?? param };
+    case 69: {
+      const ecc = QR_ECC[param - 48];
+      if (ecc !== undefined) modes.qrEcc = ecc;
+      return { type: 'style', what: 'qrEcc', value: ecc ?? param };
+    }
     case 80:
       modes.qr = Buffer.from(cmd.subarray(8));
       return null;
     case 81:
-      return modes.qr === undefined ? unknown(cmd) : { type: 'qr', data: modes.qr.toString('utf8') };
+      return modes.qr === undefined ? unknown(cmd) : qrEvent(modes.qr, modes);
     default:
       return unknown(cmd);
   }
@@ -175,6 +199,7 @@ export const COMMANDS = new Map<string, Command>([
     '\x1b@',
     fixed(0, (_cmd, modes) => {
       modes.chinese = false;
+      Object.assign(modes, QR_DEFAULTS);
       return { type: 'init' };
     }),
   ],

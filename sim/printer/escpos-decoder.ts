@@ -1,6 +1,6 @@
 import iconv from 'iconv-lite';
 import { SimError } from '../errors.js';
-import { COMMANDS, CR, DLE, ESC, FS, GS, HT, LF, NeedMore, unknown, type EscPosEvent, type Modes } from './escpos-commands.js';
+import { COMMANDS, CR, DLE, ESC, FS, GS, HT, LF, NeedMore, QR_DEFAULTS, unknown, type EscPosEvent, type Modes } from './escpos-commands.js';
 
 export type { EscPosEvent } from './escpos-commands.js';
 
@@ -48,7 +48,7 @@ export class EscPosDecoder {
   private pending = EMPTY;
   /** Bytes still to drop of a command too long to hold; dropping by its declared length keeps the stream in step. */
   private skip = 0;
-  private readonly modes: Modes = { chinese: false, qr: undefined };
+  private readonly modes: Modes = { chinese: false, qr: undefined, ...QR_DEFAULTS };
 
   constructor(opts: { maxPending?: number } = {}) {
     const maxPending = opts.maxPending ?? 64 * 1024;
@@ -89,6 +89,7 @@ export class EscPosDecoder {
     this.skip = 0;
     this.modes.chinese = false;
     this.modes.qr = undefined;
+    Object.assign(this.modes, QR_DEFAULTS);
   }
 
   private hold(rest: Buffer, total: number | undefined, sink: Sink): void {
@@ -158,10 +159,16 @@ export class EscPosDecoder {
   }
 }
 
-/** Convenience: decode a whole buffer into pages (text between cuts) for tests and the sim's receipt log. */
-export function decodeToText(bytes: Buffer): { pages: string[]; qr: string[]; barcodes: string[] } {
+export type QrSymbol = Omit<Extract<EscPosEvent, { type: 'qr' }>, 'type'>;
+
+/**
+ * Convenience: decode a whole buffer into pages (text between cuts) for tests and the sim's
+ * receipt log; `qrSymbols` says how wide each QR code came out.
+ */
+export function decodeToText(bytes: Buffer): { pages: string[]; qr: string[]; qrSymbols: QrSymbol[]; barcodes: string[] } {
   const pages: string[] = [];
   const qr: string[] = [];
+  const qrSymbols: QrSymbol[] = [];
   const barcodes: string[] = [];
   let page = '';
   for (const event of new EscPosDecoder().push(bytes)) {
@@ -169,9 +176,12 @@ export function decodeToText(bytes: Buffer): { pages: string[]; qr: string[]; ba
     else if (event.type === 'cut') {
       pages.push(page);
       page = '';
-    } else if (event.type === 'qr') qr.push(event.data);
-    else if (event.type === 'barcode') barcodes.push(event.data);
+    } else if (event.type === 'qr') {
+      const { type: _type, ...symbol } = event;
+      qr.push(event.data);
+      qrSymbols.push(symbol);
+    } else if (event.type === 'barcode') barcodes.push(event.data);
   }
   if (page !== '') pages.push(page);
-  return { pages, qr, barcodes };
+  return { pages, qr, qrSymbols, barcodes };
 }

@@ -34,6 +34,8 @@ function receipt(): Buffer {
 const RECEIPT_TEXT = {
   pages: ['DEMO SHOP\n商户 收据\n金额: CNY 12.50\nCard ****1234\n\n\n', '退款 REFUND\n'],
   qr: ['https://pay.example/r/8812'],
+  // 26 bytes at level Q need version 3: 29 modules of 6 dots.
+  qrSymbols: [{ data: 'https://pay.example/r/8812', moduleSize: 6, ecc: 'Q', widthDots: 174 }],
   barcodes: ['RRN{0042'],
 };
 
@@ -61,6 +63,30 @@ function pushInChunks(decoder: EscPosDecoder, bytes: Buffer, sizes: number[]): E
 describe('decodeToText', () => {
   it('gives back the text, QR data and barcode of an encoded receipt, page by page', () => {
     expect(decodeToText(receipt())).toEqual(RECEIPT_TEXT);
+  });
+
+  it('says how wide each QR symbol prints: the version its data needs times the module size, with power-on settings after ESC @', () => {
+    const url = `https://r.example/${'x'.repeat(494)}`;
+    // Store and print with no size or level command, as a host relying on the power-on settings would.
+    const storeAndPrint = (data: Buffer) =>
+      Buffer.concat([
+        Buffer.from([0x1d, 0x28, 0x6b, (data.length + 3) & 0xff, (data.length + 3) >> 8, 0x31, 0x50, 0x30]),
+        data,
+        Buffer.from([0x1d, 0x28, 0x6b, 0x03, 0x00, 0x31, 0x51, 0x30]),
+      ]);
+    const bytes = Buffer.concat([
+      new EscPosBuilder().qr(url, { moduleSize: 4 }).init().bytes(),
+      storeAndPrint(Buffer.from('A'.repeat(100))),
+      storeAndPrint(Buffer.from('A'.repeat(3000))),
+    ]);
+    expect(decodeToText(bytes).qrSymbols).toEqual([
+      // 512 bytes at level M need version 18: 89 modules.
+      { data: url, moduleSize: 4, ecc: 'M', widthDots: 356 },
+      // Power-on level L holds 100 bytes in version 5 (37 modules), at the power-on 3 dots.
+      { data: 'A'.repeat(100), moduleSize: 3, ecc: 'L', widthDots: 111 },
+      // More than any version holds: the printer draws nothing.
+      { data: 'A'.repeat(3000), moduleSize: 3, ecc: 'L', widthDots: undefined },
+    ]);
   });
 
   it('keeps text after the last cut as a page of its own', () => {
@@ -125,7 +151,7 @@ describe('EscPosDecoder', () => {
     const bytes = new EscPosBuilder().drawerKick().qr('Q1').barcode('AB-1', 'CODE39').cut('full').cut('partial').bytes();
     expect(new EscPosDecoder().push(bytes).filter((e) => e.type !== 'style')).toEqual([
       { type: 'drawer' },
-      { type: 'qr', data: 'Q1' },
+      { type: 'qr', data: 'Q1', moduleSize: 6, ecc: 'M', widthDots: 126 },
       { type: 'barcode', kind: 'CODE39', data: 'AB-1' },
       { type: 'cut', partial: false },
       { type: 'cut', partial: true },

@@ -100,6 +100,11 @@ describe('ESC/POS: terminal builder and simulator decoder', () => {
   });
 
   it('the simulator reads the worked example back to its text, QR data, barcode and one cut', () => {
-    expect(decodeToText(golden)).toEqual({ pages: ['SHOP\n合计 12.50\n'], qr: ['R1'], barcodes: ['A{1'] });
+    expect(decodeToText(golden)).toEqual({
+      pages: ['SHOP\n合计 12.50\n'],
+      qr: ['R1'],
+      qrSymbols: [{ data: 'R1', moduleSize: 4, ecc: 'M', widthDots: 84 }],
+      barcodes: ['A{1'],
+    });
   });
 });
