@@ -1,8 +1,10 @@
 import { PosError } from '../../drivers/base/errors.js';
+import { silentLogger, type Logger } from '../../drivers/base/logger.js';
 import { receiptCopies, reprintable, type TxnState } from '../payments/lifecycle.js';
 import type { Journal, Transaction, TransitionObserver } from '../payments/journal.js';
 import { receiptForTransaction, type ReceiptContext } from '../receipts/from-transaction.js';
-import { layoutReceipt, renderReceipt, type PaperWidth, type ReceiptCopy } from '../receipts/layout.js';
+import { layoutReceipt, renderReceipt, type PaperWidth, type ReceiptCopy, type ReceiptLanguage } from '../receipts/layout.js';
+import { qrModuleSize } from '../receipts/qr-fit.js';
 import type { PrintJob, PrintQueue } from './queue.js';
 
 export class NothingToReprintError extends PosError {
@@ -23,10 +25,20 @@ export interface ReceiptSettings extends ReceiptContext {
  * APPROVED, the receipt is durably queued, and a crash cannot lose one without the other.
  */
 export class ReceiptJobs {
+  private language: ReceiptLanguage;
+
   constructor(
     private readonly queue: PrintQueue,
     private readonly settings: ReceiptSettings,
-  ) {}
+    private readonly logger: Logger = silentLogger,
+  ) {
+    this.language = settings.language;
+  }
+
+  /** Slips follow the cashier's language: switching the console switches the slips printed from then on. */
+  setLanguage(language: ReceiptLanguage): void {
+    this.language = language;
+  }
 
   /**
    * Starts queuing slips for results from now on. Called after start-up recovery, so a sale
@@ -54,7 +66,17 @@ export class ReceiptJobs {
   }
 
   private enqueue(txn: Transaction, copy: ReceiptCopy, reprint: boolean): PrintJob {
-    const payload = renderReceipt(layoutReceipt(receiptForTransaction(txn, this.settings, copy, reprint)), this.settings.widthMm);
+    const { widthMm } = this.settings;
+    const lines = layoutReceipt(receiptForTransaction(txn, { ...this.settings, language: this.language }, copy, reprint));
+    for (const line of lines) {
+      if (line.kind === 'qr' && qrModuleSize(line.data, widthMm) === undefined) {
+        this.logger.warn(
+          { transactionId: txn.id, bytes: Buffer.byteLength(line.data), widthMm },
+          'e-receipt QR code left off the slip: too large for the paper',
+        );
+      }
+    }
+    const payload = renderReceipt(lines, widthMm);
     return this.queue.enqueue({ kind: reprint ? 'reprint' : 'receipt', payload, transactionId: txn.id, copy });
   }
 }

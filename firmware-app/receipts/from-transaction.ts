@@ -14,12 +14,33 @@ export interface ReceiptContext {
   eReceiptUrl: string;
 }
 
+/**
+ * Journal fields a slip prints when the journal records them: the operator number taken at
+ * sign-in, and how the cardholder was verified. A journal without them prints no operator line
+ * and asks for a signature.
+ */
+export interface SlipFacts {
+  operator?: string | null;
+  pinVerified?: boolean | null;
+  cvm?: string | null;
+}
+
 /** What the slip says: the transaction as the journal knows it now. */
 export function resultOf(state: TxnState): ReceiptResult {
   return receiptResult(state);
 }
 
-export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, copy: ReceiptCopy, reprint = false): ReceiptData {
+/**
+ * The reason a decline slip gives: the customer copy carries the catalog's customer text (a
+ * stolen-card decline must not tell the cardholder what the cashier is told), the merchant
+ * copy the cashier text.
+ */
+function declineText(code: string, copy: ReceiptCopy, language: ReceiptLanguage): string {
+  const entry = explain(code);
+  return (copy === 'customer' ? entry.customer : entry.cashier)[language];
+}
+
+export function receiptForTransaction(txn: Transaction & SlipFacts, ctx: ReceiptContext, copy: ReceiptCopy, reprint = false): ReceiptData {
   const result = resultOf(txn.state);
   const reasonCode = txn.declineCode ?? txn.responseCode;
   return {
@@ -27,21 +48,27 @@ export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, cop
     merchantName: ctx.merchantName,
     terminalId: ctx.terminalId,
     merchantId: ctx.merchantId,
+    operator: txn.operator ?? null,
     at: new Date(txn.updatedAt),
     type: txn.type,
     amount: txn.amount,
     currency: txn.currency,
+    maskedPan: txn.maskedPan,
     last4: txn.last4,
     entryMode: txn.entryMode,
     authCode: txn.authCode,
     rrn: txn.rrn,
     stan: txn.stan,
+    batchNumber: txn.batchNumber,
     result,
-    declineText: result === 'DECLINED' && reasonCode ? explain(reasonCode).cashier[ctx.language] : undefined,
+    declineText: result === 'DECLINED' && reasonCode ? declineText(reasonCode, copy, ctx.language) : undefined,
     notice: reversalNotice(txn.type, txn.state)?.[ctx.language],
     offline: isOfflineApproval(txn.state),
+    unreferenced: txn.type === 'refund' && txn.originalId === null,
+    pinVerified: txn.pinVerified === true || txn.cvm === 'pin',
     copy,
     reprint,
-    qr: ctx.eReceiptUrl ? `${ctx.eReceiptUrl}${txn.uuid}` : undefined,
+    // The e-receipt is a record of a payment; a decline has none to show.
+    qr: ctx.eReceiptUrl && result !== 'DECLINED' ? `${ctx.eReceiptUrl}${txn.uuid}` : undefined,
   };
 }

@@ -1,10 +1,11 @@
 import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import { formatAmount, type CurrencyCode } from '../core/money.js';
+import { cardBrand } from './card-brand.js';
+import { SLIP_LABELS, type ReceiptCopy, type ReceiptLanguage, type ReceiptResult, type ReceiptType } from './labels.js';
+import { qrModuleSize } from './qr-fit.js';
 import { labelled, wrap } from './width.js';
 
-export type ReceiptLanguage = 'en' | 'zh-CN';
-export type ReceiptCopy = 'merchant' | 'customer';
-export type ReceiptResult = 'APPROVED' | 'DECLINED' | 'VOIDED';
+export type { ReceiptCopy, ReceiptLanguage, ReceiptResult } from './labels.js';
 export type PaperWidth = 58 | 80;
 
 export type ReceiptLine =
@@ -19,86 +20,37 @@ export interface ReceiptData {
   merchantName: string;
   terminalId: string;
   merchantId: string;
+  /** Cashier/operator number (操作员号) the payment was taken under, when the journal has one. */
+  operator?: string | null;
   at: Date;
-  type: 'sale' | 'refund' | 'void';
+  type: ReceiptType;
   amount: number;
   currency: CurrencyCode;
+  /** Masked PAN as the reader gave it (BIN + last four): only the scheme is read from it, the slip prints the last four. */
+  maskedPan?: string | null;
   last4: string | null;
   entryMode: string | null;
   authCode: string | null;
   rrn: string | null;
+  /** Voucher number: the STAN the host knows the payment by. */
   stan: string | null;
+  batchNumber?: number | null;
   result: ReceiptResult;
-  /** Cashier text from the decline catalog, in `language`; only on declined slips. */
+  /** Why it was declined, in `language`: the cashier text on the merchant copy, the customer text on the customer's. */
   declineText?: string;
   /** Where the money stands for a payment being or having been reversed (declines/reversal-notice.ts), in `language`. */
   notice?: string;
   /** Approved offline, to be forwarded (store-and-forward): the merchant carries the risk until then. */
   offline?: boolean;
+  /** A refund that names no original sale: the supervisor allowed it, and the slip says so. */
+  unreferenced?: boolean;
+  /** The cardholder proved themselves with a PIN: no signature is asked for. */
+  pinVerified?: boolean;
   copy: ReceiptCopy;
   reprint?: boolean;
   /** E-receipt reference printed as a QR code. */
   qr?: string;
 }
-
-interface Labels {
-  mid: string;
-  tid: string;
-  date: string;
-  card: string;
-  entry: string;
-  amount: string;
-  auth: string;
-  rrn: string;
-  stan: string;
-  reason: string;
-  type: Record<ReceiptData['type'], string>;
-  result: Record<ReceiptResult, string>;
-  entryMode: Record<string, string>;
-  copy: Record<ReceiptCopy, string>;
-  reprint: string;
-  offline: string;
-}
-
-/** "REPRINT" and "OFFLINE" stay in English on Chinese slips too: they are what staff and acquirers look for. */
-const LABELS: Record<ReceiptLanguage, Labels> = {
-  en: {
-    mid: 'MID',
-    tid: 'TID',
-    date: 'DATE',
-    card: 'CARD',
-    entry: 'ENTRY',
-    amount: 'AMOUNT',
-    auth: 'AUTH',
-    rrn: 'RRN',
-    stan: 'STAN',
-    reason: 'REASON',
-    type: { sale: 'SALE', refund: 'REFUND', void: 'VOID' },
-    result: { APPROVED: 'APPROVED', DECLINED: 'DECLINED', VOIDED: 'VOIDED' },
-    entryMode: { chip: 'CHIP', contactless: 'CONTACTLESS', swipe: 'SWIPE', manual: 'MANUAL' },
-    copy: { merchant: 'MERCHANT COPY', customer: 'CUSTOMER COPY' },
-    reprint: '*** REPRINT ***',
-    offline: 'OFFLINE',
-  },
-  'zh-CN': {
-    mid: '商户号',
-    tid: '终端号',
-    date: '日期时间',
-    card: '卡号',
-    entry: '输入方式',
-    amount: '金额',
-    auth: '授权码',
-    rrn: '参考号',
-    stan: '流水号',
-    reason: '原因',
-    type: { sale: '消费', refund: '退货', void: '撤销' },
-    result: { APPROVED: '交易成功', DECLINED: '交易失败', VOIDED: '已撤销' },
-    entryMode: { chip: '插卡', contactless: '挥卡', swipe: '刷卡', manual: '手输' },
-    copy: { merchant: '商户存根', customer: '持卡人存根' },
-    reprint: '*** 重打印 REPRINT ***',
-    offline: '脱机交易 OFFLINE',
-  },
-};
 
 /** Printable columns at font A (12 x 24 dots). */
 export function columnsFor(widthMm: PaperWidth): number {
@@ -117,31 +69,63 @@ export function maskedForReceipt(last4: string | null): string {
   return last4 ? `**** **** **** ${last4}` : '';
 }
 
-/** The receipt as data: what it says, independent of how the printer is driven. */
+/**
+ * The amount as the slip prints it: money going back to the card (refund, void) negative;
+ * a Chinese slip in yuan shows the full-width ￥ (U+FFE5), which every Chinese printer font has
+ * in its double-byte set, where U+00A5 would need a four-byte GB18030 code many fonts lack.
+ */
+export function slipAmount(d: Pick<ReceiptData, 'amount' | 'currency' | 'type' | 'language'>): string {
+  const body = formatAmount(d.amount, d.currency);
+  const sign = d.type === 'sale' ? '' : '-';
+  if (d.language === 'zh-CN' && d.currency === 'CNY') return `${sign}\uFFE5${body}`;
+  return `${d.currency} ${sign}${body}`;
+}
+
+/**
+ * The receipt as data, in the order of a UnionPay 签购单: who took the payment, the card, the
+ * numbers the payment is filed by, the total, the result; on the merchant copy of an approval
+ * the cardholder's signature and acknowledgement, unless a PIN was verified.
+ */
 export function layoutReceipt(d: ReceiptData): ReceiptLine[] {
-  const t = LABELS[d.language];
+  const t = SLIP_LABELS[d.language];
   const lines: ReceiptLine[] = [];
+  const pair = (left: string, right: string | null | undefined) => {
+    if (right) lines.push({ kind: 'pair', left, right });
+  };
   if (d.reprint) lines.push({ kind: 'text', text: t.reprint, align: 'center', bold: true });
-  lines.push(
-    { kind: 'text', text: d.merchantName, align: 'center', bold: true, double: true },
-    { kind: 'pair', left: t.mid, right: d.merchantId },
-    { kind: 'pair', left: t.tid, right: d.terminalId },
-    { kind: 'pair', left: t.date, right: formatDateTime(d.at) },
-    { kind: 'rule' },
-    { kind: 'text', text: t.type[d.type], bold: true, double: true },
-  );
-  if (d.last4) lines.push({ kind: 'pair', left: t.card, right: maskedForReceipt(d.last4) });
-  if (d.entryMode) lines.push({ kind: 'pair', left: t.entry, right: t.entryMode[d.entryMode] ?? d.entryMode.toUpperCase() });
-  lines.push({ kind: 'pair', left: t.amount, right: `${d.currency} ${formatAmount(d.amount, d.currency)}`, bold: true });
-  if (d.authCode) lines.push({ kind: 'pair', left: t.auth, right: d.authCode });
-  if (d.rrn) lines.push({ kind: 'pair', left: t.rrn, right: d.rrn });
-  if (d.stan) lines.push({ kind: 'pair', left: t.stan, right: d.stan });
+  lines.push({ kind: 'text', text: d.merchantName, align: 'center', bold: true, double: true });
+  pair(t.merchantNo, d.merchantId);
+  pair(t.terminalNo, d.terminalId);
+  pair(t.operatorNo, d.operator);
   lines.push({ kind: 'rule' });
+  const brand = cardBrand(d.maskedPan ?? null);
+  pair(t.brand, brand && t.brands[brand]);
+  pair(t.cardNo, maskedForReceipt(d.last4));
+  pair(t.entry, d.entryMode && t.entryMode[d.entryMode]);
+  lines.push({ kind: 'text', text: t.type[d.type], bold: true, double: true });
+  if (d.unreferenced) lines.push({ kind: 'text', text: t.unreferenced, bold: true });
+  pair(t.batchNo, d.batchNumber == null ? null : String(d.batchNumber).padStart(6, '0'));
+  pair(t.voucherNo, d.stan);
+  pair(t.authNo, d.authCode);
+  pair(t.refNo, d.rrn);
+  pair(t.dateTime, formatDateTime(d.at));
+  lines.push({ kind: 'rule' }, { kind: 'pair', left: t.total, right: slipAmount(d), bold: true }, { kind: 'rule' });
   if (d.offline) lines.push({ kind: 'text', text: t.offline, align: 'center', bold: true });
   lines.push({ kind: 'text', text: t.result[d.result], align: 'center', bold: true, double: true });
   if (d.declineText) lines.push({ kind: 'pair', left: t.reason, right: d.declineText });
   if (d.notice) lines.push({ kind: 'text', text: d.notice });
-  if (d.qr) lines.push({ kind: 'blank' }, { kind: 'qr', data: d.qr });
+  if (d.copy === 'merchant' && d.result === 'APPROVED') {
+    if (d.pinVerified) lines.push({ kind: 'text', text: t.pinVerified });
+    else
+      lines.push(
+        { kind: 'text', text: t.signature },
+        { kind: 'blank' },
+        { kind: 'blank' },
+        { kind: 'rule' },
+        { kind: 'text', text: t.acknowledgement },
+      );
+  }
+  if (d.qr && d.result !== 'DECLINED') lines.push({ kind: 'blank' }, { kind: 'qr', data: d.qr });
   lines.push({ kind: 'blank' }, { kind: 'text', text: t.copy[d.copy], align: 'center' });
   if (d.reprint) lines.push({ kind: 'text', text: t.reprint, align: 'center', bold: true });
   return lines;
@@ -186,9 +170,11 @@ export function renderReceipt(lines: ReceiptLine[], widthMm: PaperWidth): Buffer
         for (const t of texts) b.line(t);
         b.bold(false);
         break;
-      case 'qr':
-        b.align('center').qr(line.data).line().align('left');
+      case 'qr': {
+        const moduleSize = qrModuleSize(line.data, widthMm);
+        if (moduleSize !== undefined) b.align('center').qr(line.data, { moduleSize, ecc: 'M' }).line().align('left');
         break;
+      }
       case 'rule':
       case 'blank':
         for (const t of texts) b.line(t);
@@ -201,7 +187,7 @@ export function renderReceipt(lines: ReceiptLine[], widthMm: PaperWidth): Buffer
 /** The text a receipt puts on paper, line by line, as the printer would show it. */
 export function receiptText(lines: ReceiptLine[], widthMm: PaperWidth): string {
   return lines
-    .flatMap((line) => (line.kind === 'qr' ? [''] : lineTexts(line, widthMm)))
+    .flatMap((line) => (line.kind !== 'qr' ? lineTexts(line, widthMm) : qrModuleSize(line.data, widthMm) === undefined ? [] : ['']))
     .map((l) => `${l}\n`)
     .join('');
 }

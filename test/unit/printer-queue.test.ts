@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
-import { silentLogger } from '../../drivers/base/logger.js';
+import { silentLogger, type Logger } from '../../drivers/base/logger.js';
 import { PrinterNotReadyError, PrinterTimeoutError } from '../../drivers/printer/errors.js';
 import { describeStatus, isClean, type PrinterStatus } from '../../drivers/printer/status.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
@@ -98,30 +98,34 @@ afterEach(() => {
   for (const db of dbs.splice(0)) db.close();
 });
 
-function setup(opts: { merchantCopy?: boolean } = {}) {
+function setup(opts: { merchantCopy?: boolean; eReceiptUrl?: string; logger?: Logger } = {}) {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-print-')), 'pos.db'));
   dbs.push(db);
   const clock = new ManualClock();
   const printer = new FakePrinter();
   const queue = new PrintQueue({ db, printer, clock, logger: silentLogger, options: { pollIntervalMs: 2000 } });
   const journal = new Journal(db, clock);
-  const receipts = new ReceiptJobs(queue, {
-    language: 'en',
-    merchantName: 'Demo Store',
-    terminalId: 'TERM0001',
-    merchantId: '000000000000001',
-    eReceiptUrl: '',
-    widthMm: 58,
-    merchantCopy: opts.merchantCopy ?? true,
-  });
+  const receipts = new ReceiptJobs(
+    queue,
+    {
+      language: 'en',
+      merchantName: 'Demo Store',
+      terminalId: 'TERM0001',
+      merchantId: '000000000000001',
+      eReceiptUrl: opts.eReceiptUrl ?? '',
+      widthMm: 58,
+      merchantCopy: opts.merchantCopy ?? true,
+    },
+    opts.logger,
+  );
   receipts.attach(journal);
   return { db, clock, printer, queue, journal, receipts };
 }
 
-function approve(journal: Journal, amount = 1234) {
+function approve(journal: Journal, amount = 1234, stan = '000001') {
   const txn = journal.create({ type: 'sale', amount, currency: 'CNY' });
   journal.transition(txn.id, 'card_read', { last4: '1111', maskedPan: '411111******1111', entryMode: 'contactless' });
-  journal.transition(txn.id, 'online_sent', { stan: '000001', stanDay: '1123' });
+  journal.transition(txn.id, 'online_sent', { stan, stanDay: '1123' });
   return journal.transition(txn.id, 'approved', { authCode: 'A1B2C3', rrn: '123456789012', responseCode: '00' });
 }
 
@@ -183,6 +187,29 @@ describe('receipts are queued with the result they print', () => {
     expect(queue.jobsFor(approve(journal).id).map((j) => j.copy)).toEqual(['customer']);
   });
 
+  it('prints slips in the language the cashier switched to, from the next slip on', () => {
+    const { queue, journal, receipts } = setup({ merchantCopy: false });
+    const before = approve(journal);
+    receipts.setLanguage('zh-CN');
+    const after = approve(journal, 880, '000002');
+    expect(text(queue.jobsFor(before.id)[0]!.payload)).toContain('CUSTOMER COPY');
+    const zh = text(queue.jobsFor(after.id)[0]!.payload);
+    expect(zh).toMatch(/金额\s+￥8\.80\n/);
+    expect(zh).toContain('持卡人存根');
+    expect(zh).not.toContain('COPY');
+  });
+
+  it('leaves an e-receipt QR code too large for the paper off the slip, with a log line saying so', () => {
+    const warnings: unknown[] = [];
+    const logger: Logger = { ...silentLogger, warn: (obj: object | string, msg?: string) => void warnings.push([obj, msg]) };
+    const { queue, journal } = setup({ merchantCopy: false, eReceiptUrl: `https://r.example/${'x'.repeat(1500)}/`, logger });
+    const txn = approve(journal);
+    expect(decodeToText(queue.jobsFor(txn.id)[0]!.payload).qr).toEqual([]);
+    expect(warnings).toEqual([
+      [{ transactionId: txn.id, bytes: 1555, widthMm: 58 }, 'e-receipt QR code left off the slip: too large for the paper'],
+    ]);
+  });
+
   it('reprints any past receipt from the journal, marked REPRINT, and refuses a payment with no result', () => {
     const { queue, journal, receipts } = setup();
     const txn = approve(journal);
@@ -190,7 +217,7 @@ describe('receipts are queued with the result they print', () => {
     expect(job.kind).toBe('reprint');
     const printed = text(queue.get(job.id).payload);
     expect(printed).toContain('*** REPRINT ***');
-    expect(printed).toMatch(/AUTH\s+A1B2C3/);
+    expect(printed).toMatch(/AUTH NO\.\s+A1B2C3/);
     const open = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     expect(() => receipts.reprint(open)).toThrow(NothingToReprintError);
   });

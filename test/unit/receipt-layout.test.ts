@@ -81,17 +81,18 @@ describe('receipt layout', () => {
     expect(pages[0]).toBe(
       [
         'Demo Store',
-        'MID              000000000000001',
-        'TID                     TERM0001',
-        `DATE         ${formatDateTime(AT)}`,
+        'MERCHANT NO.     000000000000001',
+        'TERMINAL NO.            TERM0001',
         '--------------------------------',
+        'CARD NO.     **** **** **** 1111',
+        'ENTRY MODE           CONTACTLESS',
         'SALE',
-        'CARD         **** **** **** 1111',
-        'ENTRY                CONTACTLESS',
-        'AMOUNT                 CNY 12.34',
-        'AUTH                      A1B2C3',
-        'RRN                 123456789012',
-        'STAN                      000042',
+        'VOUCHER NO.               000042',
+        'AUTH NO.                  A1B2C3',
+        'REF NO.             123456789012',
+        `DATE/TIME    ${formatDateTime(AT)}`,
+        '--------------------------------',
+        'TOTAL                  CNY 12.34',
         '--------------------------------',
         'APPROVED',
         '',
@@ -106,7 +107,7 @@ describe('receipt layout', () => {
 
   it('uses the full 48 columns at 80 mm', () => {
     const page = printed(APPROVED, 80).pages[0]!;
-    expect(page).toContain(`MID${' '.repeat(30)}000000000000001`);
+    expect(page).toContain(`MERCHANT NO.${' '.repeat(21)}000000000000001`);
     expect(page).toContain('-'.repeat(48));
     for (const line of page.split('\n')) expect(displayWidth(line)).toBeLessThanOrEqual(columnsFor(80));
   });
@@ -160,7 +161,7 @@ describe('receipt layout', () => {
       result: 'DECLINED',
       declineText: '余额不足',
       offline: false,
-      qr: 'https://r.example/u-7',
+      qr: undefined,
     });
     expect(
       receiptForTransaction({ ...txn, state: 'offline_approved', declineCode: null, responseCode: null }, ctx, 'merchant'),
@@ -225,14 +226,14 @@ describe('round trip: encode a receipt, the printer simulator decodes the same t
 
   for (const width of WIDTHS) {
     for (const [name, data] of [
-      ['English approval', { ...APPROVED, copy: 'merchant', offline: true }],
+      ['English approval', { ...APPROVED, copy: 'merchant', offline: true, qr: 'https://r.example/6f1c' }],
       ['Chinese decline', zh],
     ] as const) {
       it(`${name} at ${width} mm`, () => {
         const lines = layoutReceipt(data);
         const { pages, qr } = decodeToText(renderReceipt(lines, width));
         expect(pages).toEqual([`${receiptText(lines, width)}\n\n\n`]);
-        expect(qr).toEqual(data.qr ? [data.qr] : []);
+        expect(qr).toEqual(lines.flatMap((l) => (l.kind === 'qr' ? [l.data] : [])));
       });
     }
 
