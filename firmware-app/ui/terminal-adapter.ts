@@ -14,6 +14,7 @@ import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
 import { schemaVersion } from '../store/migrations.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import { outboxDepth } from '../upstream/outbox.js';
+import type { Language } from './cashier/strings.js';
 import { formatDateTime } from './format.js';
 import {
   FeatureUnavailableError,
@@ -139,6 +140,10 @@ export class TerminalAdapter implements TerminalPort {
 
   get language() {
     return this.cfg.terminal.language;
+  }
+
+  setSlipLanguage(language: Language): void {
+    this.terminal.receipts.setLanguage(language);
   }
 
   status(): StatusSnapshot {

@@ -152,6 +152,8 @@ export class FeatureUnavailableError extends PosError {
 export interface CashierPort {
   readonly currency: CurrencyCode;
   readonly language: Language;
+  /** Slips printed from now on use this language (the cashier switched the console). */
+  setSlipLanguage(language: Language): void;
   status(): StatusSnapshot;
   /** Throws a PosError (AMOUNT_INVALID...) when the amount is not acceptable. */
   validateAmount(amount: number): void;

@@ -2,6 +2,7 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { AmountError } from '../../firmware-app/core/money.js';
 import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
 import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
+import type { Language } from '../../firmware-app/ui/cashier/strings.js';
 
 export const NOW = new Date(2026, 10, 23, 14, 30, 0).getTime();
 
@@ -40,6 +41,11 @@ export class FakePort implements CashierPort {
   waitForCancel = false;
   private release: (() => void) | undefined;
   txns: TxnView[] = [txn()];
+  slipLanguages: Language[] = [];
+
+  setSlipLanguage(language: Language): void {
+    this.slipLanguages.push(language);
+  }
 
   status(): StatusSnapshot {
     return this.statusValue;

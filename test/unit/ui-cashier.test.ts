@@ -248,7 +248,7 @@ describe('cashier console', () => {
     expect(port.reprinted).toEqual([1]);
   });
 
-  it('switches to Chinese and back', async () => {
+  it('switches to Chinese and back, slips with it', async () => {
     port = new FakePort();
     start();
     await menu();
@@ -263,6 +263,7 @@ describe('cashier console', () => {
     fake.type('l');
     await fake.waitFor(/Type the amount and Enter to ring up a sale/, mark);
     expect(console_.language).toBe('en');
+    expect(port.slipLanguages).toEqual(['zh-CN', 'en']);
   });
 
   it('refunds against the original sale', async () => {

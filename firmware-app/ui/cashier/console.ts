@@ -141,6 +141,7 @@ export class CashierConsole {
         break;
       case 'lang':
         this.lang = this.lang === 'en' ? 'zh-CN' : 'en';
+        this.port.setSlipLanguage(this.lang);
         this.lastStatus = '';
         break;
       case 'tech': {
