@@ -11,6 +11,8 @@ import { columnsFor, layoutReceipt, receiptText, type PaperWidth, type ReceiptCo
 import { displayWidth } from '../../firmware-app/receipts/width.js';
 import { Terminal } from '../../firmware-app/terminal.js';
 import { Simulator } from '../../sim/index.js';
+import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
+import { decodeToText } from '../../sim/printer/escpos-decoder.js';
 import type { PrintedReceipt } from '../../sim/printer/printer-sim.js';
 
 /**
@@ -187,4 +189,40 @@ describe('receipts through the durable print queue', () => {
       expect(text).not.toContain('4111111111111111');
     });
   }
+
+  it('a stolen-card decline after the cashier switched to Chinese: the slip tells the customer only what the customer text says, in Chinese with no English word, and no QR', async () => {
+    // The merchant's name is the merchant's own data; a Chinese shop's is Chinese.
+    const t = await startTerminal({ terminal: { merchantName: '示例便利店' }, printer: { eReceiptUrl: 'https://receipts.example/r/' } });
+    new TerminalAdapter(t).setSlipLanguage('zh-CN');
+    sim.host.defaultAction = { type: 'decline', code: '43' };
+
+    const sale = await t.sale(880);
+    expect(sale.result).toBe('declined');
+    const id = sale.transaction.id;
+    expect((await t.reprint(id)).printed).toBe(true);
+    const slips = await receipts(2);
+    const entry = explain('43');
+    for (const slip of slips) {
+      expect(slip.text).toContain(entry.customer['zh-CN']);
+      expect(slip.text).not.toContain(entry.cashier['zh-CN']);
+      expect(slip.text).toMatch(/金额\s+￥8\.80\n/);
+      expect(slip.qr).toEqual([]);
+      // Codes and numbers are what an acquirer files a slip by; any other ASCII word is English.
+      const rest = slip.text.replaceAll(t.config.terminal.id, ' ').replaceAll(t.journal.get(id).rrn ?? '-', ' ');
+      expect(rest.match(/[A-Za-z]+/g)).toBeNull();
+    }
+    expect(slips[1]!.text).toMatch(/^\*\*\* 重打印 \*\*\*\n/);
+  });
+
+  it('a 58 mm approval with a 512-byte e-receipt link prints its QR code within the print area', async () => {
+    const eReceiptUrl = `https://receipts.example/${'r'.repeat(512 - 25 - 36 - 1)}/`;
+    const t = await startTerminal({ printer: { eReceiptUrl, widthMm: 58, merchantCopy: false } });
+    const sale = await t.sale(1234);
+    expect(sale.result).toBe('approved');
+    const [slip] = await receipts(1);
+    const { qrSymbols } = decodeToText(slip!.raw);
+    expect(qrSymbols.map((q) => Buffer.byteLength(q.data))).toEqual([512]);
+    // 58 mm paper prints 48 mm: 384 dots at 8 dots/mm.
+    expect(qrSymbols[0]!.widthDots).toBeLessThanOrEqual(384);
+  });
 });
