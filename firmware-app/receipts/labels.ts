@@ -1,3 +1,4 @@
+import type { EntryMode } from '../../drivers/card-reader/types.js';
 import type { CardBrand } from './card-brand.js';
 
 export type ReceiptLanguage = 'en' | 'zh-CN';
@@ -22,7 +23,8 @@ export interface SlipLabels {
   reason: string;
   type: Record<ReceiptType, string>;
   result: Record<ReceiptResult, string>;
-  entryMode: Record<string, string>;
+  /** Keyed by the reader's entry mode, as the journal stores it. */
+  entryMode: Record<EntryMode, string>;
   brands: Record<CardBrand, string>;
   copy: Record<ReceiptCopy, string>;
   reprint: string;
@@ -55,7 +57,7 @@ export const SLIP_LABELS: Record<ReceiptLanguage, SlipLabels> = {
     reason: 'REASON',
     type: { sale: 'SALE', refund: 'REFUND', void: 'VOID' },
     result: { APPROVED: 'APPROVED', DECLINED: 'DECLINED', VOIDED: 'VOIDED' },
-    entryMode: { chip: 'CHIP', contactless: 'CONTACTLESS', swipe: 'SWIPE', manual: 'MANUAL' },
+    entryMode: { CHIP: 'CHIP', CTLS: 'CONTACTLESS', SWIPE: 'SWIPE', MANUAL: 'MANUAL' },
     brands: { unionpay: 'UNIONPAY', visa: 'VISA', mastercard: 'MASTERCARD', amex: 'AMEX', jcb: 'JCB' },
     copy: { merchant: 'MERCHANT COPY', customer: 'CUSTOMER COPY' },
     reprint: '*** REPRINT ***',
@@ -81,7 +83,7 @@ export const SLIP_LABELS: Record<ReceiptLanguage, SlipLabels> = {
     reason: '原因',
     type: { sale: '消费', refund: '退货', void: '消费撤销' },
     result: { APPROVED: '交易成功', DECLINED: '交易失败', VOIDED: '已撤销' },
-    entryMode: { chip: '芯片', contactless: '闪付', swipe: '磁条', manual: '手输' },
+    entryMode: { CHIP: '芯片', CTLS: '闪付', SWIPE: '磁条', MANUAL: '手输' },
     // JCB has no Chinese name in use; its three letters are read as a scheme code, like a currency code.
     brands: { unionpay: '银联', visa: '维萨', mastercard: '万事达', amex: '美国运通', jcb: 'JCB' },
     copy: { merchant: '商户存根', customer: '持卡人存根' },
@@ -89,7 +91,8 @@ export const SLIP_LABELS: Record<ReceiptLanguage, SlipLabels> = {
     offline: '脱机交易',
     unreferenced: '无原交易退货',
     signature: '持卡人签名',
-    acknowledgement: '本人确认以上交易，同意将其记入本卡账户',
+    // Broken at the comma, where a 58 mm line (16 characters) would otherwise cut a word.
+    acknowledgement: '本人确认以上交易，\n同意将其记入本卡账户',
     pinVerified: '密码已验证，免签名',
   },
 };

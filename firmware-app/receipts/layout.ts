@@ -1,7 +1,8 @@
+import type { EntryMode } from '../../drivers/card-reader/types.js';
 import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import { formatAmount, type CurrencyCode } from '../core/money.js';
 import { cardBrand } from './card-brand.js';
-import { SLIP_LABELS, type ReceiptCopy, type ReceiptLanguage, type ReceiptResult, type ReceiptType } from './labels.js';
+import { SLIP_LABELS, type ReceiptCopy, type SlipLabels, type ReceiptLanguage, type ReceiptResult, type ReceiptType } from './labels.js';
 import { qrModuleSize } from './qr-fit.js';
 import { labelled, wrap } from './width.js';
 
@@ -69,6 +70,11 @@ export function maskedForReceipt(last4: string | null): string {
   return last4 ? `**** **** **** ${last4}` : '';
 }
 
+/** The journal holds the reader's word; one the slip has no label for is left off rather than printed raw (it could be English). */
+function entryModeLabel(t: SlipLabels, mode: string): string | undefined {
+  return Object.hasOwn(t.entryMode, mode) ? t.entryMode[mode as EntryMode] : undefined;
+}
+
 /**
  * The amount as the slip prints it: money going back to the card (refund, void) negative;
  * a Chinese slip in yuan shows the full-width ￥ (U+FFE5), which every Chinese printer font has
@@ -101,7 +107,7 @@ export function layoutReceipt(d: ReceiptData): ReceiptLine[] {
   const brand = cardBrand(d.maskedPan ?? null);
   pair(t.brand, brand && t.brands[brand]);
   pair(t.cardNo, maskedForReceipt(d.last4));
-  pair(t.entry, d.entryMode && t.entryMode[d.entryMode]);
+  pair(t.entry, d.entryMode && entryModeLabel(t, d.entryMode));
   lines.push({ kind: 'text', text: t.type[d.type], bold: true, double: true });
   if (d.unreferenced) lines.push({ kind: 'text', text: t.unreferenced, bold: true });
   pair(t.batchNo, d.batchNumber == null ? null : String(d.batchNumber).padStart(6, '0'));

@@ -77,7 +77,8 @@ describe('declines explained at the counter and reported upstream', () => {
     expect(shown).toContain(`DECLINED: ${explain('05').cashier.en}`);
     expect(shown).toContain(`What to do: ${explain('05').cashierHint}`);
     expect(slip).toContain('DECLINED');
-    expect(slip).toContain(explain('05').cashier.en);
+    // The slip is the customer's copy: it carries the text meant for the cardholder.
+    expect(slip).toContain(explain('05').customer.en);
     await sim.tms.waitFor((events) => events.some((e) => e.payload.code === '05' && e.received >= 2), 30_000);
     sim.tms.behaviour = { type: 'ok' };
   });
@@ -87,10 +88,10 @@ describe('declines explained at the counter and reported upstream', () => {
     sim.host.queue({ type: 'decline', code: '51' }, { type: 'decline', code: '54' });
     const second = await sale('20.00', true);
     expect(second.console).toContain(`DECLINED: ${explain('51').cashier.en}`);
-    expect(second.slip).toContain(explain('51').cashier.en);
+    expect(second.slip).toContain(explain('51').customer.en);
     const third = await sale('30.00', true);
     expect(third.console).toContain(`DECLINED: ${explain('54').cashier.en}`);
-    expect(third.slip).toContain(explain('54').cashier.en);
+    expect(third.slip).toContain(explain('54').customer.en);
 
     // Three declines out of three sales: the decline-rate alert is raised (and queued upstream too).
     await terminal.kill('SIGKILL');
@@ -101,7 +102,7 @@ describe('declines explained at the counter and reported upstream', () => {
     sim.host.queue({ type: 'decline', code: '91' });
     const fourth = await sale('40.00', true);
     expect(fourth.console).toContain(`DECLINED: ${explain('91').cashier.en}`);
-    expect(fourth.slip).toContain(explain('91').cashier.en);
+    expect(fourth.slip).toContain(explain('91').customer.en);
 
     // A cardholder's cancel on the reader is a cancel, not a decline: reported as one, apart.
     sim.reader.cancelByCardholder();

@@ -205,7 +205,7 @@ describe('receipts through the durable print queue', () => {
     for (const slip of slips) {
       expect(slip.text).toContain(entry.customer['zh-CN']);
       expect(slip.text).not.toContain(entry.cashier['zh-CN']);
-      expect(slip.text).toMatch(/金额\s+￥8\.80\n/);
+      expect(slip.text).toMatch(/输入方式\s+芯片\n[\s\S]*金额\s+￥8\.80\n/);
       expect(slip.qr).toEqual([]);
       // Codes and numbers are what an acquirer files a slip by; any other ASCII word is English.
       const rest = slip.text.replaceAll(t.config.terminal.id, ' ').replaceAll(t.journal.get(id).rrn ?? '-', ' ');

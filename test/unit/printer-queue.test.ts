@@ -124,7 +124,7 @@ function setup(opts: { merchantCopy?: boolean; eReceiptUrl?: string; logger?: Lo
 
 function approve(journal: Journal, amount = 1234, stan = '000001') {
   const txn = journal.create({ type: 'sale', amount, currency: 'CNY' });
-  journal.transition(txn.id, 'card_read', { last4: '1111', maskedPan: '411111******1111', entryMode: 'contactless' });
+  journal.transition(txn.id, 'card_read', { last4: '1111', maskedPan: '411111******1111', entryMode: 'CTLS' });
   journal.transition(txn.id, 'online_sent', { stan, stanDay: '1123' });
   return journal.transition(txn.id, 'approved', { authCode: 'A1B2C3', rrn: '123456789012', responseCode: '00' });
 }

@@ -36,7 +36,7 @@ const SALE: Transaction & SlipFacts = {
   maskedPan: '622848******1234',
   last4: '1234',
   panToken: 'tok',
-  entryMode: 'chip',
+  entryMode: 'CHIP',
   authCode: 'A1B2C3',
   rrn: '123456789012',
   responseCode: '00',
@@ -154,18 +154,18 @@ describe('a Chinese slip has no English word', () => {
     ['approval, merchant copy, reprinted', SALE, 'merchant', true],
     [
       'contactless approval taken offline',
-      { ...SALE, entryMode: 'contactless', state: 'offline_approved', authCode: null, rrn: null },
+      { ...SALE, entryMode: 'CTLS', state: 'offline_approved', authCode: null, rrn: null },
       'customer',
       false,
     ],
     [
       'swiped refund without an original',
-      { ...SALE, type: 'refund', entryMode: 'swipe', maskedPan: '411111******1111' },
+      { ...SALE, type: 'refund', entryMode: 'SWIPE', maskedPan: '411111******1111' },
       'merchant',
       false,
     ],
     ['decline 43', DECLINE_43, 'customer', false],
-    ['manual-entry decline, reprinted', { ...DECLINE_43, entryMode: 'manual', maskedPan: '545454******5454' }, 'customer', true],
+    ['manual-entry decline, reprinted', { ...DECLINE_43, entryMode: 'MANUAL', maskedPan: '545454******5454' }, 'customer', true],
   ];
   for (const [name, txn, copy, reprint] of cases) {
     it(`${name}: only codes and numbers in ASCII, amounts with ￥`, () => {
