@@ -54,8 +54,8 @@ describe('one sale end to end on the simulator', () => {
     expect(printed).toContain('APPROVED');
     expect(printed).toContain('CNY 12.34');
     expect(printed).toContain('**** **** **** 1111');
-    expect(printed).toMatch(new RegExp(`AUTH\\s+${auth}`));
-    expect(printed).toMatch(new RegExp(`RRN\\s+${rrn}`));
+    expect(printed).toMatch(new RegExp(`AUTH NO\\.\\s+${auth}`));
+    expect(printed).toMatch(new RegExp(`REF NO\\.\\s+${rrn}`));
     for (const card of TEST_CARDS) {
       expect(printed).not.toContain(card.pan);
       expect(printed).not.toContain(card.pan.slice(0, 6));
