@@ -154,19 +154,16 @@ export class Terminal {
       logger: deps.logger.child('printing'),
       options: { pollIntervalMs: config.printer.pollIntervalMs },
     });
-    this.receipts = new ReceiptJobs(
-      this.printing,
-      {
-        language: config.terminal.language,
-        merchantName: config.terminal.merchantName,
-        terminalId: config.terminal.id,
-        merchantId: config.terminal.merchantId,
-        eReceiptUrl: config.printer.eReceiptUrl,
-        widthMm: config.printer.widthMm,
-        merchantCopy: config.printer.merchantCopy,
-      },
-      deps.logger.child('receipts'),
-    );
+    this.receipts = new ReceiptJobs(this.printing, {
+      language: config.terminal.language,
+      merchantName: config.terminal.merchantName,
+      terminalId: config.terminal.id,
+      merchantId: config.terminal.merchantId,
+      eReceiptUrl: config.printer.eReceiptUrl,
+      widthMm: config.printer.widthMm,
+      merchantCopy: config.printer.merchantCopy,
+      logger: deps.logger.child('receipts'),
+    });
     this.link = new HostLink(
       {
         address: config.host.address,

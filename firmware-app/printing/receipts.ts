@@ -17,6 +17,8 @@ export interface ReceiptSettings extends ReceiptContext {
   widthMm: PaperWidth;
   /** Print a merchant copy before the customer copy of an approval. */
   merchantCopy: boolean;
+  /** Where a slip printed without its QR code (too large for the paper) is told. */
+  logger?: Logger;
 }
 
 /**
@@ -26,13 +28,14 @@ export interface ReceiptSettings extends ReceiptContext {
  */
 export class ReceiptJobs {
   private language: ReceiptLanguage;
+  private readonly logger: Logger;
 
   constructor(
     private readonly queue: PrintQueue,
     private readonly settings: ReceiptSettings,
-    private readonly logger: Logger = silentLogger,
   ) {
     this.language = settings.language;
+    this.logger = settings.logger ?? silentLogger;
   }
 
   /** Slips follow the cashier's language: switching the console switches the slips printed from then on. */

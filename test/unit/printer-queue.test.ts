@@ -105,19 +105,16 @@ function setup(opts: { merchantCopy?: boolean; eReceiptUrl?: string; logger?: Lo
   const printer = new FakePrinter();
   const queue = new PrintQueue({ db, printer, clock, logger: silentLogger, options: { pollIntervalMs: 2000 } });
   const journal = new Journal(db, clock);
-  const receipts = new ReceiptJobs(
-    queue,
-    {
-      language: 'en',
-      merchantName: 'Demo Store',
-      terminalId: 'TERM0001',
-      merchantId: '000000000000001',
-      eReceiptUrl: opts.eReceiptUrl ?? '',
-      widthMm: 58,
-      merchantCopy: opts.merchantCopy ?? true,
-    },
-    opts.logger,
-  );
+  const receipts = new ReceiptJobs(queue, {
+    language: 'en',
+    merchantName: 'Demo Store',
+    terminalId: 'TERM0001',
+    merchantId: '000000000000001',
+    eReceiptUrl: opts.eReceiptUrl ?? '',
+    widthMm: 58,
+    merchantCopy: opts.merchantCopy ?? true,
+    logger: opts.logger,
+  });
   receipts.attach(journal);
   return { db, clock, printer, queue, journal, receipts };
 }
