@@ -64,6 +64,7 @@ export function simulatedCardRead(): CardReadResult {
     entryMode: card.entryMode,
     panToken: panToken(card.pan),
     encryptedBlob: encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode }),
+    pinPolicy: card.pinPolicy,
   };
 }
 

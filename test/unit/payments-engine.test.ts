@@ -38,6 +38,7 @@ class FakeReader {
       entryMode: this.entryMode,
       panToken: this.panToken,
       encryptedBlob: Buffer.alloc(48, 3),
+      pinPolicy: 'LIMIT',
     });
   }
   async cancel(): Promise<void> {
