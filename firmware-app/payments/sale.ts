@@ -13,6 +13,7 @@ import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.j
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction, TxnPatch } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
+import { verifyAndAuthorize, type CardholderVerification, type CvmPort } from './cvm.js';
 import { decideOffline } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { retryAdvice } from './retry-advice.js';
@@ -294,7 +295,7 @@ export class PaymentEngine {
     }
     onProgress('card-read');
     try {
-      return await this.authorize(txn, card, onProgress);
+      return await verifyAndAuthorize(this.cvmPort(onProgress), txn, card, onProgress);
     } finally {
       this.phase = 'idle';
     }
@@ -315,8 +316,28 @@ export class PaymentEngine {
     );
   }
 
+  /** The PIN step (cvm.ts) drives the reader and this engine through this port. */
+  private cvmPort(onProgress: Progress): CvmPort {
+    const { db, journal, reader, link, logger, settings } = this.deps;
+    return {
+      ...{ db, journal, reader, link, logger, cvm: settings.cvm },
+      recordCard: (txn, card) => this.recordCard(txn, card),
+      authorize: (txn, card, verification) => this.authorize(txn, card, onProgress, verification),
+      interactive: () => {
+        this.phase = 'reading';
+        this.cancelRequested = false;
+        return { cashierCancelled: () => this.cancelRequested };
+      },
+    };
+  }
+
   /** `txn` is still `created`: its card_read commits with what the link state decides. */
-  private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
+  private async authorize(
+    txn: Transaction,
+    card: CardReadResult,
+    onProgress: Progress,
+    verification: CardholderVerification,
+  ): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     // Not ready (no connection, or connected but not signed on) means offline; a pending
@@ -336,7 +357,7 @@ export class PaymentEngine {
     // The link reports readiness synchronously and nothing awaits between here and the send,
     // so this check is the moment "nothing was sent" is known for certain. A connection just
     // given up as dead is not ready, so a sale rung then is decided offline at once.
-    if (!link.ready) return this.decideOffline(txn, card, onProgress);
+    if (!link.ready) return this.decideOffline(txn, card, onProgress, verification.pinRequired);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
@@ -361,6 +382,7 @@ export class PaymentEngine {
       entryMode: card.entryMode,
       expiry: card.expiry,
       encryptedBlob: card.encryptedBlob,
+      pin: verification.pin,
       batchNumber: sent.batchNumber,
     });
     this.phase = 'sent';
@@ -376,6 +398,7 @@ export class PaymentEngine {
           authCode: answer.authCode,
           rrn: answer.rrn,
           declineCode: approved ? null : answer.responseCode,
+          pinVerified: approved && verification.pin !== undefined,
         },
         { responseCode: answer.responseCode },
         'online_sent',
@@ -392,7 +415,7 @@ export class PaymentEngine {
         const pending = journal.apply(sent.id, { kind: 'TimedOut' }, { declineCode: code }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
+        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken, pinRequired: verification.pinRequired };
         const retry = retryAdvice(link.ready, () =>
           decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
         );
@@ -411,7 +434,7 @@ export class PaymentEngine {
    * The offline rules read the queue and the approval writes to it in one immediate
    * transaction, so the caps hold even if two decisions raced.
    */
-  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress): PaymentOutcome {
+  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress, pinRequired: boolean): PaymentOutcome {
     const { db, journal, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const decided = db
@@ -420,7 +443,7 @@ export class PaymentEngine {
         const now = clock.now();
         const decision = decideOffline(
           settings.offline,
-          { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken },
+          { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken, pinRequired },
           safExposure(db, settings.currency),
           now,
         );

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
-import type { CardReadResult, EntryMode } from '../../drivers/card-reader/types.js';
+import type { CardReadResult, EntryMode, PinResult } from '../../drivers/card-reader/types.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { LinkState } from '../../firmware-app/host/link.js';
@@ -28,6 +28,9 @@ class FakeReader {
   private pendingReject: ((e: Error) => void) | undefined;
   waitForCancel = false;
   async display(): Promise<void> {}
+  pin(): Promise<PinResult> {
+    return Promise.resolve({ bypassed: true });
+  }
   read(): Promise<CardReadResult> {
     if (this.fail) return Promise.reject(this.fail);
     if (this.waitForCancel) return new Promise((_, reject) => (this.pendingReject = reject));
@@ -105,6 +108,7 @@ beforeEach(() => {
     readTimeoutMs: 1000,
     responseTimeoutMs: 1000,
     offline,
+    cvm: { limits: { CHIP: 1_000_000, CTLS: 1_000_000, SWIPE: 1_000_000, MANUAL: 1_000_000 }, allowBypass: false, pinTimeoutMs: 1000, pinTries: 3 },
   };
   engine = new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings });
 });

@@ -151,6 +151,7 @@ describe('receipt layout', () => {
       rrn: null,
       responseCode: '51',
       declineCode: '51',
+      pinVerified: false,
       originalId: null,
       batchNumber: 1,
       createdAt: AT.getTime(),
