@@ -82,7 +82,8 @@ export async function verifyAndAuthorize(
       entry = await port.reader.pin(port.cvm.pinTimeoutMs);
     } catch (err) {
       const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
-      if (code === 'READER_CANCELLED') return endBeforeSend(port, current, card, 'cancelled', interaction.cashierCancelled() ? 'CASHIER_CANCELLED' : code);
+      if (code === 'READER_CANCELLED')
+        return endBeforeSend(port, current, card, 'cancelled', interaction.cashierCancelled() ? 'CASHIER_CANCELLED' : code);
       return endBeforeSend(port, current, card, 'declined_local', code);
     }
     if (entry.bypassed) {

@@ -14,7 +14,7 @@ import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundE
 import type { Journal, Transaction, TxnPatch } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
 import { verifyAndAuthorize, type CardholderVerification, type CvmPort } from './cvm.js';
-import { decideOffline } from './offline-rules.js';
+import { decideOffline, type OfflineCandidate } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { retryAdvice } from './retry-advice.js';
 import {
@@ -32,6 +32,11 @@ import {
 export * from './outcome.js';
 
 type Progress = (p: PaymentProgress) => void;
+
+/** What the offline rules judge of a payment. */
+function offlineCandidate(txn: Transaction, card: CardReadResult, pinRequired: boolean): OfflineCandidate {
+  return { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken, pinRequired };
+}
 
 /** Refund states that use up the original's refundable amount. */
 const REFUND_COUNTED: readonly TxnState[] = TXN_STATES.filter(refundHoldsAmount);
@@ -318,11 +323,11 @@ export class PaymentEngine {
 
   /** The PIN step (cvm.ts) drives the reader and this engine through this port. */
   private cvmPort(onProgress: Progress): CvmPort {
-    const { db, journal, reader, link, logger, settings } = this.deps;
     return {
-      ...{ db, journal, reader, link, logger, cvm: settings.cvm },
+      ...this.deps,
+      cvm: this.deps.settings.cvm,
       recordCard: (txn, card) => this.recordCard(txn, card),
-      authorize: (txn, card, verification) => this.authorize(txn, card, onProgress, verification),
+      authorize: (txn, card, cvm) => this.authorize(txn, card, onProgress, cvm),
       interactive: () => {
         this.phase = 'reading';
         this.cancelRequested = false;
@@ -336,7 +341,7 @@ export class PaymentEngine {
     txn: Transaction,
     card: CardReadResult,
     onProgress: Progress,
-    verification: CardholderVerification,
+    cvm: CardholderVerification,
   ): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
@@ -357,7 +362,7 @@ export class PaymentEngine {
     // The link reports readiness synchronously and nothing awaits between here and the send,
     // so this check is the moment "nothing was sent" is known for certain. A connection just
     // given up as dead is not ready, so a sale rung then is decided offline at once.
-    if (!link.ready) return this.decideOffline(txn, card, onProgress, verification.pinRequired);
+    if (!link.ready) return this.decideOffline(txn, card, onProgress, cvm.pinRequired);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
@@ -382,7 +387,7 @@ export class PaymentEngine {
       entryMode: card.entryMode,
       expiry: card.expiry,
       encryptedBlob: card.encryptedBlob,
-      pin: verification.pin,
+      pin: cvm.pin,
       batchNumber: sent.batchNumber,
     });
     this.phase = 'sent';
@@ -398,7 +403,7 @@ export class PaymentEngine {
           authCode: answer.authCode,
           rrn: answer.rrn,
           declineCode: approved ? null : answer.responseCode,
-          pinVerified: approved && verification.pin !== undefined,
+          pinVerified: approved && cvm.pin !== undefined,
         },
         { responseCode: answer.responseCode },
         'online_sent',
@@ -415,9 +420,8 @@ export class PaymentEngine {
         const pending = journal.apply(sent.id, { kind: 'TimedOut' }, { declineCode: code }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken, pinRequired: verification.pinRequired };
         const retry = retryAdvice(link.ready, () =>
-          decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
+          decideOffline(settings.offline, offlineCandidate(txn, card, cvm.pinRequired), safExposure(db, settings.currency), clock.now()),
         );
         return { ...paymentOutcome('reversal_pending', pending, code), retry };
       }
@@ -441,12 +445,7 @@ export class PaymentEngine {
       .transaction(() => {
         this.recordCard(txn, card);
         const now = clock.now();
-        const decision = decideOffline(
-          settings.offline,
-          { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken, pinRequired },
-          safExposure(db, settings.currency),
-          now,
-        );
+        const decision = decideOffline(settings.offline, offlineCandidate(txn, card, pinRequired), safExposure(db, settings.currency), now);
         if (!decision.approve) {
           // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
           const declined = journal.apply(

@@ -40,6 +40,7 @@ export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, cop
     declineText: result === 'DECLINED' && reasonCode ? explain(reasonCode).cashier[ctx.language] : undefined,
     notice: reversalNotice(txn.type, txn.state)?.[ctx.language],
     offline: isOfflineApproval(txn.state),
+    pinVerified: txn.pinVerified,
     copy,
     reprint,
     qr: ctx.eReceiptUrl ? `${ctx.eReceiptUrl}${txn.uuid}` : undefined,

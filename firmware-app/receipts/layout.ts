@@ -35,6 +35,8 @@ export interface ReceiptData {
   notice?: string;
   /** Approved offline, to be forwarded (store-and-forward): the merchant carries the risk until then. */
   offline?: boolean;
+  /** The host approved with the cardholder's PIN: the slip says so, and no signature is asked. */
+  pinVerified?: boolean;
   copy: ReceiptCopy;
   reprint?: boolean;
   /** E-receipt reference printed as a QR code. */
@@ -58,6 +60,7 @@ interface Labels {
   copy: Record<ReceiptCopy, string>;
   reprint: string;
   offline: string;
+  pinVerified: string;
 }
 
 /** "REPRINT" and "OFFLINE" stay in English on Chinese slips too: they are what staff and acquirers look for. */
@@ -79,6 +82,7 @@ const LABELS: Record<ReceiptLanguage, Labels> = {
     copy: { merchant: 'MERCHANT COPY', customer: 'CUSTOMER COPY' },
     reprint: '*** REPRINT ***',
     offline: 'OFFLINE',
+    pinVerified: 'PIN VERIFIED',
   },
   'zh-CN': {
     mid: '商户号',
@@ -97,6 +101,7 @@ const LABELS: Record<ReceiptLanguage, Labels> = {
     copy: { merchant: '商户存根', customer: '持卡人存根' },
     reprint: '*** 重打印 REPRINT ***',
     offline: '脱机交易 OFFLINE',
+    pinVerified: '密码已验证 PIN VERIFIED',
   },
 };
 
@@ -139,6 +144,7 @@ export function layoutReceipt(d: ReceiptData): ReceiptLine[] {
   lines.push({ kind: 'rule' });
   if (d.offline) lines.push({ kind: 'text', text: t.offline, align: 'center', bold: true });
   lines.push({ kind: 'text', text: t.result[d.result], align: 'center', bold: true, double: true });
+  if (d.pinVerified && d.result === 'APPROVED') lines.push({ kind: 'text', text: t.pinVerified, align: 'center' });
   if (d.declineText) lines.push({ kind: 'pair', left: t.reason, right: d.declineText });
   if (d.notice) lines.push({ kind: 'text', text: d.notice });
   if (d.qr) lines.push({ kind: 'blank' }, { kind: 'qr', data: d.qr });

@@ -108,7 +108,12 @@ beforeEach(() => {
     readTimeoutMs: 1000,
     responseTimeoutMs: 1000,
     offline,
-    cvm: { limits: { CHIP: 1_000_000, CTLS: 1_000_000, SWIPE: 1_000_000, MANUAL: 1_000_000 }, allowBypass: false, pinTimeoutMs: 1000, pinTries: 3 },
+    cvm: {
+      limits: { CHIP: 1_000_000, CTLS: 1_000_000, SWIPE: 1_000_000, MANUAL: 1_000_000 },
+      allowBypass: false,
+      pinTimeoutMs: 1000,
+      pinTries: 3,
+    },
   };
   engine = new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings });
 });
