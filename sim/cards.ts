@@ -33,7 +33,7 @@ export const TEST_CARDS: readonly TestCard[] = [
   { name: 'visa-chip', pan: '4111111111111111', expiry: '2812', entryMode: 'CHIP', pinPolicy: 'LIMIT', pin: PIN },
   { name: 'mc-contactless', pan: '5555555555554444', expiry: '2911', entryMode: 'CTLS', pinPolicy: 'LIMIT_BYPASS', pin: PIN },
   { name: 'unionpay-swipe', pan: '6250941006528599', expiry: '2710', entryMode: 'SWIPE', pinPolicy: 'LIMIT', pin: PIN },
-  { name: 'unionpay-debit', pan: '6222021000000005', expiry: '3006', entryMode: 'CHIP', pinPolicy: 'ALWAYS', pin: PIN },
+  { name: 'unionpay-debit', pan: '6222021000000013', expiry: '3006', entryMode: 'CHIP', pinPolicy: 'ALWAYS', pin: PIN },
   { name: 'visa-expired', pan: '4000056655665556', expiry: '2301', entryMode: 'CHIP', pinPolicy: 'LIMIT', pin: PIN },
   { name: 'mc-hotlisted', pan: '5105105105105100', expiry: '2812', entryMode: 'CHIP', hotListed: true, pinPolicy: 'LIMIT', pin: PIN },
   { name: 'unreadable', pan: '4012888888881881', expiry: '2812', entryMode: 'CHIP', unreadable: true, pinPolicy: 'LIMIT', pin: PIN },
