@@ -1,5 +1,4 @@
-import type { EntryMode } from '../../drivers/card-reader/types.js';
-import type { CardReadResult, PinResult } from '../../drivers/card-reader/types.js';
+import type { CardReadResult, EntryMode, PinResult } from '../../drivers/card-reader/types.js';
 import { isPosError } from '../../drivers/base/errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Db } from '../store/db.js';
@@ -22,8 +21,8 @@ export interface CvmSettings {
   pinTries: number;
 }
 
-/** Local decline codes of the PIN step (firmware-app/declines/catalog.ts). */
-export const PIN_DECLINE = { bypassRefused: 'PIN_REQUIRED' } as const;
+/** The local decline of a bypass the card or the configuration does not allow (firmware-app/declines/catalog.ts). */
+const BYPASS_REFUSED = 'PIN_REQUIRED';
 
 const WRONG_PIN = '55';
 
@@ -87,7 +86,7 @@ export async function verifyAndAuthorize(
       return endBeforeSend(port, current, card, 'declined_local', code);
     }
     if (entry.bypassed) {
-      if (!bypassAccepted(port.cvm, card)) return endBeforeSend(port, current, card, 'declined_local', PIN_DECLINE.bypassRefused);
+      if (!bypassAccepted(port.cvm, card)) return endBeforeSend(port, current, card, 'declined_local', BYPASS_REFUSED);
       log.info({ txn: current.id }, 'PIN bypassed; card and configuration allow it');
       return port.authorize(current, card, { pinRequired: true });
     }
