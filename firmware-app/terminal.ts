@@ -213,6 +213,7 @@ export class Terminal {
         readTimeoutMs: config.reader.readTimeoutMs,
         responseTimeoutMs: config.host.responseTimeoutMs,
         offline: config.offline,
+        cvm: config.cvm,
       },
       reversalFirst: new ReversalFirst(
         this.reversals,

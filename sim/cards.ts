@@ -18,16 +18,25 @@ export interface TestCard {
   unreadable?: boolean;
   /** The simulated host treats this card as reported lost/stolen. */
   hotListed?: boolean;
-  pinRequired?: boolean;
+  /** What the card asks for PIN verification (card-reader.md, READ answer `pinPolicy`). */
+  pinPolicy: PinPolicy;
+  /** The PIN the issuer (the simulated host) holds, and the one the cardholder types unless scripted. */
+  pin: string;
 }
 
+export type PinPolicy = 'LIMIT' | 'LIMIT_BYPASS' | 'ALWAYS';
+
+/** Every card of the deck has the PIN 1234 (documented in host-iso8583.md section 4.7). */
+const PIN = '1234';
+
 export const TEST_CARDS: readonly TestCard[] = [
-  { name: 'visa-chip', pan: '4111111111111111', expiry: '2812', entryMode: 'CHIP' },
-  { name: 'mc-contactless', pan: '5555555555554444', expiry: '2911', entryMode: 'CTLS' },
-  { name: 'unionpay-swipe', pan: '6250941006528599', expiry: '2710', entryMode: 'SWIPE' },
-  { name: 'visa-expired', pan: '4000056655665556', expiry: '2301', entryMode: 'CHIP' },
-  { name: 'mc-hotlisted', pan: '5105105105105100', expiry: '2812', entryMode: 'CHIP', hotListed: true },
-  { name: 'unreadable', pan: '4012888888881881', expiry: '2812', entryMode: 'CHIP', unreadable: true },
+  { name: 'visa-chip', pan: '4111111111111111', expiry: '2812', entryMode: 'CHIP', pinPolicy: 'LIMIT', pin: PIN },
+  { name: 'mc-contactless', pan: '5555555555554444', expiry: '2911', entryMode: 'CTLS', pinPolicy: 'LIMIT_BYPASS', pin: PIN },
+  { name: 'unionpay-swipe', pan: '6250941006528599', expiry: '2710', entryMode: 'SWIPE', pinPolicy: 'LIMIT', pin: PIN },
+  { name: 'unionpay-debit', pan: '6222021000000013', expiry: '3006', entryMode: 'CHIP', pinPolicy: 'ALWAYS', pin: PIN },
+  { name: 'visa-expired', pan: '4000056655665556', expiry: '2301', entryMode: 'CHIP', pinPolicy: 'LIMIT', pin: PIN },
+  { name: 'mc-hotlisted', pan: '5105105105105100', expiry: '2812', entryMode: 'CHIP', hotListed: true, pinPolicy: 'LIMIT', pin: PIN },
+  { name: 'unreadable', pan: '4012888888881881', expiry: '2812', entryMode: 'CHIP', unreadable: true, pinPolicy: 'LIMIT', pin: PIN },
 ];
 
 export const DEFAULT_CARD = 'visa-chip';

@@ -17,9 +17,11 @@ import { FrameError, enc64, encodeFrame, isEventSeq, parseFrame, type Frame } fr
 import { resolveReaderOptions, type ReaderOptions } from './options.js';
 import {
   ENTRY_MODES,
+  PIN_POLICIES,
   READER_KEYS,
   type CardReadResult,
   type EntryMode,
+  type PinPolicy,
   type PinResult,
   type ReaderEvent,
   type ReaderInfo,
@@ -46,7 +48,9 @@ export type ReaderLinkState = LinkState;
 /** Commands that wait for the cardholder; only these can be cancelled. */
 const INTERACTIVE = new Set(['READ', 'PIN']);
 const MASKED_PAN = /^(\d{6})\*{3,9}(\d{4})$/;
-const PIN_BLOCK_B64 = /^[A-Za-z0-9+/]{11}=$/;
+/** A 16-byte format 4 PIN block and a 12-byte KSN, as canonical base64. */
+const PIN_BLOCK_B64 = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+const KSN_B64 = /^[A-Za-z0-9+/]{16}$/;
 const DISPLAY_LINE_MAX_BYTES = 256;
 const FLUSH = '\r\n';
 
@@ -169,10 +173,13 @@ export class CardReaderClient extends EventEmitter {
 
   async pin(timeoutMs: number): Promise<PinResult> {
     requireTimeout('PIN', timeoutMs);
-    const [value = ''] = await this.command('PIN', [String(timeoutMs)], timeoutMs + this.options.interactiveMarginMs);
-    if (value === 'BYPASSED') return { bypassed: true };
-    if (!PIN_BLOCK_B64.test(value)) throw new ReaderProtocolError('PIN', 'PIN block is not 8 bytes of base64');
-    return { bypassed: false, pinBlock: Buffer.from(value, 'base64') };
+    const fields = await this.command('PIN', [String(timeoutMs)], timeoutMs + this.options.interactiveMarginMs);
+    const [value = '', ksn = ''] = fields;
+    if (value === 'BYPASSED' && fields.length === 1) return { bypassed: true };
+    if (fields.length !== 2) throw new ReaderProtocolError('PIN', `answer has ${fields.length} fields instead of 2`);
+    if (!PIN_BLOCK_B64.test(value)) throw new ReaderProtocolError('PIN', 'PIN block is not 16 bytes of base64');
+    if (!KSN_B64.test(ksn)) throw new ReaderProtocolError('PIN', 'KSN is not 12 bytes of base64');
+    return { bypassed: false, pinBlock: Buffer.from(value, 'base64'), ksn: Buffer.from(ksn, 'base64') };
   }
 
   /** Two lines for the cardholder (CJK allowed); each is cut at 256 bytes of UTF-8, on a character boundary. */
@@ -434,7 +441,7 @@ function fitUtf8(text: string): string {
  * refused with a `ReaderProtocolError` that names the problem, never the value.
  */
 export function parseReadResult(fields: string[]): CardReadResult {
-  const [maskedPan = '', expiry = '', entryMode = '', panToken = '', blob = ''] = fields;
+  const [maskedPan = '', expiry = '', entryMode = '', panToken = '', blob = '', pinPolicy = ''] = fields;
   const m = MASKED_PAN.exec(maskedPan);
   if (!m || maskedPan.length < 13 || maskedPan.length > 19)
     throw new ReaderProtocolError('READ', 'masked PAN is not BIN6 + masked digits + last four');
@@ -446,6 +453,7 @@ export function parseReadResult(fields: string[]): CardReadResult {
   }
   const encryptedBlob = Buffer.from(blob, 'base64');
   if (encryptedBlob.length < 29) throw new ReaderProtocolError('READ', 'encrypted card data is missing or too short');
-  if (fields.length !== 5) throw new ReaderProtocolError('READ', `answer has ${fields.length} fields instead of 5`);
-  return { maskedPan, last4: m[2]!, expiry, entryMode: entryMode as EntryMode, panToken, encryptedBlob };
+  if (!PIN_POLICIES.includes(pinPolicy as PinPolicy)) throw new ReaderProtocolError('READ', 'unknown PIN policy');
+  if (fields.length !== 6) throw new ReaderProtocolError('READ', `answer has ${fields.length} fields instead of 6`);
+  return { maskedPan, last4: m[2]!, expiry, entryMode: entryMode as EntryMode, panToken, encryptedBlob, pinPolicy: pinPolicy as PinPolicy };
 }

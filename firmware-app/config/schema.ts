@@ -183,6 +183,29 @@ export const configSchema = z
         hotListedTokens: z.array(z.string().regex(/^[0-9a-f]{16,128}$/, 'must be a hex PAN token')).default([]),
       })
       .prefault({}),
+    /** Cardholder verification by PIN (docs/protocols/card-reader.md section 7.2). Amounts in minor units of terminal.currency. */
+    cvm: z
+      .object({
+        /**
+         * Per entry mode, the largest sale approved without a PIN; above it the cardholder enters one (a card may ask at
+         * every amount). 100000 is 1000.00 CNY, the everyday limit for contactless without PIN or signature.
+         */
+        limits: z
+          .object({
+            CHIP: z.number().int().nonnegative().default(100_000),
+            CTLS: z.number().int().nonnegative().default(100_000),
+            SWIPE: z.number().int().nonnegative().default(100_000),
+            MANUAL: z.number().int().nonnegative().default(100_000),
+          })
+          .prefault({}),
+        /** The cardholder may skip PIN entry where the card allows it too; otherwise a bypass declines the sale. */
+        allowBypass: z.boolean().default(false),
+        /** How long the reader waits for the PIN. */
+        pinTimeoutMs: z.number().int().positive().default(30_000),
+        /** PIN entries per sale in all: a wrong PIN (55) is asked again until this many went to the host. */
+        pinTries: z.number().int().min(1).max(5).default(3),
+      })
+      .prefault({}),
     /** The store-and-forward forwarder that sends offline approvals as advices. */
     saf: z
       .object({

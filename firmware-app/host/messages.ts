@@ -5,7 +5,7 @@ import { fmtN, type IsoMessage } from './iso8583/packager.js';
 /** Field 3 processing codes. */
 export const PROCESSING_CODE = { sale: '000000', refund: '200000', void: '020000' } as const;
 
-/** Field 22 POS entry mode (PAN entry mode + PIN capability). */
+/** Field 22 POS entry mode (PAN entry mode + PIN capability: `1`, the reader's PIN pad and the engine's PIN step, host-iso8583.md 4.7). */
 export const ENTRY_MODE_CODE: Record<EntryMode, string> = { CHIP: '051', CTLS: '071', SWIPE: '901', MANUAL: '011' };
 
 export interface TerminalIdentity {
@@ -48,6 +48,8 @@ export interface FinancialRequest {
   encryptedBlob: Buffer;
   /** EMV data from a chip or contactless read (field 55). */
   iccData?: Buffer;
+  /** The reader's enciphered PIN block and its KSN (fields 52 and 53), as the reader gave them. */
+  pin?: { block: Buffer; ksn: Buffer };
   batchNumber: number;
 }
 
@@ -70,6 +72,10 @@ export function financialRequest(id: TerminalIdentity, r: FinancialRequest): Iso
     [49, CURRENCIES[r.currency].numeric],
     [60, fmtN(r.batchNumber, 6)],
   ]);
+  if (r.pin) {
+    fields.set(52, r.pin.block);
+    fields.set(53, r.pin.ksn);
+  }
   if (r.iccData && r.iccData.length > 0) fields.set(55, r.iccData);
   return { mti: '0200', fields: sortFields(fields) };
 }

@@ -24,6 +24,8 @@ export interface Transaction {
   rrn: string | null;
   responseCode: string | null;
   declineCode: string | null;
+  /** The host approved this sale with the cardholder's PIN (field 52): the slip says so and needs no signature. */
+  pinVerified: boolean;
   originalId: number | null;
   batchNumber: number;
   createdAt: number;
@@ -54,6 +56,7 @@ export type TxnPatch = Partial<
     | 'rrn'
     | 'responseCode'
     | 'declineCode'
+    | 'pinVerified'
   >
 >;
 
@@ -81,6 +84,7 @@ const COLUMN: Record<keyof TxnPatch, string> = {
   rrn: 'rrn',
   responseCode: 'response_code',
   declineCode: 'decline_code',
+  pinVerified: 'pin_verified',
 };
 
 interface Row {
@@ -101,6 +105,7 @@ interface Row {
   rrn: string | null;
   response_code: string | null;
   decline_code: string | null;
+  pin_verified: number;
   original_id: number | null;
   batch_number: number;
   created_at: number;
@@ -126,6 +131,7 @@ function fromRow(r: Row): Transaction {
     rrn: r.rrn,
     responseCode: r.response_code,
     declineCode: r.decline_code,
+    pinVerified: r.pin_verified === 1,
     originalId: r.original_id,
     batchNumber: r.batch_number,
     createdAt: r.created_at,
@@ -206,7 +212,7 @@ export class Journal {
       const values: unknown[] = [to, now];
       for (const [key, value] of Object.entries(patch) as [keyof TxnPatch, unknown][]) {
         sets.push(`${COLUMN[key]} = ?`);
-        values.push(value ?? null);
+        values.push(typeof value === 'boolean' ? Number(value) : (value ?? null));
       }
       const row = this.db
         .prepare<unknown[], Row>(`UPDATE transactions SET ${sets.join(', ')} WHERE id = ? RETURNING *`)

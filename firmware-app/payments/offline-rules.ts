@@ -29,6 +29,8 @@ export interface OfflineCandidate {
   amount: number;
   entryMode: EntryMode;
   panToken: string;
+  /** The card or the CVM limit asks for a PIN, which only the host can verify. */
+  pinRequired: boolean;
 }
 
 /** What the rules need to know about the queue of offline payments not yet forwarded. */
@@ -46,6 +48,7 @@ export const OFFLINE_DECLINE = {
   void: 'OFFLINE_VOID_NOT_ALLOWED',
   hotListed: 'HOT_LISTED_CARD',
   entryMode: 'OFFLINE_ENTRY_MODE',
+  pin: 'OFFLINE_PIN_REQUIRED',
   floorLimit: 'OFFLINE_FLOOR_LIMIT',
   count: 'OFFLINE_COUNT_LIMIT',
   totalAmount: 'OFFLINE_AMOUNT_LIMIT',
@@ -72,6 +75,8 @@ export function decideOffline(rules: OfflineRules, candidate: OfflineCandidate, 
   if (!rules.enabled) return decline(OFFLINE_DECLINE.disabled);
   if (rules.hotListedTokens.includes(candidate.panToken)) return decline(OFFLINE_DECLINE.hotListed);
   if (!rules.entryModes.includes(candidate.entryMode)) return decline(OFFLINE_DECLINE.entryMode, { entryMode: candidate.entryMode });
+  // Before the floor limit: a PIN cannot be verified offline at any amount, and its own reason tells the cashier so.
+  if (candidate.pinRequired) return decline(OFFLINE_DECLINE.pin);
   if (candidate.amount > rules.floorLimit)
     return decline(OFFLINE_DECLINE.floorLimit, { amount: candidate.amount, limit: rules.floorLimit });
   if (exposure.count + 1 > rules.maxCount) return decline(OFFLINE_DECLINE.count, { queued: exposure.count, limit: rules.maxCount });

@@ -1,10 +1,11 @@
-import type { CardReadResult } from '../../drivers/card-reader/types.js';
+import type { CardReadResult, PinResult } from '../../drivers/card-reader/types.js';
 import type { CurrencyCode } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
 import { reversalNotice } from '../declines/reversal-notice.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { LinkState } from '../host/link.js';
 import type { TerminalIdentity } from '../host/messages.js';
+import type { CvmSettings } from './cvm.js';
 import type { Transaction } from './journal.js';
 import type { OfflineRules } from './offline-rules.js';
 import type { RetryAdvice } from './retry-advice.js';
@@ -15,6 +16,7 @@ import type { RetryAdvice } from './retry-advice.js';
 export interface PaymentCardReader {
   read(input: { amount: number; currency: string; timeoutMs: number }): Promise<CardReadResult>;
   display(line1: string, line2?: string): Promise<void>;
+  pin(timeoutMs: number): Promise<PinResult>;
   cancel(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export interface PaymentSettings {
   readTimeoutMs: number;
   responseTimeoutMs: number;
   offline: OfflineRules;
+  cvm: CvmSettings;
 }
 
 export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local' | 'cancelled';
@@ -48,7 +51,7 @@ export interface PaymentOutcome {
   retry?: RetryAdvice;
 }
 
-export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
+export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'entering-pin' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
 
 /** The console and receipts speak of sales; refunds and voids report the same way. */
 export type SaleProgress = PaymentProgress;

@@ -13,7 +13,8 @@ import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.j
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction, TxnPatch } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
-import { decideOffline } from './offline-rules.js';
+import { verifyAndAuthorize, type CardholderVerification, type CvmPort } from './cvm.js';
+import { decideOffline, type OfflineCandidate } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { retryAdvice } from './retry-advice.js';
 import {
@@ -31,6 +32,11 @@ import {
 export * from './outcome.js';
 
 type Progress = (p: PaymentProgress) => void;
+
+/** What the offline rules judge of a payment. */
+function offlineCandidate(txn: Transaction, card: CardReadResult, pinRequired: boolean): OfflineCandidate {
+  return { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken, pinRequired };
+}
 
 /** Refund states that use up the original's refundable amount. */
 const REFUND_COUNTED: readonly TxnState[] = TXN_STATES.filter(refundHoldsAmount);
@@ -294,7 +300,7 @@ export class PaymentEngine {
     }
     onProgress('card-read');
     try {
-      return await this.authorize(txn, card, onProgress);
+      return await verifyAndAuthorize(this.cvmPort(onProgress), txn, card, onProgress);
     } finally {
       this.phase = 'idle';
     }
@@ -315,8 +321,28 @@ export class PaymentEngine {
     );
   }
 
+  /** The PIN step (cvm.ts) drives the reader and this engine through this port. */
+  private cvmPort(onProgress: Progress): CvmPort {
+    return {
+      ...this.deps,
+      cvm: this.deps.settings.cvm,
+      recordCard: (txn, card) => this.recordCard(txn, card),
+      authorize: (txn, card, cvm) => this.authorize(txn, card, onProgress, cvm),
+      interactive: () => {
+        this.phase = 'reading';
+        this.cancelRequested = false;
+        return { cashierCancelled: () => this.cancelRequested };
+      },
+    };
+  }
+
   /** `txn` is still `created`: its card_read commits with what the link state decides. */
-  private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
+  private async authorize(
+    txn: Transaction,
+    card: CardReadResult,
+    onProgress: Progress,
+    cvm: CardholderVerification,
+  ): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     // Not ready (no connection, or connected but not signed on) means offline; a pending
@@ -336,7 +362,7 @@ export class PaymentEngine {
     // The link reports readiness synchronously and nothing awaits between here and the send,
     // so this check is the moment "nothing was sent" is known for certain. A connection just
     // given up as dead is not ready, so a sale rung then is decided offline at once.
-    if (!link.ready) return this.decideOffline(txn, card, onProgress);
+    if (!link.ready) return this.decideOffline(txn, card, onProgress, cvm.pinRequired);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
@@ -361,6 +387,7 @@ export class PaymentEngine {
       entryMode: card.entryMode,
       expiry: card.expiry,
       encryptedBlob: card.encryptedBlob,
+      pin: cvm.pin,
       batchNumber: sent.batchNumber,
     });
     this.phase = 'sent';
@@ -376,6 +403,7 @@ export class PaymentEngine {
           authCode: answer.authCode,
           rrn: answer.rrn,
           declineCode: approved ? null : answer.responseCode,
+          pinVerified: approved && cvm.pin !== undefined,
         },
         { responseCode: answer.responseCode },
         'online_sent',
@@ -392,9 +420,8 @@ export class PaymentEngine {
         const pending = journal.apply(sent.id, { kind: 'TimedOut' }, { declineCode: code }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
         const retry = retryAdvice(link.ready, () =>
-          decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
+          decideOffline(settings.offline, offlineCandidate(txn, card, cvm.pinRequired), safExposure(db, settings.currency), clock.now()),
         );
         return { ...paymentOutcome('reversal_pending', pending, code), retry };
       }
@@ -411,19 +438,14 @@ export class PaymentEngine {
    * The offline rules read the queue and the approval writes to it in one immediate
    * transaction, so the caps hold even if two decisions raced.
    */
-  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress): PaymentOutcome {
+  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress, pinRequired: boolean): PaymentOutcome {
     const { db, journal, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const decided = db
       .transaction(() => {
         this.recordCard(txn, card);
         const now = clock.now();
-        const decision = decideOffline(
-          settings.offline,
-          { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken },
-          safExposure(db, settings.currency),
-          now,
-        );
+        const decision = decideOffline(settings.offline, offlineCandidate(txn, card, pinRequired), safExposure(db, settings.currency), now);
         if (!decision.approve) {
           // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
           const declined = journal.apply(

@@ -22,7 +22,6 @@ export interface ReceiptContext {
 export interface SlipFacts {
   operator?: string | null;
   pinVerified?: boolean | null;
-  cvm?: string | null;
 }
 
 /** What the slip says: the transaction as the journal knows it now. */
@@ -65,7 +64,7 @@ export function receiptForTransaction(txn: Transaction & SlipFacts, ctx: Receipt
     notice: reversalNotice(txn.type, txn.state)?.[ctx.language],
     offline: isOfflineApproval(txn.state),
     unreferenced: txn.type === 'refund' && txn.originalId === null,
-    pinVerified: txn.pinVerified === true || txn.cvm === 'pin',
+    pinVerified: txn.pinVerified === true,
     copy,
     reprint,
     // The e-receipt is a record of a payment; a decline has none to show.

@@ -120,16 +120,16 @@ export function layoutReceipt(d: ReceiptData): ReceiptLine[] {
   lines.push({ kind: 'text', text: t.result[d.result], align: 'center', bold: true, double: true });
   if (d.declineText) lines.push({ kind: 'pair', left: t.reason, right: d.declineText });
   if (d.notice) lines.push({ kind: 'text', text: d.notice });
-  if (d.copy === 'merchant' && d.result === 'APPROVED') {
-    if (d.pinVerified) lines.push({ kind: 'text', text: t.pinVerified });
-    else
-      lines.push(
-        { kind: 'text', text: t.signature },
-        { kind: 'blank' },
-        { kind: 'blank' },
-        { kind: 'rule' },
-        { kind: 'text', text: t.acknowledgement },
-      );
+  // Both copies say a PIN was verified; only the merchant's asks for a signature otherwise.
+  if (d.result === 'APPROVED' && d.pinVerified) lines.push({ kind: 'text', text: t.pinVerified });
+  else if (d.copy === 'merchant' && d.result === 'APPROVED') {
+    lines.push(
+      { kind: 'text', text: t.signature },
+      { kind: 'blank' },
+      { kind: 'blank' },
+      { kind: 'rule' },
+      { kind: 'text', text: t.acknowledgement },
+    );
   }
   if (d.qr && d.result !== 'DECLINED') lines.push({ kind: 'blank' }, { kind: 'qr', data: d.qr });
   lines.push({ kind: 'blank' }, { kind: 'text', text: t.copy[d.copy], align: 'center' });

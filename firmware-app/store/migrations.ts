@@ -234,6 +234,14 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `,
   },
+  {
+    name: 'transactions.pin_verified: the host approved the sale with the cardholder PIN',
+    // The slip says "PIN verified" and drops the signature line from this flag; 0 for every
+    // payment before it, none of which carried a PIN.
+    sql: `
+    ALTER TABLE transactions ADD COLUMN pin_verified INTEGER NOT NULL DEFAULT 0 CHECK (pin_verified IN (0, 1));
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}

@@ -10,6 +10,7 @@ import { t as cashierText } from './cashier/strings.js';
 const PROGRESS: Record<SaleProgress, string> = {
   'waiting-for-card': 'Waiting for card...',
   'card-read': 'Card read.',
+  'entering-pin': 'Customer entering PIN...',
   'sending-pending-reversal': 'Sending pending reversal...',
   'waiting-for-host': 'Waiting for host...',
   done: '',

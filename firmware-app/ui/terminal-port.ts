@@ -17,7 +17,8 @@ export interface StatusSnapshot {
 }
 
 /** Steps of a long operation the cashier is shown while it runs. */
-export type Progress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'printing' | 'done';
+export type Progress =
+  'waiting-for-card' | 'card-read' | 'entering-pin' | 'sending-pending-reversal' | 'waiting-for-host' | 'printing' | 'done';
 
 export interface TxnView {
   id: number;

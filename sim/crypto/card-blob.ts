@@ -17,7 +17,7 @@ const HEADER_BYTES = 1 + KSN_BYTES;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** The plaintext that keeps a READ answer within the 1024-byte frame (card-reader.md section 7). */
-const MAX_PLAINTEXT_BYTES = 640;
+const MAX_PLAINTEXT_BYTES = 631;
 
 export type EntryMode = 'CHIP' | 'CTLS' | 'SWIPE' | 'MANUAL';
 

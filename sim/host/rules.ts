@@ -1,6 +1,7 @@
 import { decryptCardData, TEST_CARDS, type CardPlaintext } from '../cards.js';
 import { answerMti, type WireMessage, type WireValue } from './codec.js';
 import { HostLedger, type LedgerKind } from './ledger.js';
+import { IssuerPins } from './pin-check.js';
 
 /** Requests are scripted per class; a repeat (0221, 0401) shares its original's script. */
 export type HostMtiClass = '0200' | '0220' | '0400' | '0500' | '0800';
@@ -71,6 +72,7 @@ export function classOf(mti: string): HostMtiClass | undefined {
  */
 export class AcquirerRules {
   readonly ledger = new HostLedger();
+  private readonly pins = new IssuerPins();
   private rrnCounter = 0;
   private authCounter = 0;
 
@@ -136,11 +138,13 @@ export class AcquirerRules {
     }
   }
 
-  /** The issuer's decision from the card and amount, when no script overrides it. */
-  private decide(card: CardPlaintext | undefined, amount: number): string {
+  /** The issuer's decision from the card, its PIN (fields 52 and 53 of a 0200) and the amount, when no script overrides it. */
+  private decide(card: CardPlaintext | undefined, amount: number, pinMsg?: WireMessage): string {
     if (!card) return '30';
     if (TEST_CARDS.find((c) => c.pan === card.pan)?.hotListed) return '43';
     if (card.expiry < (this.options.currentYymm ?? yymmNow)()) return '54';
+    const pin = pinMsg && this.pins.verify(card.pan, pinMsg.fields.get(52), pinMsg.fields.get(53));
+    if (pin !== undefined && pin !== '00') return pin;
     if (amount <= 0) return '13';
     if (this.options.approveUpTo !== undefined && amount > this.options.approveUpTo) return '51';
     return '00';
@@ -158,8 +162,8 @@ export class AcquirerRules {
     const card = this.card(msg);
     const amount = Number(text(msg, 4));
     const lateAfterReversal = this.ledger.hasOrphanReversal(tid, stan);
-    const code = lateAfterReversal ? '12' : (forced ?? this.decide(card, amount));
     const kind: LedgerKind = text(msg, 3) === '200000' ? 'refund' : 'sale';
+    const code = lateAfterReversal ? '12' : (forced ?? this.decide(card, amount, kind === 'sale' ? msg : undefined));
     return this.postAndAnswer(msg, { kind, code, last4: card?.pan.slice(-4) ?? '', originalStan: null });
   }
 

@@ -26,7 +26,7 @@ export const READER_FAULT_USAGE = `Card reader behaviour and faults:
   --reader-delay MS         every answer waits MS milliseconds
   --reader-no-card          no card is ever presented (READ answers ERR,TIMEOUT)
   --reader-cancel           the cardholder presses cancel at every READ
-  --pin PIN|bypass          what the cardholder does at every PIN (default: bypass; 1234 if the card requires a PIN)
+  --pin PIN|bypass          what the cardholder does at every PIN (default: the card's own PIN, 1234)
   --unplug-after MS         the reader's pty vanishes MS after start
   --replug-after MS         and comes back (same path) MS after the unplug`;
 

@@ -7,8 +7,8 @@ import { ReaderWire } from './wire.js';
 import { cardByName, DEFAULT_CARD, maskPan, panToken, type TestCard } from '../cards.js';
 import { sealCardBlob } from '../crypto/card-blob.js';
 import { DukptDevice } from '../crypto/dukpt.js';
+import { encipherPinBlock4 } from '../crypto/pin-block-4.js';
 import { TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../crypto/test-keys.js';
-import { encryptPinBlock } from './pin-block.js';
 
 export interface ReaderSimOptions {
   /** The simulator's end of the pty pair. */
@@ -67,6 +67,8 @@ export class ReaderSim extends EventEmitter {
   readonly naksSent: string[] = [];
   /** Every NAK the terminal sent this reader, by reason. */
   readonly naksReceived: string[] = [];
+  /** Every enciphered PIN block and its KSN this reader sent: what the leak scan looks for in the terminal's artefacts. */
+  readonly pinBlocksSent: { block: Buffer; ksn: Buffer }[] = [];
   tapDelayMs: number;
   autoPresent: boolean;
 
@@ -129,7 +131,7 @@ export class ReaderSim extends EventEmitter {
     this.cardActions.push({ nothing: true });
   }
 
-  /** The next PIN: the cardholder types these digits (4-12); the answer is the encrypted PIN block. */
+  /** The next PIN: the cardholder types these digits (4-12); the answer is the enciphered PIN block and its KSN. */
   enterPin(pin: string): void {
     this.pinActions.push({ pin });
   }
@@ -385,7 +387,7 @@ export class ReaderSim extends EventEmitter {
     }
     this.lastCard = card;
     const blob = sealCardBlob(this.dukpt, { pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
-    this.ok(req, line, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64')]);
+    this.ok(req, line, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64'), card.pinPolicy]);
     this.emit('card-read', card.name);
   }
 
@@ -395,7 +397,7 @@ export class ReaderSim extends EventEmitter {
       return;
     }
     const card = this.lastCard;
-    const action: PinAction = this.pinActions.shift() ?? (card.pinRequired ? { pin: '1234' } : { bypass: true });
+    const action: PinAction = this.pinActions.shift() ?? { pin: card.pin };
     const delay = 'nothing' in action ? Number(req.fields[0]) : this.tapDelayMs;
     const timer = setTimeout(() => this.finishPin(action), delay);
     timer.unref();
@@ -411,6 +413,14 @@ export class ReaderSim extends EventEmitter {
     if ('nothing' in action) this.err(req, line, 'TIMEOUT');
     else if ('cancel' in action) this.err(req, line, 'CANCELLED');
     else if ('bypass' in action) this.ok(req, line, ['BYPASSED']);
-    else this.ok(req, line, [encryptPinBlock(action.pin, this.lastCard!.pan).toString('base64')]);
+    else this.ok(req, line, this.encipherPin(action.pin, this.lastCard!.pan));
+  }
+
+  /** Card-reader.md section 7.2: a new KSN for every PIN entry, its PIN key, a format 4 block. */
+  private encipherPin(pin: string, pan: string): string[] {
+    const ksn = this.dukpt.nextKsn();
+    const block = encipherPinBlock4(this.dukpt.workingKey(ksn, 'pinEncryption'), pin, pan);
+    this.pinBlocksSent.push({ block, ksn });
+    return [block.toString('base64'), ksn.toString('base64')];
   }
 }

@@ -90,6 +90,7 @@ export async function durableAccept(workDir: string): Promise<DurableAcceptResul
       readTimeoutMs: config.reader.readTimeoutMs,
       responseTimeoutMs: config.host.responseTimeoutMs,
       offline: config.offline,
+      cvm: config.cvm,
     },
   });
   const dbFile = join(dataDir, 'pos-companion.db');

@@ -64,6 +64,7 @@ export function simulatedCardRead(): CardReadResult {
     entryMode: card.entryMode,
     panToken: panToken(card.pan),
     encryptedBlob: encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode }),
+    pinPolicy: card.pinPolicy,
   };
 }
 
@@ -72,6 +73,7 @@ export function instantReader(card: CardReadResult): PaymentCardReader {
   return {
     read: () => Promise.resolve(card),
     display: () => Promise.resolve(),
+    pin: () => Promise.resolve({ bypassed: true }),
     cancel: () => Promise.resolve(),
   };
 }

@@ -15,11 +15,14 @@ import { TerminalProcess, writeSimConfig } from '../support/terminal-process.js'
  * (approved, declined, hot-listed, unreadable, offline and forwarded, reversed), a
  * technician session over the control socket (card-read test, queues, logs, backup,
  * diagnostics bundle), then every artefact it left is searched for every test PAN, track
- * data and the PINs: log files, database with WAL and backups, receipts (text and raw
+ * data, the PINs, every PIN block and its KSN, and the keys: log files, database with WAL and backups, receipts (text and raw
  * ESC/POS bytes), TMS events, the bundle, the control-socket traffic and the console.
  */
 
 const TECH_PIN = '739154';
+/** The deck's cardholder PIN, and a wrong one typed before it. */
+const CARD_PINS = ['1234', '8642'] as const;
+const WRONG_PIN = CARD_PINS[1];
 
 /** A request/answer conversation over the control socket, every byte kept. */
 async function controlSession(socketPath: string, calls: [string, unknown[]][]): Promise<{ raw: string; results: Map<string, unknown> }> {
@@ -80,6 +83,13 @@ describe('card-data leak scan of every artefact', () => {
     expect(found([{ name: 'track 1', bytes: '%B4000056655665556^DOE/JANE^2301' }])).toContain('track 1 visa-expired');
     expect(found([{ name: 'event', bytes: '{"pin":"8642"}' }])).toEqual(['PIN next to "pin"']);
     expect(found([{ name: 'pin block', bytes: Buffer.from('048642FFFFFFFFFF', 'hex') }])).toEqual(['PIN field (ISO 9564 format 0)']);
+    expect(found([{ name: 'pin field 4', bytes: Buffer.from('448642AAAAAAAAAA', 'hex') }])).toEqual(['PIN field (ISO 9564 format 4)']);
+    const sent = { block: Buffer.from('64CE3DD1385615AC87B5295121C42BA5', 'hex'), ksn: Buffer.from('123456789012345600000003', 'hex') };
+    const fields = '{"f52":"64ce3dd1385615ac87b5295121c42ba5","f53":"EjRWeJASNFYAAAAD"}';
+    expect(scanForCardData([{ name: 'log', bytes: fields }], cardNeedles([], [sent])).leaks.map((l) => l.label)).toEqual([
+      'PIN block 1 (hex)',
+      'PIN block 1 KSN (base64)',
+    ]);
     expect(found([{ name: 'key dump', bytes: 'bdk=FEDCBA9876543210F1F1F1F1F1F1F1F1 k=a35c412efd41fdb98b69797c02dcd08f' }])).toEqual([
       'BDK (HEX)',
       'data key 1 (hex)',
@@ -125,6 +135,9 @@ describe('card-data leak scan of every artefact', () => {
         await terminal.waitFor(/(?:APPROVED|DECLINED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, 30_000, from);
       };
       for (const card of TEST_CARDS) await sale('15.00', card.name);
+      // Over the CVM limit: a wrong PIN, then the right one, each block under its own KSN.
+      sim.reader.enterPin(WRONG_PIN);
+      await sale('1500.00', 'visa-chip');
       sim.host.queue({ type: 'decline', code: '51' });
       await sale('16.00');
       sim.host.queue({ type: 'drop' });
@@ -204,8 +217,9 @@ describe('card-data leak scan of every artefact', () => {
           { name: 'console stdout', bytes: terminal.stdout },
           { name: 'console stderr', bytes: terminal.stderr },
         ],
-        cardNeedles([TECH_PIN]),
+        cardNeedles([TECH_PIN, ...CARD_PINS], sim.reader.pinBlocksSent),
       );
+      expect(sim.reader.pinBlocksSent.length).toBeGreaterThanOrEqual(3);
       expect(statSync(join(live, 'pos-companion.db-wal')).size).toBeGreaterThan(0);
       expect(
         scanned.filter((f) => /pos-companion\.db(-wal)?$|\.log$|diagnostics-.*\.json$|backups\/.*\.db$/.test(f)).length,

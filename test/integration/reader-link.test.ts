@@ -9,7 +9,9 @@ import type { ReaderOptions } from '../../drivers/card-reader/options.js';
 import type { ReaderEvent } from '../../drivers/card-reader/types.js';
 import { decryptCardData } from '../../sim/cards.js';
 import { PtyPair } from '../../sim/pty.js';
-import { decryptPinBlock } from '../../sim/reader/pin-block.js';
+import { workingKeyFromBdk } from '../../sim/crypto/dukpt.js';
+import { decipherPinBlock4 } from '../../sim/crypto/pin-block-4.js';
+import { TEST_BDK } from '../../sim/crypto/test-keys.js';
 import { ReaderSim } from '../../sim/reader/reader-sim.js';
 
 /** Shortened so the stories below run in seconds; the waits in the tests are far longer. */
@@ -240,15 +242,19 @@ describe('cancel mid-read over a real pty', () => {
 });
 
 describe('PIN entry over a real pty', () => {
-  it('returns the encrypted PIN block the host can open, or BYPASSED, with no KEY events', async () => {
+  it('returns a format 4 PIN block under a fresh DUKPT PIN key that the host opens with the BDK and the KSN, or BYPASSED, with no KEY events', async () => {
     reader.presentCard('visa-chip');
     await client.read(sale);
     reader.enterPin('4321');
     const entered = await client.pin(10_000);
     expect(entered.bypassed).toBe(false);
     if (entered.bypassed) return;
-    expect(entered.pinBlock).toHaveLength(8);
-    expect(decryptPinBlock(entered.pinBlock, '4111111111111111')).toBe('4321');
+    expect(entered.pinBlock).toHaveLength(16);
+    expect(decipherPinBlock4(workingKeyFromBdk(TEST_BDK, entered.ksn, 'pinEncryption'), entered.pinBlock, '4111111111111111')).toBe('4321');
+    reader.enterPin('4321');
+    const again = await client.pin(10_000);
+    // The same PIN again: another KSN, so another key and another block.
+    expect(again.bypassed === false && !again.ksn.equals(entered.ksn) && !again.pinBlock.equals(entered.pinBlock)).toBe(true);
     reader.bypassPin();
     expect(await client.pin(10_000)).toEqual({ bypassed: true });
     reader.cancelPin();

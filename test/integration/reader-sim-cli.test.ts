@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { CardReaderClient } from '../../drivers/card-reader/client.js';
 import { ReaderDisconnectedError } from '../../drivers/card-reader/errors.js';
-import { decryptPinBlock } from '../../sim/reader/pin-block.js';
+import { workingKeyFromBdk } from '../../sim/crypto/dukpt.js';
+import { decipherPinBlock4 } from '../../sim/crypto/pin-block-4.js';
+import { TEST_BDK } from '../../sim/crypto/test-keys.js';
 import { REPO } from '../support/terminal-process.js';
 
 const WAIT_MS = 20_000;
@@ -49,7 +51,9 @@ describe('npm run sim: reader flags', () => {
     const card = await client.read({ amount: 100, currency: 'CNY', timeoutMs: 10_000 });
     expect(card.last4).toBe('1111');
     const pin = await client.pin(10_000);
-    expect(pin.bypassed === false && decryptPinBlock(pin.pinBlock, '4111111111111111')).toBe('4321');
+    expect(
+      pin.bypassed === false && decipherPinBlock4(workingKeyFromBdk(TEST_BDK, pin.ksn, 'pinEncryption'), pin.pinBlock, '4111111111111111'),
+    ).toBe('4321');
 
     const deadline = Date.now() + WAIT_MS;
     while (!states.includes('disconnected') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

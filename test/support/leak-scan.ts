@@ -20,14 +20,21 @@ export interface Leak {
 /** An artefact to scan: a file or folder on disk, or bytes captured in memory (receipts, socket output). */
 export type Artefact = { path: string } | { name: string; bytes: Buffer | string };
 
+/** An enciphered PIN block and its KSN as the simulated reader sent them (`ReaderSim.pinBlocksSent`). */
+export interface SentPinBlock {
+  block: Buffer;
+  ksn: Buffer;
+}
+
 /**
  * Every simulator test PAN in the encodings card data travels in: ASCII digits, UTF-16
  * (some loggers), packed BCD (ISO 8583 field 2 and EMV tag 5A), and each card's track-2
  * equivalent (`PAN=YYMM` / `PAN D YYMM`) and track-1 (`%B PAN^`) forms; and any PIN given,
- * as digits next to a PIN-ish key and as an ISO 9564 format-0 PIN field; and the
- * simulator's keys (keyNeedles).
+ * as digits next to a PIN-ish key and as an ISO 9564 format-0 and format-4 PIN field; every
+ * PIN block the reader sent and the KSN it travelled with, raw, in hex and in base64; and
+ * the simulator's keys (keyNeedles).
  */
-export function cardNeedles(pins: readonly string[] = []): Needle[] {
+export function cardNeedles(pins: readonly string[] = [], pinBlocks: readonly SentPinBlock[] = []): Needle[] {
   const needles: Needle[] = [];
   for (const card of TEST_CARDS) {
     const { pan, expiry } = card;
@@ -43,13 +50,31 @@ export function cardNeedles(pins: readonly string[] = []): Needle[] {
       label: 'PIN field (ISO 9564 format 0)',
       bytes: Buffer.from(`0${pin.length.toString(16)}${pin}`.padEnd(16, 'F'), 'hex'),
     });
+    needles.push({
+      label: 'PIN field (ISO 9564 format 4)',
+      bytes: Buffer.from(`4${pin.length.toString(16)}${pin}`.padEnd(16, 'A'), 'hex'),
+    });
     for (const key of ['pin', 'PIN', 'Pin']) {
       for (const form of [`"${key}":"${pin}"`, `"${key}": "${pin}"`, `${key}=${pin}`, `${key}: ${pin}`, `"${key}":${pin}`]) {
         needles.push({ label: `PIN next to "${key}"`, bytes: Buffer.from(form, 'ascii') });
       }
     }
   }
-  return [...needles, ...keyNeedles()];
+  const sent = pinBlocks.flatMap(({ block, ksn }, i): [string, Buffer][] => [
+    [`PIN block ${i + 1}`, block],
+    [`PIN block ${i + 1} KSN`, ksn],
+  ]);
+  return [...needles, ...encodings(sent), ...keyNeedles()];
+}
+
+/** Each value raw, in hex (both cases) and in base64. */
+function encodings(values: readonly [string, Buffer][]): Needle[] {
+  return values.flatMap(([label, key]) => [
+    { label, bytes: key },
+    { label: `${label} (hex)`, bytes: Buffer.from(key.toString('hex'), 'ascii') },
+    { label: `${label} (HEX)`, bytes: Buffer.from(key.toString('hex').toUpperCase(), 'ascii') },
+    { label: `${label} (base64)`, bytes: Buffer.from(key.toString('base64'), 'ascii') },
+  ]);
 }
 
 /** Transactions per simulated reader whose working keys are searched for; a run uses fewer. */
@@ -71,12 +96,7 @@ function keyNeedles(): Needle[] {
     keys.push([`data key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'dataEncrypt')]);
     keys.push([`PIN key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'pinEncryption')]);
   }
-  return keys.flatMap(([label, key]) => [
-    { label, bytes: key },
-    { label: `${label} (hex)`, bytes: Buffer.from(key.toString('hex'), 'ascii') },
-    { label: `${label} (HEX)`, bytes: Buffer.from(key.toString('hex').toUpperCase(), 'ascii') },
-    { label: `${label} (base64)`, bytes: Buffer.from(key.toString('base64'), 'ascii') },
-  ]);
+  return encodings(keys);
 }
 
 /** Luhn check, to tell a card number from any other long digit run. */

@@ -16,7 +16,7 @@ const answer = (seq: string, command: string, ...fields: string[]) => wire({ seq
 const damaged = (text: string) => text.slice(0, -3) + (text[text.length - 3] === '0' ? '1' : '0') + '\r\n';
 const TOKEN = 'ab'.repeat(32);
 const BLOB = Buffer.alloc(60, 7).toString('base64');
-const READ_OK = ['OK', '411111******1111', '2812', 'CHIP', TOKEN, BLOB];
+const READ_OK = ['OK', '411111******1111', '2812', 'CHIP', TOKEN, BLOB, 'ALWAYS'];
 
 async function rig(options: Partial<ReaderOptions> = {}) {
   const ports = fakePortFactory();
@@ -125,21 +125,26 @@ describe('CardReaderClient: commands and answers', () => {
     expect(`${err.message} ${JSON.stringify((err as ReaderCommandError).details)}`).not.toContain('4111111111111111');
   });
 
-  it('returns an encrypted PIN block or BYPASSED', async () => {
+  it('returns the enciphered format 4 PIN block with its KSN, or BYPASSED; refuses an 8-byte block or a block without KSN', async () => {
     const { client, nth, feed } = await rig();
-    const block = Buffer.from('0123456789abcdef', 'hex');
+    const block = Buffer.from('64CE3DD1385615AC87B5295121C42BA5', 'hex');
+    const ksn = Buffer.from('123456789012345600000003', 'hex');
     const p1 = handled(client.pin(30000));
     await nth(1);
-    feed(answer('1', 'PIN', 'OK', block.toString('base64')));
-    expect(await p1).toEqual({ bypassed: false, pinBlock: block });
+    feed(answer('1', 'PIN', 'OK', block.toString('base64'), ksn.toString('base64')));
+    expect(await p1).toEqual({ bypassed: false, pinBlock: block, ksn });
     const p2 = handled(client.pin(30000));
     await nth(2);
     feed(answer('2', 'PIN', 'OK', 'BYPASSED'));
     expect(await p2).toEqual({ bypassed: true });
     const p3 = handled(client.pin(30000));
     await nth(3);
-    feed(answer('3', 'PIN', 'OK', Buffer.alloc(9).toString('base64')));
+    feed(answer('3', 'PIN', 'OK', Buffer.alloc(8).toString('base64'), ksn.toString('base64')));
     expect(await rejection(p3)).toMatchObject({ code: 'READER_PROTOCOL' });
+    const p4 = handled(client.pin(30000));
+    await nth(4);
+    feed(answer('4', 'PIN', 'OK', block.toString('base64')));
+    expect(await rejection(p4)).toMatchObject({ code: 'READER_PROTOCOL' });
   });
 
   it('refuses requests the protocol cannot carry without sending them', async () => {

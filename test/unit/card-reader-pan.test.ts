@@ -9,17 +9,18 @@ import { encryptCardData, maskPan, panToken, TEST_CARDS } from '../../sim/cards.
  * Exactly the fields a READ hands to firmware-app. Adding a field to CardReadResult breaks
  * the build here (a missing key), so a new field is a reviewed decision, not an accident.
  */
-const READ_RESULT_FIELDS: Record<keyof CardReadResult, 'masked' | 'last4' | 'expiry' | 'mode' | 'hash' | 'ciphertext'> = {
+const READ_RESULT_FIELDS: Record<keyof CardReadResult, 'masked' | 'last4' | 'expiry' | 'mode' | 'hash' | 'ciphertext' | 'policy'> = {
   maskedPan: 'masked',
   last4: 'last4',
   expiry: 'expiry',
   entryMode: 'mode',
   panToken: 'hash',
   encryptedBlob: 'ciphertext',
+  pinPolicy: 'policy',
 };
 
 function answerFor(pan: string, expiry = '2812', mode = 'CHIP'): string[] {
-  return [maskPan(pan), expiry, mode, panToken(pan), encryptCardData({ pan, expiry, entryMode: 'CHIP' }).toString('base64')];
+  return [maskPan(pan), expiry, mode, panToken(pan), encryptCardData({ pan, expiry, entryMode: 'CHIP' }).toString('base64'), 'LIMIT'];
 }
 
 function refusal(fields: string[]): ReaderProtocolError {

@@ -14,7 +14,7 @@ const frameText = fc.oneof(
     encodeFrame({
       seq: '1',
       command: 'READ',
-      fields: ['OK', '411111******1111', '2812', 'CHIP', 'ab'.repeat(32), Buffer.alloc(40).toString('base64')],
+      fields: ['OK', '411111******1111', '2812', 'CHIP', 'ab'.repeat(32), Buffer.alloc(40).toString('base64'), 'LIMIT'],
     }),
   ),
   fc.constant(encodeFrame({ seq: '1', command: 'READ', fields: ['ERR', 'CANCELLED'] })),

@@ -61,6 +61,13 @@ const VOID_HEX =
   '303030303030303131353630303630303030303130323030303030313232303331343039333030303030303030303030' +
   '3030303030303030303030303030';
 
+/** Section 10.16: a sale of 1234.56 with the PIN block and KSN of card-reader.md section 7.2. */
+const PIN_SALE_HEX =
+  '30323030323c058000c19810303030303030303030303030313233343536303331343039333030303030303132333137' +
+  '33303030303331343237313230353130303130305445524d303030313030303030303030303030303030313031360001' +
+  '02030405060708090a0b0c0d0e0f31353664ce3dd1385615ac87b5295121c42ba5123456789012345600000003303036' +
+  '303030303031';
+
 const payment = {
   stan: '000123',
   amount: 1234,
@@ -75,6 +82,11 @@ const payment = {
 describe('message builders match the golden vectors', () => {
   it('0200 sale with chip data', () => {
     expect(hex(financialRequest(ID, { ...payment, kind: 'sale', iccData: ICC }))).toBe(SALE_HEX);
+  });
+
+  it('0200 sale with PIN: the reader block in 52 and its KSN in 53, nothing else added', () => {
+    const pin = { block: Buffer.from('64CE3DD1385615AC87B5295121C42BA5', 'hex'), ksn: Buffer.from('123456789012345600000003', 'hex') };
+    expect(hex(financialRequest(ID, { ...payment, amount: 123456, kind: 'sale', pin }))).toBe(PIN_SALE_HEX);
   });
 
   it('0200 refund (processing code 200000, no chip data)', () => {

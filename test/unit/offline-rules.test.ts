@@ -26,6 +26,7 @@ const sale = (over: Partial<OfflineCandidate> = {}): OfflineCandidate => ({
   amount: 1_000,
   entryMode: 'CHIP',
   panToken: 'bb'.repeat(32),
+  pinRequired: false,
   ...over,
 });
 const empty: OfflineExposure = { count: 0, totalAmount: 0, oldestQueuedAt: null };
@@ -128,5 +129,10 @@ describe('offline rules', () => {
       entryModes: ['CHIP', 'CTLS'],
       hotListedTokens: [],
     });
+  });
+
+  it('a sale that needs a PIN is declined OFFLINE_PIN_REQUIRED, even within the floor limit, and before the floor limit is judged', () => {
+    expect(decideOffline(rules, sale({ pinRequired: true }), empty, NOW)).toMatchObject({ approve: false, code: 'OFFLINE_PIN_REQUIRED' });
+    expect(decideOffline(rules, sale({ pinRequired: true, amount: 30_000 }), empty, NOW)).toMatchObject({ code: 'OFFLINE_PIN_REQUIRED' });
   });
 });

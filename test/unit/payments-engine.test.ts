@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
-import type { CardReadResult, EntryMode } from '../../drivers/card-reader/types.js';
+import type { CardReadResult, EntryMode, PinPolicy, PinResult } from '../../drivers/card-reader/types.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { LinkState } from '../../firmware-app/host/link.js';
@@ -21,13 +21,25 @@ const clock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+const BLOCK = Buffer.alloc(16, 0x5a);
+const KSN = Buffer.from('123456789012345600000007', 'hex');
+
 class FakeReader {
   entryMode: EntryMode = 'CHIP';
+  pinPolicy: PinPolicy = 'LIMIT';
+  /** What the cardholder does at each PIN: a result, or the reader's error. Unscripted: a PIN is entered. */
+  readonly pins: (PinResult | Error)[] = [];
+  pinCalls = 0;
   panToken = 'cd'.repeat(32);
   fail: Error | undefined;
   private pendingReject: ((e: Error) => void) | undefined;
   waitForCancel = false;
   async display(): Promise<void> {}
+  pin(): Promise<PinResult> {
+    this.pinCalls++;
+    const next = this.pins.shift() ?? { bypassed: false, pinBlock: BLOCK, ksn: KSN };
+    return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+  }
   read(): Promise<CardReadResult> {
     if (this.fail) return Promise.reject(this.fail);
     if (this.waitForCancel) return new Promise((_, reject) => (this.pendingReject = reject));
@@ -38,6 +50,7 @@ class FakeReader {
       entryMode: this.entryMode,
       panToken: this.panToken,
       encryptedBlob: Buffer.alloc(48, 3),
+      pinPolicy: this.pinPolicy,
     });
   }
   async cancel(): Promise<void> {
@@ -91,19 +104,26 @@ let journal: Journal;
 let reader: FakeReader;
 let host: FakeHost;
 let engine: PaymentEngine;
+let settings: PaymentSettings;
 
 beforeEach(() => {
   db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-pay-')), 'pos.db'));
   journal = new Journal(db, clock);
   reader = new FakeReader();
   host = new FakeHost((stan) => journal.findByStan(stan)?.state);
-  const settings: PaymentSettings = {
+  settings = {
     identity: { terminalId: 'TERM0001', merchantId: '000000000000001', nii: '001' },
     currency: 'CNY',
     maxAmount: 100_000,
     readTimeoutMs: 1000,
     responseTimeoutMs: 1000,
     offline,
+    cvm: {
+      limits: { CHIP: 1_000_000, CTLS: 1_000_000, SWIPE: 1_000_000, MANUAL: 1_000_000 },
+      allowBypass: false,
+      pinTimeoutMs: 1000,
+      pinTries: 3,
+    },
   };
   engine = new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings });
 });
@@ -314,5 +334,82 @@ describe('payments engine: void', () => {
     })();
     engine.recoverVoids();
     expect(journal.get(sale.transaction.id).state).toBe('approved');
+  });
+});
+
+describe('payments engine: PIN above the CVM limit', () => {
+  /** The same engine with a CVM limit of 50.00 for every entry mode. */
+  const withLimit = (over: Partial<PaymentSettings['cvm']> = {}) => {
+    const cvm = { ...settings.cvm, limits: { CHIP: 5_000, CTLS: 5_000, SWIPE: 5_000, MANUAL: 5_000 }, ...over };
+    return new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings: { ...settings, cvm } });
+  };
+  const pinFields = (i: number) => [host.sent[i]!.fields.get(52), host.sent[i]!.fields.get(53)];
+
+  it('at the limit no PIN is asked; one unit over, the block and KSN go in fields 52/53 and the approval is PIN verified', async () => {
+    const pay = withLimit();
+    const at = await pay.sale({ amount: 5_000 });
+    expect(reader.pinCalls).toBe(0);
+    expect(pinFields(0)).toEqual([undefined, undefined]);
+    expect(journal.get(at.transaction.id).pinVerified).toBe(false);
+    const progress: string[] = [];
+    const over = await pay.sale({ amount: 5_001 }, (p) => progress.push(p));
+    expect(over.result).toBe('approved');
+    expect(progress).toEqual(['waiting-for-card', 'card-read', 'entering-pin', 'waiting-for-host', 'done']);
+    expect(pinFields(1)).toEqual([BLOCK, KSN]);
+    expect(journal.get(over.transaction.id).pinVerified).toBe(true);
+  });
+
+  it('a card that asks for a PIN always is asked at any amount; a refund never is', async () => {
+    reader.pinPolicy = 'ALWAYS';
+    const pay = withLimit();
+    await pay.sale({ amount: 100 });
+    expect(reader.pinCalls).toBe(1);
+    await pay.refund({ amount: 100 });
+    expect(reader.pinCalls).toBe(1);
+    expect(pinFields(1)).toEqual([undefined, undefined]);
+  });
+
+  it('a wrong PIN (55) is asked again in a new sale with a new STAN, up to cvm.pinTries; the last answer stands', async () => {
+    host.script.push('55', '55', '55');
+    const out = await withLimit({ pinTries: 3 }).sale({ amount: 9_000 });
+    expect(out).toMatchObject({ result: 'declined', code: '55' });
+    expect(reader.pinCalls).toBe(3);
+    expect(new Set(host.sent.map((m) => m.fields.get(11))).size).toBe(3);
+    host.script.push('55', '00');
+    expect((await withLimit().sale({ amount: 9_000 })).result).toBe('approved');
+    expect(reader.pinCalls).toBe(5);
+  });
+
+  it('a bypass stands only where the card and the configuration both allow it, else PIN_REQUIRED and nothing sent', async () => {
+    reader.pins.push({ bypassed: true }, { bypassed: true }, { bypassed: true });
+    expect(await withLimit({ allowBypass: true }).sale({ amount: 9_000 })).toMatchObject({
+      result: 'declined_local',
+      code: 'PIN_REQUIRED',
+    });
+    reader.pinPolicy = 'LIMIT_BYPASS';
+    expect(await withLimit({ allowBypass: false }).sale({ amount: 9_000 })).toMatchObject({ code: 'PIN_REQUIRED' });
+    expect(host.sent).toEqual([]);
+    const bypassed = await withLimit({ allowBypass: true }).sale({ amount: 9_000 });
+    expect(bypassed.result).toBe('approved');
+    expect(pinFields(0)).toEqual([undefined, undefined]);
+    expect(journal.get(bypassed.transaction.id).pinVerified).toBe(false);
+  });
+
+  it('no PIN entered or a cancel at the reader ends the sale before anything is sent, with the card recorded', async () => {
+    reader.pins.push(new ReaderCommandError('PIN', 'TIMEOUT'), new ReaderCommandError('PIN', 'CANCELLED'));
+    const pay = withLimit();
+    const timedOut = await pay.sale({ amount: 9_000 });
+    expect(timedOut).toMatchObject({ result: 'declined_local', code: 'READER_PIN_TIMEOUT' });
+    expect(history(timedOut.transaction.id)).toEqual(['created', 'card_read', 'declined_local']);
+    expect(await pay.sale({ amount: 9_000 })).toMatchObject({ result: 'cancelled', code: 'READER_CANCELLED' });
+    expect(host.sent).toEqual([]);
+  });
+
+  it('with the link down a sale that needs a PIN is declined OFFLINE_PIN_REQUIRED without asking for one', async () => {
+    host.state = 'offline';
+    const out = await withLimit({ limits: { CHIP: 1_000, CTLS: 1_000, SWIPE: 1_000, MANUAL: 1_000 } }).sale({ amount: 2_000 });
+    expect(out).toMatchObject({ result: 'declined_local', code: 'OFFLINE_PIN_REQUIRED', message: 'DECLINED: Offline: PIN needs the host' });
+    expect(reader.pinCalls).toBe(0);
+    expect(listSafItems(db)).toEqual([]);
   });
 });

@@ -1,5 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { aesEncryptBlock } from '../../sim/crypto/aes-block.js';
+import { decodeKsn, DukptDevice, workingKeyFromBdk } from '../../sim/crypto/dukpt.js';
 import { decipherPinBlock4, encipherPinBlock4, encodePanField, encodePinField, PinBlockError } from '../../sim/crypto/pin-block-4.js';
+import { TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../../sim/crypto/test-keys.js';
+import { parseFrame } from '../../sim/reader/frame.js';
 
 const h = (hex: string): Buffer => Buffer.from(hex, 'hex');
 const hex = (b: Buffer): string => b.toString('hex').toUpperCase();
@@ -53,5 +59,50 @@ describe('ISO 9564 format 4 PIN block against published vectors', () => {
     }
     expect(error).toBeInstanceOf(PinBlockError);
     expect(JSON.stringify({ ...(error as PinBlockError), message: (error as PinBlockError).message })).not.toContain('246813');
+  });
+});
+
+const READER_DOC = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'protocols', 'card-reader.md'), 'utf8');
+
+/** The worked example of card-reader.md section 7.2, label -> value. */
+function documentedExample(): (label: string) => string {
+  const block = /<!-- pin-block-example -->\n```\n([\s\S]*?)```/.exec(READER_DOC)?.[1];
+  if (block === undefined) throw new Error('no pin-block-example block');
+  const values = new Map(
+    block
+      .trim()
+      .split('\n')
+      .map((line) => /^(.+?) {2,}(.+)$/.exec(line)!.slice(1, 3) as [string, string]),
+  );
+  return (label) => {
+    const value = values.get(label);
+    if (value === undefined) throw new Error(`example has no ${label}`);
+    return value;
+  };
+}
+
+describe('the PIN block as card-reader.md section 7.2 specifies it, with the test-only keys', () => {
+  const get = documentedExample();
+  const ksn = h(get('KSN'));
+  const [pin, pan] = get('PIN, PAN').split(', ') as [string, string];
+
+  it('a reader holding only its initial key reproduces every step of the worked example', () => {
+    const reader = new DukptDevice(TEST_READER_INITIAL_KEY, TEST_INITIAL_KEY_ID, decodeKsn(ksn).counter - 1);
+    expect(hex(reader.nextKsn())).toBe(get('KSN'));
+    const key = reader.workingKey(ksn, 'pinEncryption');
+    expect(hex(key)).toBe(get('PIN key (usage 1000)'));
+    const pinField = encodePinField(pin, h(get('random half')));
+    expect(hex(pinField)).toBe(get('PIN field'));
+    expect(hex(encodePanField(pan))).toBe(get('PAN field'));
+    expect(hex(aesEncryptBlock(key, pinField))).toBe(get('AES(key, PIN field)'));
+    expect(hex(encipherPinBlock4(key, pin, pan, h(get('random half'))))).toBe(get('PIN block'));
+    const block = h(get('PIN block'));
+    expect(get('PIN answer fields')).toBe(`${block.toString('base64')},${ksn.toString('base64')}`);
+  });
+
+  it('a host holding only the BDK recovers the PIN, and the PIN example of section 6 is the same answer', () => {
+    expect(decipherPinBlock4(workingKeyFromBdk(h(get('BDK (TEST ONLY)')), ksn, 'pinEncryption'), h(get('PIN block')), pan)).toBe(pin);
+    const answer = /^< (\$4,PIN,OK,[^B]\S+)$/m.exec(READER_DOC)?.[1];
+    expect(parseFrame(answer!).fields.slice(1).join(',')).toBe(get('PIN answer fields'));
   });
 });

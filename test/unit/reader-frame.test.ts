@@ -59,7 +59,7 @@ const roundTrips: [string, Frame][] = [
   ['STATUS', { seq: '2', command: 'STATUS', fields: [] }],
   ['STATUS OK', { seq: '2', command: 'STATUS', fields: ['OK', 'IDLE', '0'] }],
   ['READ', { seq: '3', command: 'READ', fields: ['1234', 'CNY', '30000'] }],
-  ['READ OK', { seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB] }],
+  ['READ OK', { seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB, 'LIMIT'] }],
   ['READ ERR TIMEOUT', { seq: '3', command: 'READ', fields: ['ERR', 'TIMEOUT'] }],
   ['READ ERR CANCELLED', { seq: '3', command: 'READ', fields: ['ERR', 'CANCELLED'] }],
   [
@@ -109,7 +109,7 @@ describe('encodeFrame / parseFrame', () => {
   });
 
   it('keeps the * fill of a masked PAN inside its field and finds the checksum by position', () => {
-    const wire = line({ seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB] });
+    const wire = line({ seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB, 'LIMIT'] });
     expect(wire.indexOf('*')).toBeLessThan(wire.length - 3);
     expect(parseFrame(wire).fields[1]).toBe('476173******0010');
   });
@@ -129,7 +129,7 @@ describe('parseFrame rejects damaged and malformed lines', () => {
   });
 
   it('reports one flipped bit as a checksum error, not as whatever the byte became', () => {
-    const good = line({ seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB] });
+    const good = line({ seq: '3', command: 'READ', fields: ['OK', '476173******0010', '2812', 'CHIP', TOKEN, BLOB, 'LIMIT'] });
     const damaged = good.slice(0, 30) + String.fromCharCode(good.charCodeAt(30) ^ 0x80) + good.slice(31);
     expect(thrown(() => parseFrame(damaged))).toMatchObject({ code: 'FRAME_CHECKSUM', seq: '3' });
   });

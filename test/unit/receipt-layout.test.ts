@@ -152,6 +152,7 @@ describe('receipt layout', () => {
       rrn: null,
       responseCode: '51',
       declineCode: '51',
+      pinVerified: false,
       originalId: null,
       batchNumber: 1,
       createdAt: AT.getTime(),
@@ -174,6 +175,16 @@ describe('receipt layout', () => {
       result: 'DECLINED',
       offline: true,
     });
+  });
+});
+
+describe('PIN verified on the slip', () => {
+  const slip = (d: ReceiptData) => printed(d, 58).pages.join('\n');
+  it('an approval the host verified with the PIN says so in the slip language; without a PIN, or declined, it does not', () => {
+    expect(slip({ ...APPROVED, pinVerified: true })).toContain('PIN VERIFIED');
+    expect(slip({ ...APPROVED, language: 'zh-CN', pinVerified: true })).toContain('密码已验证');
+    expect(slip(APPROVED)).not.toContain('PIN VERIFIED');
+    expect(slip({ ...APPROVED, result: 'DECLINED', pinVerified: true })).not.toContain('PIN VERIFIED');
   });
 });
 

@@ -31,6 +31,7 @@ const TEXT = {
   cancelHint: { en: 'Esc cancels while waiting for the card.', 'zh-CN': '等待刷卡时按 Esc 取消。' },
   'waiting-for-card': { en: 'Waiting for card...', 'zh-CN': '请刷卡/插卡/挥卡...' },
   'card-read': { en: 'Card read.', 'zh-CN': '已读卡。' },
+  'entering-pin': { en: 'Customer entering PIN...', 'zh-CN': '持卡人输入密码...' },
   'sending-pending-reversal': { en: 'Sending pending reversal...', 'zh-CN': '正在发送待冲正交易...' },
   'waiting-for-host': { en: 'Waiting for host...', 'zh-CN': '正在连接主机...' },
   printing: { en: 'Printing...', 'zh-CN': '正在打印...' },
