@@ -12,7 +12,6 @@ import { attachInvalidAnswerAlerts } from './host/answer-alerts.js';
 import { HostLink } from './host/link.js';
 import { ReversalFirst } from './reversals/first.js';
 import { ReversalManager } from './reversals/manager.js';
-import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
 import { Journal, type Transaction } from './payments/journal.js';
 import { PaymentEngine, type CancelResult, type PaymentOutcome, type SaleOutcome, type SaleProgress } from './payments/sale.js';
@@ -25,8 +24,10 @@ import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
 import { openDatabase, WalCheckpointer, type Db, type WalCheckpointOptions } from './store/db.js';
 import { attachHighWater, highWaterFile } from './store/high-water.js';
-import { assertStorageHeadroom, storageFailure } from './store/storage.js';
-import { schemaVersion } from './store/migrations.js';
+import { storageFailure } from './store/storage.js';
+import { Store } from './store/store.js';
+import { enqueueEvent } from './upstream/outbox.js';
+import { enqueueSaf, safExposure } from './saf/queue.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
 import { appVersion } from './jobs/heartbeat.js';
 import { nodeCronSchedule, type Schedule } from './jobs/schedule.js';
@@ -65,7 +66,10 @@ export function resolveDataPath(config: Config, file: string): string {
  * The composition root (main.ts) owns process concerns; this owns the product.
  */
 export class Terminal {
+  /** The handle itself, for the queue modules that are still given it (store-and-forward, reversals, outbox, print jobs). */
   readonly db: Db;
+  /** The repositories every other part works through. */
+  readonly store: Store;
   readonly journal: Journal;
   readonly reader: CardReaderClient;
   readonly printer: PrinterClient;
@@ -108,7 +112,10 @@ export class Terminal {
       backupDir: resolveDataPath(config, config.jobs.backup.dir),
     });
     attachHighWater(this.db, highWaterFile(databaseFile), deps.logger.child('store'));
-    this.journal = new Journal(this.db, this.clock);
+    this.store = new Store(this.db, databaseFile);
+    const store = this.store;
+    const report = (event: Parameters<typeof enqueueEvent>[2]) => void enqueueEvent(this.db, this.clock, event);
+    this.journal = new Journal(store, this.clock);
     this.walCheckpoints = new WalCheckpointer(
       this.db,
       resolveDataPath(config, 'pos-companion.db'),
@@ -118,10 +125,11 @@ export class Terminal {
     this.upstream = config.tms.url
       ? new OutboxFlusher(this.db, { ...config.tms, terminalId: config.terminal.id }, { clock: this.clock, logger: deps.logger })
       : undefined;
-    attachDeclineReporter(this.journal, this.db, this.clock, { logger: this.log, onEnqueued: () => this.upstream?.kick() });
-    this.monitors = new AlertMonitors(this.db, config.alerts, {
+    attachDeclineReporter(this.journal, report, { logger: this.log, onEnqueued: () => this.upstream?.kick() });
+    this.monitors = new AlertMonitors(store, config.alerts, {
       clock: this.clock,
       logger: deps.logger,
+      report,
       onUpstreamEvent: () => this.upstream?.kick(),
     });
     this.monitors.attach(this.journal);
@@ -175,10 +183,11 @@ export class Terminal {
         probeAfterMs: config.host.probeAfterMs,
         identity: { terminalId: config.terminal.id, merchantId: config.terminal.merchantId, nii: config.host.nii },
       },
-      { logger: deps.logger.child('host'), clock: this.clock, nextStan: () => nextStan(this.db) },
+      { logger: deps.logger.child('host'), clock: this.clock, nextStan: () => store.nextStan() },
     );
     attachInvalidAnswerAlerts(this.link, {
-      db: this.db,
+      store,
+      report,
       clock: this.clock,
       logger: this.log,
       onUpstreamEvent: () => this.upstream?.kick(),
@@ -199,8 +208,12 @@ export class Terminal {
       },
     });
     this.sales = new PaymentEngine({
-      db: this.db,
+      store,
       journal: this.journal,
+      offlineQueue: {
+        exposure: (currency) => safExposure(this.db, currency),
+        enqueue: (item) => enqueueSaf(this.db, item),
+      },
       reader: this.reader,
       link: this.link,
       clock: this.clock,
@@ -229,7 +242,8 @@ export class Terminal {
       settings: { ...config.saf, maxAgeMs: config.offline.maxAgeMs },
     });
     this.settlement = new Settlement({
-      db: this.db,
+      store,
+      report,
       clock: this.clock,
       logger: deps.logger,
       host: this.link,
@@ -252,18 +266,20 @@ export class Terminal {
         responseTimeoutMs: config.jobs.settlement.responseTimeoutMs,
       },
     });
-    const versions = { app: appVersion(), schema: String(schemaVersion(this.db)), node: process.version };
+    const versions = { app: appVersion(), schema: String(store.schemaVersion()), node: process.version };
     const upstream = this.upstream;
     this.jobs = new JobScheduler(
       {
-        db: this.db,
+        store,
         clock: this.clock,
         logger: deps.logger.child('jobs'),
         schedule: deps.schedule ?? nodeCronSchedule,
         timezone: config.jobs.timezone,
       },
       standardJobs(config.jobs, {
+        store,
         db: this.db,
+        report,
         clock: this.clock,
         settle: (slotAt) => this.settlement.settle(slotAt),
         heartbeat: {
@@ -412,7 +428,7 @@ export class Terminal {
    */
   private beforePayment(): void {
     try {
-      assertStorageHeadroom(this.db, resolveDataPath(this.config, 'pos-companion.db'));
+      this.store.assertHeadroom();
       this.recover();
     } catch (err) {
       throw storageFailure(err) ?? err;

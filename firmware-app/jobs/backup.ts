@@ -2,9 +2,9 @@ import { chmodSync, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import type { Clock } from '../../drivers/base/clock.js';
 import { PosError } from '../../drivers/base/errors.js';
 import Database from 'better-sqlite3';
-import { backupDatabase, pruneBackups, verifyBackup, type BackupInfo } from '../store/backup.js';
+import { pruneBackups, verifyBackup, type BackupInfo } from '../store/backup.js';
 import { flagBackupCopy } from '../store/high-water.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 
 export const NIGHTLY_LABEL = 'nightly';
 
@@ -12,11 +12,11 @@ export class RestoreError extends PosError {}
 
 /** The nightly copy: SQLite's online backup into a new 0600 file, verified, then the oldest beyond `keep` removed. */
 export async function nightlyBackup(
-  db: Db,
+  store: Store,
   clock: Clock,
   options: { dir: string; keep: number },
 ): Promise<{ backup: BackupInfo; removed: string[] }> {
-  const backup = await backupDatabase(db, { dir: options.dir, label: NIGHTLY_LABEL, clock });
+  const backup = await store.backup({ dir: options.dir, label: NIGHTLY_LABEL, clock });
   const removed = pruneBackups(options.dir, NIGHTLY_LABEL, options.keep).map((b) => b.file);
   for (const file of [backup.file, ...removed]) removeEmptySidecars(file);
   return { backup, removed };

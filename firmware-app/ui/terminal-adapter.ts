@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { EscPosBuilder } from '../../drivers/printer/escpos.js';
-import { recentAlerts } from '../alerts/alerts.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
 import { DECLINE_STATES, declineStatistics } from '../declines/statistics.js';
@@ -11,9 +10,7 @@ import type { Logger, LogLevel } from '../logging/logger.js';
 import { scrubString, scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
 import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
-import { schemaVersion } from '../store/migrations.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
-import { outboxDepth } from '../upstream/outbox.js';
 import { formatDateTime } from './format.js';
 import {
   FeatureUnavailableError,
@@ -200,7 +197,8 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   lastTransaction(): TxnView | undefined {
-    return this.oneTxn(`SELECT id FROM transactions WHERE last4 IS NOT NULL ORDER BY id DESC LIMIT 1`);
+    const txn = this.terminal.store.transactions.lastCardPayment();
+    return txn ? view(txn) : undefined;
   }
 
   /** The last payment the cashier was told DECLINED; a cancel is not one. */
@@ -210,29 +208,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   find(q: TxnQuery): TxnView[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
-      where.push(sql);
-      args.push(v);
-    };
-    if (q.amount !== undefined) add('amount = ?', q.amount);
-    if (q.from !== undefined) add('created_at >= ?', q.from);
-    if (q.to !== undefined) add('created_at <= ?', q.to);
-    if (q.last4 !== undefined) add('last4 = ?', q.last4);
-    if (q.authCode !== undefined) add('upper(trim(auth_code)) = ?', q.authCode.trim().toUpperCase());
-    if (q.rrn !== undefined) add('rrn = ?', q.rrn);
-    const ids = this.terminal.db
-      .prepare<unknown[], { id: number }>(
-        `SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
-      )
-      .all(...args, q.limit ?? 20);
-    return ids.map((r) => view(this.terminal.journal.get(r.id)));
-  }
-
-  private oneTxn(sql: string): TxnView | undefined {
-    const row = this.terminal.db.prepare<[], { id: number }>(sql).get();
-    return row ? view(this.terminal.journal.get(row.id)) : undefined;
+    return this.terminal.store.transactions.find(q).map(view);
   }
 
   async deviceInfo(): Promise<DeviceInfo> {
@@ -249,7 +225,7 @@ export class TerminalAdapter implements TerminalPort {
       version: readVersion(),
       node: process.version,
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
-      schemaVersion: schemaVersion(this.terminal.db),
+      schemaVersion: this.terminal.store.schemaVersion(),
       reader,
       printer: { path: c.printer.path, state: this.terminal.status().printer },
       host: { address: c.host.address, port: c.host.port, state: this.terminal.link.state },
@@ -297,17 +273,12 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   queues(): QueueInfo[] {
-    const db = this.terminal.db;
-    const one = (sql: string) => db.prepare<[], { n: number; oldest: number | null }>(sql).get()!;
-    const saf = one(`SELECT count(*) AS n, min(queued_at) AS oldest FROM saf_queue WHERE state = 'queued'`);
-    const rev = one(`SELECT count(*) AS n, min(created_at) AS oldest FROM reversals WHERE state = 'pending'`);
-    const out = outboxDepth(db);
-    const print = one(`SELECT count(*) AS n, min(created_at) AS oldest FROM print_jobs WHERE state = 'queued'`);
+    const d = this.terminal.store.queueDepths();
     return [
-      { name: 'saf', count: saf.n, oldestAt: saf.oldest },
-      { name: 'reversals', count: rev.n, oldestAt: rev.oldest },
-      { name: 'outbox', count: out.pending, oldestAt: out.oldestCreatedAt },
-      { name: 'print', count: print.n, oldestAt: print.oldest },
+      { name: 'saf', ...d.saf },
+      { name: 'reversals', ...d.reversals },
+      { name: 'outbox', ...d.outbox },
+      { name: 'print', ...d.print },
     ];
   }
 
@@ -361,7 +332,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   declineStats(): DeclineStat[] {
-    return declineStatistics(this.terminal.db).byCode.map((d) => ({
+    return declineStatistics(this.terminal.store.transactions).byCode.map((d) => ({
       code: d.code,
       count: d.count,
       category: d.category,
@@ -370,7 +341,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   alerts(): AlertView[] {
-    return recentAlerts(this.terminal.db, 30).map((a) => ({
+    return this.terminal.store.alerts.recent(30).map((a) => ({
       id: a.id,
       severity: a.severity,
       message: a.message,
@@ -460,8 +431,6 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   audit(entry: AuditEntry): void {
-    this.terminal.db
-      .prepare(`INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, ?, ?, ?)`)
-      .run(this.clock.now(), entry.actor, entry.action, entry.detail ? JSON.stringify(entry.detail) : null, entry.outcome);
+    this.terminal.store.audit.append({ at: this.clock.now(), ...entry });
   }
 }

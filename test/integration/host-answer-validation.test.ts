@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
 import { REVERSAL_NOTICE } from '../../firmware-app/declines/reversal-notice.js';
 import { Terminal } from '../../firmware-app/terminal.js';
 import { Simulator } from '../../sim/index.js';
 import type { HostAction, IsoMessage } from '../../sim/host/host-sim.js';
+import { storeOf } from '../support/store.js';
 
 /**
  * The certification lab's cases: a host that answers a 0200 with something other than what
@@ -68,7 +68,10 @@ describe('host answers that do not fit the request', () => {
     return t;
   }
 
-  const invalidAlerts = (t: Terminal) => openAlerts(t.db).filter((a) => a.key.startsWith('host-answer-invalid:'));
+  const invalidAlerts = (t: Terminal) =>
+    storeOf(t.db)
+      .alerts.open()
+      .filter((a) => a.key.startsWith('host-answer-invalid:'));
   const reversalsOf = (stan: string): IsoMessage[] =>
     sim.host.received
       .map((r) => r.message)

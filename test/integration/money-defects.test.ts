@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
 import { declineStatistics } from '../../firmware-app/declines/statistics.js';
@@ -11,6 +10,7 @@ import type { SaleProgress } from '../../firmware-app/payments/sale.js';
 import { Terminal } from '../../firmware-app/terminal.js';
 import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
 import { Simulator } from '../../sim/index.js';
+import { storeOf } from '../support/store.js';
 
 /**
  * Money defects found by outside checks, each as a story against the simulator: reader and
@@ -190,9 +190,13 @@ describe('money defects', () => {
     const types = t.db.prepare<[], { type: string; n: number }>(`SELECT type, count(*) AS n FROM outbox GROUP BY type`).all();
     expect(types.find((r) => r.type === 'cancel')?.n).toBe(4);
     expect(types.find((r) => r.type === 'decline')).toBeUndefined();
-    expect(declineStatistics(t.db).total).toBe(0);
+    expect(declineStatistics(storeOf(t.db).transactions).total).toBe(0);
     t.monitors.evaluate();
-    expect(openAlerts(t.db).map((a) => a.key)).not.toContain('declines.rate');
+    expect(
+      storeOf(t.db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).not.toContain('declines.rate');
     expect(new TerminalAdapter(t).lastDecline()).toBeUndefined();
   }, 60_000);
 

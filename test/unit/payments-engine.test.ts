@@ -14,6 +14,7 @@ import type { OfflineRules } from '../../firmware-app/payments/offline-rules.js'
 import { PaymentEngine, type PaymentSettings } from '../../firmware-app/payments/sale.js';
 import { listSafItems } from '../../firmware-app/saf/queue.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { offlineQueueOf, storeOf } from '../support/store.js';
 
 const clock: Clock = {
   now: () => 1_800_000_000_000,
@@ -94,7 +95,7 @@ let engine: PaymentEngine;
 
 beforeEach(() => {
   db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-pay-')), 'pos.db'));
-  journal = new Journal(db, clock);
+  journal = new Journal(storeOf(db), clock);
   reader = new FakeReader();
   host = new FakeHost((stan) => journal.findByStan(stan)?.state);
   const settings: PaymentSettings = {
@@ -105,7 +106,16 @@ beforeEach(() => {
     responseTimeoutMs: 1000,
     offline,
   };
-  engine = new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings });
+  engine = new PaymentEngine({
+    store: storeOf(db),
+    offlineQueue: offlineQueueOf(db),
+    journal,
+    reader,
+    link: host,
+    clock,
+    logger: silentLogger,
+    settings,
+  });
 });
 
 afterEach(() => db.close());

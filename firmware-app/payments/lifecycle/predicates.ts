@@ -16,6 +16,11 @@ export function inFlight(state: TxnState): boolean {
   return state === 'online_sent';
 }
 
+/** The host answered the request with an approval (a sale, refund or void of its own). */
+export function hostApproved(state: TxnState): boolean {
+  return state === 'approved';
+}
+
 /** The host may hold a posting the terminal has given up on: a reversal must go out. */
 export function needsReversal(state: TxnState): boolean {
   return state === 'reversal_pending';
