@@ -142,3 +142,23 @@ export function countsInTotals(type: TxnType, state: TxnState): boolean {
   const line = totalsLine(type, state);
   return line === 'sale' || line === 'offlineSale' || line === 'refund' || line === 'void';
 }
+
+/** An offline approval the host refused or that expired unsent: the goods are gone and the merchant is not paid. */
+export function merchantLoss(state: TxnState): boolean {
+  return state === 'forwarded_declined' || state === 'expired';
+}
+
+/** What the acquirer's ledger must hold for a payment in this state: reconcile's question. */
+export type HostExpectation = 'posted' | 'not-posted' | 'voided' | 'unknown' | 'lost';
+
+/**
+ * A request in flight, or a void whose answer is not in, may or may not be posted yet; a
+ * pending reversal means the money must come back, so a posting is a mismatch a person
+ * should see until the 0410; an offline approval is not at the host until forwarded.
+ */
+export function hostExpectation(state: TxnState): HostExpectation {
+  if (inFlight(state) || state === 'void_pending') return 'unknown';
+  if (state === 'voided') return 'voided';
+  if (merchantLoss(state)) return 'lost';
+  return hostApproved(state) || state === 'forwarded_approved' ? 'posted' : 'not-posted';
+}
