@@ -40,7 +40,7 @@ export async function runUi(
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
   const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger });
-  const guard = pinGuardFor(config, clock, terminal.store.lockout());
+  const guard = pinGuardFor(config, clock, terminal.lockout());
   const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
   let control: ControlServer | undefined;
   if (config.diagnostics.controlSocket) {

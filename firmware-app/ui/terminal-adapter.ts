@@ -5,7 +5,6 @@ import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
-import { DECLINE_STATES, declineStatistics } from '../declines/statistics.js';
 import type { Logger, LogLevel } from '../logging/logger.js';
 import { scrubString, scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
@@ -140,11 +139,11 @@ export class TerminalAdapter implements TerminalPort {
 
   status(): StatusSnapshot {
     const s = this.terminal.status();
-    return { host: this.terminal.link.state, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
+    return { host: s.host, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
   }
 
   validateAmount(amount: number): void {
-    this.terminal.sales.validateAmount(amount);
+    this.terminal.validateAmount(amount);
   }
 
   sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
@@ -179,7 +178,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   whyNotVoidable(id: number): string | null {
-    return this.terminal.sales.whyNotVoidable(id);
+    return this.terminal.whyNotVoidable(id);
   }
 
   async reprint(id: number): Promise<{ printed: boolean; error?: string }> {
@@ -189,7 +188,7 @@ export class TerminalAdapter implements TerminalPort {
 
   transaction(id: number): TxnView | undefined {
     try {
-      return view(this.terminal.journal.get(id));
+      return view(this.terminal.transaction(id));
     } catch (err) {
       if (err instanceof TransactionNotFoundError) return undefined;
       throw err;
@@ -197,25 +196,25 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   lastTransaction(): TxnView | undefined {
-    const txn = this.terminal.store.transactions.lastCardPayment();
+    const txn = this.terminal.lastCardPayment();
     return txn ? view(txn) : undefined;
   }
 
   /** The last payment the cashier was told DECLINED; a cancel is not one. */
   lastDecline(): TxnView | undefined {
-    const txn = this.terminal.journal.latestIn(DECLINE_STATES);
+    const txn = this.terminal.lastDecline();
     return txn ? view(txn) : undefined;
   }
 
   find(q: TxnQuery): TxnView[] {
-    return this.terminal.store.transactions.find(q).map(view);
+    return this.terminal.find(q).map(view);
   }
 
   async deviceInfo(): Promise<DeviceInfo> {
     const c = this.cfg;
-    const reader: DeviceInfo['reader'] = { path: c.reader.path, state: this.terminal.reader.state };
+    const reader: DeviceInfo['reader'] = { path: c.reader.path, state: this.terminal.status().reader };
     try {
-      Object.assign(reader, await this.terminal.reader.info());
+      Object.assign(reader, await this.terminal.readerInfo());
     } catch (err) {
       reader.error = isPosError(err) ? err.code : 'ERROR';
     }
@@ -225,10 +224,10 @@ export class TerminalAdapter implements TerminalPort {
       version: readVersion(),
       node: process.version,
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
-      schemaVersion: this.terminal.store.schemaVersion(),
+      schemaVersion: this.terminal.schemaVersion(),
       reader,
       printer: { path: c.printer.path, state: this.terminal.status().printer },
-      host: { address: c.host.address, port: c.host.port, state: this.terminal.link.state },
+      host: { address: c.host.address, port: c.host.port, state: this.terminal.status().host },
     };
   }
 
@@ -263,7 +262,7 @@ export class TerminalAdapter implements TerminalPort {
   async hostEcho(): Promise<EchoResult> {
     const started = this.clock.now();
     try {
-      const ok = await this.terminal.link.echo();
+      const ok = await this.terminal.hostEcho();
       return ok
         ? { ok, rttMs: this.clock.now() - started, responseCode: '00' }
         : { ok, rttMs: this.clock.now() - started, error: 'no answer or refused' };
@@ -273,7 +272,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   queues(): QueueInfo[] {
-    const d = this.terminal.store.queueDepths();
+    const d = this.terminal.queueDepths();
     return [
       { name: 'saf', ...d.saf },
       { name: 'reversals', ...d.reversals },
@@ -288,17 +287,8 @@ export class TerminalAdapter implements TerminalPort {
 
   /** Starts one delivery pass of a queue; what it sends is reported by the queue count. */
   private kick(queue: QueueName): Promise<unknown> {
-    switch (queue) {
-      case 'saf':
-        return this.terminal.saf.drain();
-      case 'reversals':
-        return this.terminal.reversals.drain();
-      case 'outbox':
-        if (!this.terminal.upstream) throw new FeatureUnavailableError('outbox delivery (no TMS configured)');
-        return this.terminal.upstream.flushOnce();
-      case 'print':
-        return this.terminal.printing.drain();
-    }
+    if (queue === 'outbox' && !this.terminal.upstreamConfigured) throw new FeatureUnavailableError('outbox delivery (no TMS configured)');
+    return this.terminal.drainQueue(queue);
   }
 
   /**
@@ -332,7 +322,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   declineStats(): DeclineStat[] {
-    return declineStatistics(this.terminal.store.transactions).byCode.map((d) => ({
+    return this.terminal.declineStatistics().byCode.map((d) => ({
       code: d.code,
       count: d.count,
       category: d.category,
@@ -341,7 +331,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   alerts(): AlertView[] {
-    return this.terminal.store.alerts.recent(30).map((a) => ({
+    return this.terminal.alerts(30).map((a) => ({
       id: a.id,
       severity: a.severity,
       message: a.message,
@@ -351,18 +341,18 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   jobs(): JobRunView[] {
-    return this.terminal.jobs
-      .history({ limit: 15 })
+    return this.terminal
+      .jobHistory(15)
       .map((r) => ({ job: r.job, startedAt: r.startedAt, finishedAt: r.finishedAt, outcome: r.outcome, error: r.error }));
   }
 
   jobNames(): string[] {
-    return Object.keys(this.terminal.jobs.nextSlots());
+    return this.terminal.jobNames();
   }
 
   async runJob(name: string): Promise<string> {
     if (!this.jobNames().includes(name)) throw new FeatureUnavailableError(`job ${name}`);
-    const run = await this.terminal.jobs.runNow(name);
+    const run = await this.terminal.runJob(name);
     return `${run.outcome}${run.error ? `: ${run.error}` : ''}`;
   }
 
@@ -399,7 +389,7 @@ export class TerminalAdapter implements TerminalPort {
    */
   async exportBundle(): Promise<BundleResult> {
     const now = this.clock.now();
-    const recent = this.terminal.journal.recent(50).map((t) => ({
+    const recent = this.terminal.recent(50).map((t) => ({
       id: t.id,
       type: t.type,
       state: t.state,
@@ -431,6 +421,6 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   audit(entry: AuditEntry): void {
-    this.terminal.store.audit.append({ at: this.clock.now(), ...entry });
+    this.terminal.audit(entry);
   }
 }

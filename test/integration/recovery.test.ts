@@ -5,7 +5,7 @@ import { silentLogger } from '../../drivers/base/logger.js';
 import type { Config } from '../../firmware-app/config/schema.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase } from '../../firmware-app/store/db.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { inProcessConfig } from '../support/terminal-process.js';
 import { storeOf } from '../support/store.js';
@@ -38,7 +38,7 @@ describe('start-up recovery of interrupted payments', () => {
     journal.transition(sent.id, 'online_sent', { stan: '000777', stanDay: '2026-11-23', transmittedAt: '1123101010' });
     db.close();
 
-    const terminal = new Terminal(config, { logger: silentLogger });
+    const terminal = compose(config, { logger: silentLogger });
     try {
       await terminal.start();
       expect(terminal.journal.get(created.id)).toMatchObject({ state: 'not_completed', declineCode: 'PAYMENT_INTERRUPTED' });
