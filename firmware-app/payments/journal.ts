@@ -4,7 +4,16 @@ import { PosError } from '../../drivers/base/errors.js';
 import type { CurrencyCode } from '../core/money.js';
 import type { Store } from '../store/store.js';
 import type { Transaction, TransactionEvent, TxnPatch } from '../store/transaction-repo.js';
-import { canTransition, effectsOf, reduce, type LifecycleEffect, type LifecycleEvent, type TxnState, type TxnType } from './lifecycle.js';
+import {
+  canTransition,
+  effectsOf,
+  INITIAL_STATE,
+  reduce,
+  type LifecycleEffect,
+  type LifecycleEvent,
+  type TxnState,
+  type TxnType,
+} from './lifecycle.js';
 
 export type { Transaction, TransactionEvent, TxnPatch } from '../store/transaction-repo.js';
 export { TransactionNotFoundError } from '../store/transaction-repo.js';
@@ -53,6 +62,7 @@ export class Journal {
       const txn = store.transactions.insert({
         uuid: randomUUID(),
         type: input.type,
+        state: INITIAL_STATE,
         amount: input.amount,
         currency: input.currency,
         originalId: input.originalId ?? null,

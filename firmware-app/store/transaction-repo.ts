@@ -173,7 +173,7 @@ export class TransactionRepo {
   constructor(private readonly db: Db) {
     this.insertRow = db.prepare<unknown[], Row>(
       `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, created_at, updated_at)
-       VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?) RETURNING *`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     );
     this.insertEvent = db.prepare(
       `INSERT INTO transaction_events (transaction_id, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)`,
@@ -203,14 +203,15 @@ export class TransactionRepo {
   insert(input: {
     uuid: string;
     type: TxnType;
+    state: TxnState;
     amount: number;
     currency: CurrencyCode;
     originalId: number | null;
     batchNumber: number;
     now: number;
   }): Transaction {
-    const { uuid, type, amount, currency, originalId, batchNumber, now } = input;
-    return fromRow(this.insertRow.get(uuid, type, amount, currency, originalId, batchNumber, now, now)!);
+    const { uuid, type, state, amount, currency, originalId, batchNumber, now } = input;
+    return fromRow(this.insertRow.get(uuid, type, state, amount, currency, originalId, batchNumber, now, now)!);
   }
 
   /** Writes the new state with the patch's columns; the lifecycle check is the caller's. */

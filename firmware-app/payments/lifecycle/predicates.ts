@@ -6,6 +6,9 @@ import type { TxnState, TxnType } from './reducer.js';
  * their own lists of states.
  */
 
+/** Where every payment starts: created, no card read yet. */
+export const INITIAL_STATE: TxnState = 'created';
+
 /** Nothing has left for the host yet: the payment can still be cancelled or closed as not completed. */
 export function beforeSend(state: TxnState): boolean {
   return state === 'created' || state === 'card_read';
