@@ -185,9 +185,9 @@ export class Terminal {
     return this.parts.printing.report(this.parts.printing.enqueue({ kind: 'test', payload }).id);
   }
 
-  /** What the reader says about itself (model, firmware, serial). */
+  /** What the reader says about itself (model, firmware, serial); refused (DEVICE_BUSY) while a payment holds the reader. */
   readerInfo(): ReturnType<CardReaderClient['info']> {
-    return this.parts.reader.info();
+    return this.parts.devices.run('reader info', () => this.parts.reader.info());
   }
 
   /** The technician's host echo (0800 301) on the live link. */

@@ -9,7 +9,6 @@ import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { TEST_CARDS } from '../../sim/cards.js';
 import { TerminalProcess, writeSimConfig } from '../support/terminal-process.js';
-import { storeOf } from '../support/store.js';
 
 async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -137,11 +136,7 @@ describe('settlement end to end on the simulator', () => {
 
     expect(sim.host.ledger.settlement('TERM0001', 2)).toMatchObject({ responseCode: '95', terminalTotals: journalField63(dbFile, 2) });
     expect(terminal.settlement.batch(2)).toMatchObject({ state: 'out_of_balance', responseCode: '95', closedAt: null });
-    expect(
-      storeOf(terminal.db)
-        .alerts.open()
-        .some((a) => a.key === 'settlement-out-of-balance:2' && a.severity === 'critical'),
-    ).toBe(true);
+    expect(terminal.store.alerts.open().some((a) => a.key === 'settlement-out-of-balance:2' && a.severity === 'critical')).toBe(true);
     await until('out-of-balance report printed', () => reports.some((t) => t.includes('OUT OF BALANCE')));
     // Later sales go into the next batch, not the disputed one.
     expect((await terminal.terminal.sale(100)).transaction.batchNumber).toBe(3);

@@ -9,7 +9,6 @@ import { REVERSAL_NOTICE } from '../../firmware-app/declines/reversal-notice.js'
 import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import type { HostAction, IsoMessage } from '../../sim/host/host-sim.js';
-import { storeOf } from '../support/store.js';
 
 /**
  * The certification lab's cases: a host that answers a 0200 with something other than what
@@ -68,10 +67,7 @@ describe('host answers that do not fit the request', () => {
     return t;
   }
 
-  const invalidAlerts = (t: App) =>
-    storeOf(t.db)
-      .alerts.open()
-      .filter((a) => a.key.startsWith('host-answer-invalid:'));
+  const invalidAlerts = (t: App) => t.store.alerts.open().filter((a) => a.key.startsWith('host-answer-invalid:'));
   const reversalsOf = (stan: string): IsoMessage[] =>
     sim.host.received
       .map((r) => r.message)

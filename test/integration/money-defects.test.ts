@@ -10,7 +10,6 @@ import type { SaleProgress } from '../../firmware-app/payments/sale.js';
 import { compose, type App } from '../../firmware-app/compose.js';
 import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
 import { Simulator } from '../../sim/index.js';
-import { storeOf } from '../support/store.js';
 
 /**
  * Money defects found by outside checks, each as a story against the simulator: reader and
@@ -190,28 +189,27 @@ describe('money defects', () => {
     const types = t.db.prepare<[], { type: string; n: number }>(`SELECT type, count(*) AS n FROM outbox GROUP BY type`).all();
     expect(types.find((r) => r.type === 'cancel')?.n).toBe(4);
     expect(types.find((r) => r.type === 'decline')).toBeUndefined();
-    expect(declineStatistics(storeOf(t.db).transactions).total).toBe(0);
+    expect(declineStatistics(t.store.transactions).total).toBe(0);
     t.monitors.evaluate();
-    expect(
-      storeOf(t.db)
-        .alerts.open()
-        .map((a) => a.key),
-    ).not.toContain('declines.rate');
+    expect(t.store.alerts.open().map((a) => a.key)).not.toContain('declines.rate');
     expect(new TerminalAdapter(t.terminal).lastDecline()).toBeUndefined();
   }, 60_000);
 
-  it('a technician card-read test never races a sale for the reader, and a test page goes through the print queue', async () => {
+  it('a technician card-read test or device info never races a sale for the reader, and a test page goes through the print queue', async () => {
     const ep = sim.endpoints;
     const t = await startTerminal({ reader: { path: ep.readerPath, commandTimeoutMs: 5000, readTimeoutMs: 3000 } });
     const technician = new TerminalAdapter(t.terminal);
     sim.reader.autoPresent = false;
     let test: ReturnType<TerminalAdapter['cardReadTest']> | undefined;
+    let info: ReturnType<TerminalAdapter['deviceInfo']> | undefined;
     const sale = await t.terminal.sale(600, (p: SaleProgress) => {
       if (p !== 'waiting-for-card') return;
+      info = technician.deviceInfo();
       test = technician.cardReadTest();
-      void test.then(() => t.terminal.cancel());
+      void Promise.all([test, info]).then(() => t.terminal.cancel());
     });
     expect(await test).toMatchObject({ ok: false, error: expect.stringMatching(/^DEVICE_BUSY/) as unknown });
+    expect((await info)?.reader.error).toBe('DEVICE_BUSY');
     expect(sale.result).toBe('cancelled');
     sim.reader.autoPresent = true;
     expect(await technician.cardReadTest()).toMatchObject({ ok: true });
