@@ -39,8 +39,9 @@ export type TransitionObserver = (change: {
 }) => void;
 
 /**
- * The journal: `transactions` holds each payment's current state, `transaction_events`
- * its append-only history. Every change is one SQLite transaction that writes both.
+ * The journal: the lifecycle-aware service over the transaction repository. Each change is
+ * checked against the reducer and written (current state and its history row) in one
+ * `store.tx`, with the transition observers running inside it.
  */
 export class Journal {
   private readonly observers: TransitionObserver[] = [];
