@@ -7,9 +7,10 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
-import { resolveDataPath, Terminal } from './terminal.js';
+import { compose, type App } from './compose.js';
+import { resolveDataPath } from './terminal.js';
 import { EXIT_SHUT_DOWN, runUi } from './ui/start.js';
-import { restoreDatabase } from './jobs/backup.js';
+import { restoreDatabase } from './store/restore.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
 import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
 
@@ -118,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let logger: Logger;
-  let terminal: Terminal;
+  let app: App;
   try {
     logger = createLogger({
       level: config.log.level,
@@ -127,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
           ? { file: resolveDataPath(config, config.log.file), maxBytes: config.log.maxBytes, maxFiles: config.log.maxFiles }
           : config.log.target,
     });
-    terminal = new Terminal(config, { logger });
+    app = compose(config, { logger });
   } catch (err) {
     // Nothing may outlive a start-up that failed: the simulator's socat processes included.
     await sim?.stop();
@@ -140,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
     shuttingDown ??= (async () => {
       logger.info({ reason }, 'shutting down');
       if (readyFile) rmSync(readyFile, { force: true });
-      await terminal.stop();
+      await app.stop();
       await sim?.stop();
       dataLock.release();
       logger.info('stopped');
@@ -154,12 +155,12 @@ async function main(argv: string[]): Promise<number> {
     });
   }
   try {
-    await terminal.start();
+    await app.start();
     logger.info({ sim: config.sim }, 'terminal ready');
     // The service manager's readiness signal (see docs/deploy/pos-companion.service).
     if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
     // The console ending any other way (its input closed, an error) rejects: a non-zero exit the service restarts.
-    const outcome = await runUi(terminal, { input: process.stdin, output: process.stdout, logger });
+    const outcome = await runUi(app.terminal, { input: process.stdin, output: process.stdout, logger });
     await shutdown(outcome === 'shutdown' ? 'shut down by technician' : 'input ended');
     return outcome === 'shutdown' ? EXIT_SHUT_DOWN : 0;
   } finally {

@@ -2,9 +2,10 @@ import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
 import { inFlight, isCounterOutcome, isDecline, needsReversal, TXN_STATES, type TxnState } from '../payments/lifecycle.js';
-import type { Db } from '../store/db.js';
-import { openAlerts, type Alert } from './alerts.js';
-import { clearAndReport, raiseAndReport } from './upstream.js';
+import type { Alert } from '../store/alert-repo.js';
+import type { Store } from '../store/store.js';
+import type { ReportUpstream } from '../upstream/events.js';
+import { clearAndReport, raiseAndReport, type AlertReporting } from './upstream.js';
 
 export interface MonitorSettings {
   /** The sliding window the rates are computed over. */
@@ -61,13 +62,15 @@ const percent = (part: number, whole: number) => Math.round((part * 1000) / whol
 export class AlertMonitors {
   private timer: TimerHandle | undefined;
   private readonly log: Logger;
+  private readonly reporting: AlertReporting;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly settings: MonitorSettings,
-    private readonly deps: { clock: Clock; logger: Logger; onUpstreamEvent?: () => void },
+    private readonly deps: { clock: Clock; logger: Logger; report: ReportUpstream; onUpstreamEvent?: () => void },
   ) {
     this.log = deps.logger.child('alerts');
+    this.reporting = { store, clock: deps.clock, report: deps.report };
   }
 
   /**
@@ -107,19 +110,12 @@ export class AlertMonitors {
   readings(): Reading[] {
     const s = this.settings;
     const since = this.deps.clock.now() - s.windowMs;
-    const count = (states: readonly TxnState[], extra = '') =>
-      this.db
-        .prepare<unknown[], { n: number }>(
-          `SELECT count(*) AS n FROM transaction_events WHERE at > ? AND to_state IN (${states.map(() => '?').join(', ')}) ${extra}`,
-        )
-        .get(since, ...states)!.n;
-    const outcomes = count(OUTCOMES);
-    const declines = count(DECLINES);
-    const fromSent = `AND from_state IN (${SENT.map((s) => `'${s}'`).join(', ')})`;
-    const answeredOrNot = count(OUTCOMES, fromSent);
-    const timeouts = count(TIMEOUTS, fromSent);
-    const oldest =
-      this.db.prepare<[], { at: number | null }>(`SELECT min(queued_at) AS at FROM saf_queue WHERE state = 'queued'`).get()?.at ?? null;
+    const txns = this.store.transactions;
+    const outcomes = txns.countArrivals(since, OUTCOMES);
+    const declines = txns.countArrivals(since, DECLINES);
+    const answeredOrNot = txns.countArrivals(since, OUTCOMES, SENT);
+    const timeouts = txns.countArrivals(since, TIMEOUTS, SENT);
+    const oldest = this.store.queueDepths().saf.oldestAt;
     return [
       {
         key: ALERT_KEY.declineRate,
@@ -163,13 +159,13 @@ export class AlertMonitors {
     };
     const raised: Alert[] = [];
     const cleared: Alert[] = [];
-    this.db.transaction(() => {
-      const open = new Set(openAlerts(this.db).map((a) => a.key));
+    this.store.tx(() => {
+      const open = new Set(this.store.alerts.open().map((a) => a.key));
       for (const r of this.readings()) {
         const limit = limits[r.key]!;
         const decision = decide(open.has(r.key), r.value, r.threshold, limit.clearBelow);
         if (decision === 'raise') {
-          const a = raiseAndReport(this.db, this.deps.clock, {
+          const a = raiseAndReport(this.reporting, {
             key: r.key,
             severity: 'warning',
             message: limit.message(r),
@@ -177,11 +173,11 @@ export class AlertMonitors {
           });
           if (a) raised.push(a);
         } else if (decision === 'clear') {
-          const a = clearAndReport(this.db, this.deps.clock, r.key);
+          const a = clearAndReport(this.reporting, r.key);
           if (a) cleared.push(a);
         }
       }
-    })();
+    });
     for (const a of raised) this.log.warn({ key: a.key, detail: a.detail }, a.message);
     for (const a of cleared) this.log.info({ key: a.key }, 'alert cleared');
     if (raised.length + cleared.length > 0) this.deps.onUpstreamEvent?.();

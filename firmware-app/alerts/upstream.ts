@@ -1,8 +1,14 @@
 import type { Clock } from '../../drivers/base/clock.js';
-import type { Db } from '../store/db.js';
-import { enqueueEvent } from '../upstream/outbox.js';
-import { TMS_EVENT } from '../upstream/events.js';
-import { clearAlert, raiseAlert, type Alert, type AlertSeverity } from './alerts.js';
+import type { Alert, AlertInput } from '../store/alert-repo.js';
+import type { Store } from '../store/store.js';
+import { TMS_EVENT, type ReportUpstream } from '../upstream/events.js';
+
+/** What raising or clearing an alert with its upstream report needs. */
+export interface AlertReporting {
+  store: Store;
+  clock: Clock;
+  report: ReportUpstream;
+}
 
 const payloadOf = (a: Alert): Record<string, unknown> => ({
   alertId: a.id,
@@ -15,26 +21,22 @@ const payloadOf = (a: Alert): Record<string, unknown> => ({
 });
 
 /**
- * Raises an alert locally and reports it upstream in one SQLite transaction. Returns the
+ * Raises an alert locally and reports it upstream in one store transaction. Returns the
  * new alert, or undefined when it was already open (nothing is reported twice).
  */
-export function raiseAndReport(
-  db: Db,
-  clock: Clock,
-  input: { key: string; severity: AlertSeverity; message: string; detail?: Record<string, unknown> },
-): Alert | undefined {
-  return db.transaction(() => {
-    const alert = raiseAlert(db, clock, input);
-    if (alert) enqueueEvent(db, clock, { eventId: `alert:${alert.id}:raised`, type: TMS_EVENT.alertRaised, payload: payloadOf(alert) });
+export function raiseAndReport({ store, clock, report }: AlertReporting, input: AlertInput): Alert | undefined {
+  return store.tx(() => {
+    const alert = store.alerts.raise(input, clock.now());
+    if (alert) report({ eventId: `alert:${alert.id}:raised`, type: TMS_EVENT.alertRaised, payload: payloadOf(alert) });
     return alert;
-  })();
+  });
 }
 
 /** Clears an open alert locally and reports the clearance upstream, atomically. */
-export function clearAndReport(db: Db, clock: Clock, key: string): Alert | undefined {
-  return db.transaction(() => {
-    const alert = clearAlert(db, clock, key);
-    if (alert) enqueueEvent(db, clock, { eventId: `alert:${alert.id}:cleared`, type: TMS_EVENT.alertCleared, payload: payloadOf(alert) });
+export function clearAndReport({ store, clock, report }: AlertReporting, key: string): Alert | undefined {
+  return store.tx(() => {
+    const alert = store.alerts.clear(key, clock.now());
+    if (alert) report({ eventId: `alert:${alert.id}:cleared`, type: TMS_EVENT.alertCleared, payload: payloadOf(alert) });
     return alert;
-  })();
+  });
 }

@@ -1,9 +1,6 @@
-import type { Clock } from '../../drivers/base/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal, Transaction } from '../payments/journal.js';
-import type { Db } from '../store/db.js';
-import { enqueueEvent } from '../upstream/outbox.js';
-import { TMS_EVENT } from '../upstream/events.js';
+import { TMS_EVENT, type ReportUpstream } from '../upstream/events.js';
 import { explain } from './catalog.js';
 
 /** One transaction is reported at most once, whoever enqueues it (this reporter, the SAF forwarder). */
@@ -39,20 +36,19 @@ export function declinePayload(txn: Transaction): Record<string, unknown> {
  */
 export function attachDeclineReporter(
   journal: Journal,
-  db: Db,
-  clock: Clock,
+  report: ReportUpstream,
   options: { logger?: Logger; onEnqueued?: () => void } = {},
 ): void {
   journal.onTransition(({ txn, effects }) => {
     if (effects.includes('report-cancel')) {
-      enqueueEvent(db, clock, { eventId: cancelEventId(txn), type: TMS_EVENT.cancel, payload: declinePayload(txn) });
+      report({ eventId: cancelEventId(txn), type: TMS_EVENT.cancel, payload: declinePayload(txn) });
       options.onEnqueued?.();
       return;
     }
     if (!effects.includes('report-decline')) return;
     const payload = declinePayload(txn);
     if (payload.known === false) options.logger?.warn({ txn: txn.id, code: payload.code }, 'decline code not in the catalog');
-    enqueueEvent(db, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload });
+    report({ eventId: declineEventId(txn), type: TMS_EVENT.decline, payload });
     options.onEnqueued?.();
   });
 }

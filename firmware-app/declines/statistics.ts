@@ -1,4 +1,4 @@
-import type { Db } from '../store/db.js';
+import type { TransactionRepo } from '../store/transaction-repo.js';
 import { shownAsDecline, TXN_STATES, type TxnState } from '../payments/lifecycle.js';
 import { DECLINE_CATEGORIES, explain, type DeclineCategory } from './catalog.js';
 
@@ -27,17 +27,10 @@ export interface DeclineStatistics {
  * Decline statistics from the journal itself, so they survive restarts and agree with what
  * the cashier saw. A decline counts at the moment the transaction entered its decline state.
  */
-export function declineStatistics(db: Db, range: { from?: number; to?: number } = {}): DeclineStatistics {
+export function declineStatistics(transactions: TransactionRepo, range: { from?: number; to?: number } = {}): DeclineStatistics {
   const from = range.from ?? 0;
   const to = range.to ?? Number.MAX_SAFE_INTEGER;
-  const placeholders = DECLINE_STATES.map(() => '?').join(', ');
-  const rows = db
-    .prepare<unknown[], { code: string; at: number }>(
-      `SELECT coalesce(t.decline_code, t.response_code, '') AS code, e.at AS at
-         FROM transaction_events e JOIN transactions t ON t.id = e.transaction_id
-        WHERE e.to_state IN (${placeholders}) AND e.at >= ? AND e.at < ?`,
-    )
-    .all(...DECLINE_STATES, from, to);
+  const rows = transactions.arrivals(DECLINE_STATES, from, to);
 
   const byCode = new Map<string, number>();
   const byHour = new Map<number, number>();

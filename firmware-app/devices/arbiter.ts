@@ -8,11 +8,11 @@ export class DeviceBusyError extends PosError {
   }
 }
 
-export type DeviceAction = 'payment' | 'card-read test';
+export type DeviceAction = 'payment' | 'card-read test' | 'reader info';
 
 /**
  * One lock for every action that drives the card reader: payments and the technician's
- * card-read test. Two of them never race for the reader; the second is refused at once
+ * card-read test and device info. Two of them never race for the reader; the second is refused at once
  * with a typed error instead of queueing behind a card that may never come.
  */
 export class DeviceArbiter {

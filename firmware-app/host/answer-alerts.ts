@@ -1,7 +1,5 @@
-import type { Clock } from '../../drivers/base/clock.js';
-import { raiseAndReport } from '../alerts/upstream.js';
+import { raiseAndReport, type AlertReporting } from '../alerts/upstream.js';
 import type { Logger } from '../logging/logger.js';
-import type { Db } from '../store/db.js';
 import type { HostProtocolError } from './errors.js';
 import type { HostLink } from './link.js';
 
@@ -15,12 +13,12 @@ export const INVALID_ANSWER_ALERT = 'host-answer-invalid';
  */
 export function attachInvalidAnswerAlerts(
   link: Pick<HostLink, 'on'>,
-  deps: { db: Db; clock: Clock; logger: Logger; onUpstreamEvent: () => void },
+  deps: AlertReporting & { logger: Logger; onUpstreamEvent: () => void },
 ): void {
   link.on('invalid-answer', (err: HostProtocolError) => {
     const { mti, stan, problem } = err.details as { mti?: string; stan?: string; problem: string };
     try {
-      const raised = raiseAndReport(deps.db, deps.clock, {
+      const raised = raiseAndReport(deps, {
         key: `${INVALID_ANSWER_ALERT}:${mti ?? '?'}:${stan ?? '?'}`,
         severity: 'critical',
         message: `host answer to ${mti ?? '?'} STAN ${stan ?? '?'} does not fit the request; treated as unanswered`,

@@ -2,6 +2,8 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError } from '../../drivers/base/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
+import type { ReportUpstream } from '../upstream/events.js';
 import { nightlyBackup } from './backup.js';
 import { sendHeartbeat, type HeartbeatSources } from './heartbeat.js';
 import { purgeExpired } from './retention.js';
@@ -24,7 +26,11 @@ export interface KickPort {
 
 /** What the standard jobs call; each part is built elsewhere and handed in here. */
 export interface JobPorts {
+  store: Store;
+  /** The queue tables' retention, until their repositories own it. */
   db: Db;
+  /** Writes an upstream event (the heartbeat) into the outbox. */
+  report: ReportUpstream;
   clock: Clock;
   settle(slotAt: number): Promise<unknown>;
   heartbeat: HeartbeatSources;
@@ -38,7 +44,7 @@ export interface JobPorts {
 
 /** Every job, on its own cron expression; one the configuration switches off runs only by hand. */
 export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
-  const { db, clock } = ports;
+  const { store, db, clock } = ports;
   const all: (Job & { enabled: boolean })[] = [
     {
       name: JOB.settlement,
@@ -54,7 +60,7 @@ export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
       cron: config.heartbeat.cron,
       enabled: config.heartbeat.enabled,
       run: async () => {
-        const p = sendHeartbeat(db, clock, ports.heartbeat);
+        const p = sendHeartbeat(store, ports.report, clock, ports.heartbeat);
         return { safDepth: p.saf.depth, reversalsPending: p.reversals.pending, outboxPending: p.outbox.pending };
       },
     },
@@ -79,7 +85,7 @@ export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
       cron: config.retention.cron,
       enabled: config.retention.enabled,
       run: async () => ({
-        purged: purgeExpired(db, clock, {
+        purged: purgeExpired(store, db, clock, {
           journalDays: config.retention.journalDays,
           operationalDays: config.retention.operationalDays,
           logFile: ports.logFile,
@@ -91,7 +97,7 @@ export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
       cron: config.backup.cron,
       enabled: config.backup.enabled,
       run: async () => {
-        const { backup, removed } = await nightlyBackup(db, clock, { dir: ports.backupDir, keep: config.backup.keep });
+        const { backup, removed } = await nightlyBackup(store, clock, { dir: ports.backupDir, keep: config.backup.keep });
         return { file: backup.file, bytes: backup.bytes, removed: removed.length };
       },
     },

@@ -2,9 +2,8 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../../drivers/base/clock.js';
-import type { Db } from '../store/db.js';
-import { TMS_EVENT } from '../upstream/events.js';
-import { enqueueEvent, outboxDepth } from '../upstream/outbox.js';
+import type { Store } from '../store/store.js';
+import { TMS_EVENT, type ReportUpstream } from '../upstream/events.js';
 
 /** What the heartbeat reports, each from the part that knows it. */
 export interface HeartbeatSources {
@@ -35,23 +34,23 @@ function disk(dir: string): HeartbeatPayload['disk'] {
   }
 }
 
-export function heartbeatPayload(db: Db, clock: Clock, sources: HeartbeatSources): HeartbeatPayload {
+export function heartbeatPayload(store: Store, clock: Clock, sources: HeartbeatSources): HeartbeatPayload {
   const now = clock.now();
-  const outbox = outboxDepth(db);
+  const outbox = store.queueDepths().outbox;
   return {
     devices: sources.devices(),
     versions: sources.versions,
     saf: sources.saf(),
     reversals: sources.reversals(),
-    outbox: { pending: outbox.pending, oldestAgeMs: outbox.oldestCreatedAt === null ? null : Math.max(0, now - outbox.oldestCreatedAt) },
+    outbox: { pending: outbox.count, oldestAgeMs: outbox.oldestAt === null ? null : Math.max(0, now - outbox.oldestAt) },
     disk: disk(sources.dataDir),
   };
 }
 
 /** Queues one heartbeat for the TMS; the outbox flusher delivers it. */
-export function sendHeartbeat(db: Db, clock: Clock, sources: HeartbeatSources): HeartbeatPayload {
-  const payload = heartbeatPayload(db, clock, sources);
-  enqueueEvent(db, clock, { type: TMS_EVENT.heartbeat, payload });
+export function sendHeartbeat(store: Store, report: ReportUpstream, clock: Clock, sources: HeartbeatSources): HeartbeatPayload {
+  const payload = heartbeatPayload(store, clock, sources);
+  report({ type: TMS_EVENT.heartbeat, payload });
   return payload;
 }
 

@@ -2,6 +2,7 @@ import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../../drivers/base/clock.js';
 import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 
 export interface RetentionPolicy {
   /** Closed-batch journal rows older than this drop their PAN token. */
@@ -22,32 +23,20 @@ const DAY_MS = 86_400_000;
  * it), cleared alerts, rotated log files. Old closed-batch transactions keep their row but
  * lose the PAN token, which only duplicate and hot-list checks of recent payments need.
  */
-export function purgeExpired(db: Db, clock: Clock, policy: RetentionPolicy): Record<string, number> {
+export function purgeExpired(store: Store, db: Db, clock: Clock, policy: RetentionPolicy): Record<string, number> {
   const now = clock.now();
   const ops = now - policy.operationalDays * DAY_MS;
   const journal = now - policy.journalDays * DAY_MS;
-  const purged = db
-    .transaction(() => ({
-      outbox: db.prepare(`DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?`).run(ops).changes,
-      printJobs: db.prepare(`DELETE FROM print_jobs WHERE state = 'printed' AND updated_at < ?`).run(ops).changes,
-      safQueue: db.prepare(`DELETE FROM saf_queue WHERE state <> 'queued' AND updated_at < ?`).run(ops).changes,
-      reversals: db.prepare(`DELETE FROM reversals WHERE state = 'acknowledged' AND updated_at < ?`).run(ops).changes,
-      jobRuns: db
-        .prepare(
-          `DELETE FROM job_runs WHERE outcome <> 'running' AND started_at < ? AND id NOT IN (SELECT max(id) FROM job_runs GROUP BY job)`,
-        )
-        .run(ops).changes,
-      alerts: db.prepare(`DELETE FROM alerts WHERE cleared_at IS NOT NULL AND cleared_at < ?`).run(ops).changes,
-      panTokens: db
-        .prepare(
-          `UPDATE transactions SET pan_token = NULL
-            WHERE pan_token IS NOT NULL AND created_at < ?
-              AND batch_number IN (SELECT number FROM batches WHERE state = 'closed')`,
-        )
-        .run(journal).changes,
-    }))
-    .immediate();
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  const purged = store.tx(() => ({
+    outbox: db.prepare(`DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?`).run(ops).changes,
+    printJobs: db.prepare(`DELETE FROM print_jobs WHERE state = 'printed' AND updated_at < ?`).run(ops).changes,
+    safQueue: db.prepare(`DELETE FROM saf_queue WHERE state <> 'queued' AND updated_at < ?`).run(ops).changes,
+    reversals: db.prepare(`DELETE FROM reversals WHERE state = 'acknowledged' AND updated_at < ?`).run(ops).changes,
+    jobRuns: store.jobRuns.purgeFinished(ops),
+    alerts: store.alerts.purgeFinished(ops),
+    panTokens: store.transactions.purgeFinished(journal),
+  }));
+  store.truncateWal();
   return { ...purged, logFiles: policy.logFile ? purgeRotatedLogs(policy.logFile, ops) : 0 };
 }
 

@@ -1,12 +1,13 @@
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { Db } from '../store/db.js';
+import type { JobRun, RunOutcome } from '../store/job-repo.js';
+import type { Store } from '../store/store.js';
 import { CronExpression } from './cron.js';
 import type { Schedule, Trigger } from './schedule.js';
 
 export type RunReason = 'scheduled' | 'catch-up' | 'manual' | 'retry';
-export type RunOutcome = 'running' | 'ok' | 'failed' | 'skipped';
+export type { JobRun, RunOutcome } from '../store/job-repo.js';
 
 export interface JobContext {
   /** The slot this run is for (ms); the run's start time for a manual run. */
@@ -30,40 +31,7 @@ export interface Job {
   run(ctx: JobContext): Promise<Record<string, unknown> | void>;
 }
 
-export interface JobRun {
-  id: number;
-  job: string;
-  scheduledFor: number | null;
-  startedAt: number;
-  finishedAt: number | null;
-  outcome: RunOutcome;
-  error: string | null;
-  detail: Record<string, unknown> | null;
-}
-
 export class JobError extends PosError {}
-
-interface Row {
-  id: number;
-  job: string;
-  scheduled_for: number | null;
-  started_at: number;
-  finished_at: number | null;
-  outcome: RunOutcome;
-  error: string | null;
-  detail: string | null;
-}
-
-const fromRow = (r: Row): JobRun => ({
-  id: r.id,
-  job: r.job,
-  scheduledFor: r.scheduled_for,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  outcome: r.outcome,
-  error: r.error,
-  detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-});
 
 /** Settings key: when the scheduler first ran on this database; slots before it were never owed. */
 const SINCE_KEY = 'jobs.since';
@@ -90,7 +58,7 @@ export class JobScheduler {
   private stopping = false;
 
   constructor(
-    private readonly deps: { db: Db; clock: Clock; logger: Logger; schedule: Schedule; timezone?: string },
+    private readonly deps: { store: Store; clock: Clock; logger: Logger; schedule: Schedule; timezone?: string },
     jobs: readonly Job[],
   ) {
     for (const job of jobs) {
@@ -111,14 +79,11 @@ export class JobScheduler {
     if (this.started) return;
     this.started = true;
     this.stopping = false;
-    const { db, clock } = this.deps;
+    const { store, clock } = this.deps;
     const now = clock.now();
-    db.prepare(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING`).run(SINCE_KEY, String(now));
-    const interrupted = db
-      .prepare(`UPDATE job_runs SET outcome = 'failed', finished_at = ?, error = ? WHERE outcome = 'running'`)
-      .run(now, 'JOB_INTERRUPTED: the process stopped during the run');
-    if (interrupted.changes > 0)
-      this.deps.logger.warn({ runs: interrupted.changes }, 'job runs cut short by the last shutdown marked failed');
+    store.settings.setIfAbsent(SINCE_KEY, String(now));
+    const interrupted = store.jobRuns.markInterrupted(now, 'JOB_INTERRUPTED: the process stopped during the run');
+    if (interrupted > 0) this.deps.logger.warn({ runs: interrupted }, 'job runs cut short by the last shutdown marked failed');
 
     for (const [name, { job, cron }] of this.jobs) {
       if (job.manualOnly) continue;
@@ -137,16 +102,9 @@ export class JobScheduler {
   private owedSlot(name: string, cron: CronExpression, now: number): number | undefined {
     const slot = cron.previous(now);
     if (slot === undefined) return undefined;
-    const since = Number(
-      this.deps.db.prepare<[string], { value: string }>(`SELECT value FROM settings WHERE key = ?`).get(SINCE_KEY)?.value ?? now,
-    );
+    const since = Number(this.deps.store.settings.get(SINCE_KEY) ?? now);
     if (slot < since) return undefined;
-    const done = this.deps.db
-      .prepare<[string, number], { n: number }>(
-        `SELECT count(*) AS n FROM job_runs WHERE job = ? AND outcome = 'ok' AND scheduled_for >= ?`,
-      )
-      .get(name, slot)!;
-    return done.n > 0 ? undefined : slot;
+    return this.deps.store.jobRuns.succeededSince(name, slot) ? undefined : slot;
   }
 
   /** Runs a job now (technician "run now", the console's settle); a job already running makes this a skipped run. */
@@ -167,14 +125,10 @@ export class JobScheduler {
       this.deps.logger.warn({ job: name, reason }, 'job still running; trigger skipped');
       return Promise.resolve(this.record(name, slotAt, 'skipped', 'JOB_BUSY: the previous run had not finished', { reason }));
     }
-    const { db, clock } = this.deps;
+    const { store, clock } = this.deps;
     this.cancelRetry(name);
     const startedAt = clock.now();
-    const id = Number(
-      db
-        .prepare(`INSERT INTO job_runs (job, scheduled_for, started_at, outcome, detail) VALUES (?, ?, ?, 'running', ?)`)
-        .run(name, slotAt, startedAt, JSON.stringify({ reason })).lastInsertRowid,
-    );
+    const id = store.jobRuns.start(name, slotAt, startedAt, { reason });
     const log = this.deps.logger.child(`job:${name}`);
     log.info({ reason, slot: new Date(slotAt).toISOString() }, 'job started');
     const run = (async () => {
@@ -192,11 +146,9 @@ export class JobScheduler {
       }
       const finishedAt = clock.now();
       try {
-        const row = db
-          .prepare<unknown[], Row>(`UPDATE job_runs SET outcome = ?, finished_at = ?, error = ?, detail = ? WHERE id = ? RETURNING *`)
-          .get(outcome, finishedAt, error, JSON.stringify(detail), id)!;
+        const done = store.jobRuns.finishRun(id, outcome, finishedAt, error, detail);
         if (outcome === 'ok') log.info({ runId: id }, 'job finished');
-        return fromRow(row);
+        return done;
       } catch (err) {
         // The database closed under a run that outlived the shutdown grace: the row stays
         // 'running' and the next start marks it interrupted.
@@ -226,13 +178,7 @@ export class JobScheduler {
   }
 
   private record(name: string, slotAt: number, outcome: RunOutcome, error: string | null, detail: Record<string, unknown>): JobRun {
-    const now = this.deps.clock.now();
-    const row = this.deps.db
-      .prepare<unknown[], Row>(
-        `INSERT INTO job_runs (job, scheduled_for, started_at, finished_at, outcome, error, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      )
-      .get(name, slotAt, now, now, outcome, error, JSON.stringify(detail))!;
-    return fromRow(row);
+    return this.deps.store.jobRuns.recordFinished(name, slotAt, this.deps.clock.now(), outcome, error, detail);
   }
 
   isRunning(name: string): boolean {
@@ -251,11 +197,7 @@ export class JobScheduler {
   }
 
   history(options: { job?: string; limit?: number } = {}): JobRun[] {
-    const limit = options.limit ?? 50;
-    const rows = options.job
-      ? this.deps.db.prepare<[string, number], Row>(`SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT ?`).all(options.job, limit)
-      : this.deps.db.prepare<[number], Row>(`SELECT * FROM job_runs ORDER BY id DESC LIMIT ?`).all(limit);
-    return rows.map(fromRow);
+    return this.deps.store.jobRuns.history(options);
   }
 
   /**

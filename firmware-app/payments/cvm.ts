@@ -1,7 +1,7 @@
 import type { CardReadResult, EntryMode, PinResult } from '../../drivers/card-reader/types.js';
 import { isPosError } from '../../drivers/base/errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import type { Journal, Transaction } from './journal.js';
 import { paymentOutcome, type PaymentCardReader, type PaymentHostChannel, type PaymentOutcome, type PaymentProgress } from './outcome.js';
 
@@ -44,7 +44,7 @@ export interface CardholderVerification {
 
 /** The engine's side of the PIN step. */
 export interface CvmPort {
-  db: Db;
+  store: Store;
   journal: Journal;
   reader: PaymentCardReader;
   link: Pick<PaymentHostChannel, 'ready'>;
@@ -105,18 +105,16 @@ function endBeforeSend(
   result: 'cancelled' | 'declined_local',
   code: string,
 ): PaymentOutcome {
-  const ended = port.db
-    .transaction(() => {
-      port.recordCard(txn, card);
-      return port.journal.apply(
-        txn.id,
-        { kind: result === 'cancelled' ? 'Cancelled' : 'RefusedLocally' },
-        { declineCode: code },
-        { step: 'pin', code },
-        'card_read',
-      );
-    })
-    .immediate();
+  const ended = port.store.tx(() => {
+    port.recordCard(txn, card);
+    return port.journal.apply(
+      txn.id,
+      { kind: result === 'cancelled' ? 'Cancelled' : 'RefusedLocally' },
+      { declineCode: code },
+      { step: 'pin', code },
+      'card_read',
+    );
+  });
   port.logger.child('payments').info({ txn: txn.id, code }, 'PIN step ended the payment; nothing sent');
   return paymentOutcome(result, ended, code);
 }

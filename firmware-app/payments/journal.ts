@@ -2,141 +2,26 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../drivers/base/clock.js';
 import { PosError } from '../../drivers/base/errors.js';
 import type { CurrencyCode } from '../core/money.js';
-import { currentBatch } from '../store/counters.js';
-import type { Db } from '../store/db.js';
-import { canTransition, effectsOf, reduce, type LifecycleEffect, type LifecycleEvent, type TxnState, type TxnType } from './lifecycle.js';
+import type { Store } from '../store/store.js';
+import type { Transaction, TransactionEvent, TxnPatch } from '../store/transaction-repo.js';
+import {
+  canTransition,
+  effectsOf,
+  INITIAL_STATE,
+  reduce,
+  type LifecycleEffect,
+  type LifecycleEvent,
+  type TxnState,
+  type TxnType,
+} from './lifecycle.js';
 
-export interface Transaction {
-  id: number;
-  uuid: string;
-  type: TxnType;
-  state: TxnState;
-  amount: number;
-  currency: CurrencyCode;
-  stan: string | null;
-  stanDay: string | null;
-  transmittedAt: string | null;
-  maskedPan: string | null;
-  last4: string | null;
-  panToken: string | null;
-  entryMode: string | null;
-  authCode: string | null;
-  rrn: string | null;
-  responseCode: string | null;
-  declineCode: string | null;
-  /** The host approved this sale with the cardholder's PIN (field 52): the slip says so and needs no signature. */
-  pinVerified: boolean;
-  originalId: number | null;
-  batchNumber: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface TransactionEvent {
-  id: number;
-  transactionId: number;
-  fromState: TxnState | null;
-  toState: TxnState;
-  at: number;
-  detail: Record<string, unknown> | null;
-}
-
-/** Columns a transition may set alongside the state. */
-export type TxnPatch = Partial<
-  Pick<
-    Transaction,
-    | 'stan'
-    | 'stanDay'
-    | 'transmittedAt'
-    | 'maskedPan'
-    | 'last4'
-    | 'panToken'
-    | 'entryMode'
-    | 'authCode'
-    | 'rrn'
-    | 'responseCode'
-    | 'declineCode'
-    | 'pinVerified'
-  >
->;
+export type { Transaction, TransactionEvent, TxnPatch } from '../store/transaction-repo.js';
+export { TransactionNotFoundError } from '../store/transaction-repo.js';
 
 export class InvalidTransitionError extends PosError {
   constructor(id: number, from: string, to: string) {
     super('TXN_INVALID_TRANSITION', `transaction ${id} cannot go from ${from} to ${to}`, { id, from, to });
   }
-}
-
-export class TransactionNotFoundError extends PosError {
-  constructor(id: number) {
-    super('TXN_NOT_FOUND', `transaction ${id} does not exist`, { id });
-  }
-}
-
-const COLUMN: Record<keyof TxnPatch, string> = {
-  stan: 'stan',
-  stanDay: 'stan_day',
-  transmittedAt: 'transmitted_at',
-  maskedPan: 'masked_pan',
-  last4: 'last4',
-  panToken: 'pan_token',
-  entryMode: 'entry_mode',
-  authCode: 'auth_code',
-  rrn: 'rrn',
-  responseCode: 'response_code',
-  declineCode: 'decline_code',
-  pinVerified: 'pin_verified',
-};
-
-interface Row {
-  id: number;
-  uuid: string;
-  type: TxnType;
-  state: TxnState;
-  amount: number;
-  currency: CurrencyCode;
-  stan: string | null;
-  stan_day: string | null;
-  transmitted_at: string | null;
-  masked_pan: string | null;
-  last4: string | null;
-  pan_token: string | null;
-  entry_mode: string | null;
-  auth_code: string | null;
-  rrn: string | null;
-  response_code: string | null;
-  decline_code: string | null;
-  pin_verified: number;
-  original_id: number | null;
-  batch_number: number;
-  created_at: number;
-  updated_at: number;
-}
-
-function fromRow(r: Row): Transaction {
-  return {
-    id: r.id,
-    uuid: r.uuid,
-    type: r.type,
-    state: r.state,
-    amount: r.amount,
-    currency: r.currency,
-    stan: r.stan,
-    stanDay: r.stan_day,
-    transmittedAt: r.transmitted_at,
-    maskedPan: r.masked_pan,
-    last4: r.last4,
-    panToken: r.pan_token,
-    entryMode: r.entry_mode,
-    authCode: r.auth_code,
-    rrn: r.rrn,
-    responseCode: r.response_code,
-    declineCode: r.decline_code,
-    pinVerified: r.pin_verified === 1,
-    originalId: r.original_id,
-    batchNumber: r.batch_number,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
 }
 
 /**
@@ -154,14 +39,15 @@ export type TransitionObserver = (change: {
 }) => void;
 
 /**
- * The journal: `transactions` holds each payment's current state, `transaction_events`
- * its append-only history. Every change is one SQLite transaction that writes both.
+ * The journal: the lifecycle-aware service over the transaction repository. Each change is
+ * checked against the reducer and written (current state and its history row) in one
+ * `store.tx`, with the transition observers running inside it.
  */
 export class Journal {
   private readonly observers: TransitionObserver[] = [];
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly clock: Clock,
   ) {}
 
@@ -171,22 +57,24 @@ export class Journal {
   }
 
   create(input: { type: TxnType; amount: number; currency: CurrencyCode; originalId?: number }): Transaction {
-    return this.db
-      .transaction(() => {
-        const now = this.clock.now();
-        const row = this.db
-          .prepare<unknown[], Row>(
-            `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, created_at, updated_at)
-           VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?) RETURNING *`,
-          )
-          .get(randomUUID(), input.type, input.amount, input.currency, input.originalId ?? null, currentBatch(this.db), now, now)!;
-        const detail = { amount: input.amount, currency: input.currency };
-        this.appendEvent(row.id, null, 'created', now, detail);
-        const txn = fromRow(row);
-        for (const o of this.observers) o({ txn, from: null, to: 'created', effects: [], detail });
-        return txn;
-      })
-      .immediate();
+    const { store } = this;
+    return store.tx(() => {
+      const now = this.clock.now();
+      const txn = store.transactions.insert({
+        uuid: randomUUID(),
+        type: input.type,
+        state: INITIAL_STATE,
+        amount: input.amount,
+        currency: input.currency,
+        originalId: input.originalId ?? null,
+        batchNumber: store.currentBatch(),
+        now,
+      });
+      const detail = { amount: input.amount, currency: input.currency };
+      store.transactions.appendEvent(txn.id, null, txn.state, now, detail);
+      for (const o of this.observers) o({ txn, from: null, to: txn.state, effects: [], detail });
+      return txn;
+    });
   }
 
   /**
@@ -208,22 +96,13 @@ export class Journal {
         throw new InvalidTransitionError(id, current.state, to);
       }
       const now = this.clock.now();
-      const sets = ['state = ?', 'updated_at = ?'];
-      const values: unknown[] = [to, now];
-      for (const [key, value] of Object.entries(patch) as [keyof TxnPatch, unknown][]) {
-        sets.push(`${COLUMN[key]} = ?`);
-        values.push(typeof value === 'boolean' ? Number(value) : (value ?? null));
-      }
-      const row = this.db
-        .prepare<unknown[], Row>(`UPDATE transactions SET ${sets.join(', ')} WHERE id = ? RETURNING *`)
-        .get(...values, id)!;
-      this.appendEvent(id, current.state, to, now, detail);
-      const txn = fromRow(row);
+      const txn = this.store.transactions.update(id, to, patch, now);
+      this.store.transactions.appendEvent(id, current.state, to, now, detail);
       const effects = effectsOf(current.type, current.state, to);
       for (const o of this.observers) o({ txn, from: current.state, to, effects, detail });
       return txn;
     };
-    return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
+    return this.store.tx(run);
   }
 
   /**
@@ -244,58 +123,31 @@ export class Journal {
       if (!step) throw new InvalidTransitionError(id, current.state, event.kind);
       return this.transition(id, step.next, patch, detail, expectFrom);
     };
-    return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
+    return this.store.tx(run);
   }
 
   get(id: number): Transaction {
-    const row = this.db.prepare<[number], Row>(`SELECT * FROM transactions WHERE id = ?`).get(id);
-    if (!row) throw new TransactionNotFoundError(id);
-    return fromRow(row);
+    return this.store.transactions.get(id);
   }
 
   findByStan(stan: string, stanDay?: string): Transaction | undefined {
-    const row = stanDay
-      ? this.db.prepare<[string, string], Row>(`SELECT * FROM transactions WHERE stan = ? AND stan_day = ?`).get(stan, stanDay)
-      : this.db.prepare<[string], Row>(`SELECT * FROM transactions WHERE stan = ? ORDER BY id DESC LIMIT 1`).get(stan);
-    return row ? fromRow(row) : undefined;
+    return this.store.transactions.findByStan(stan, stanDay);
   }
 
   inState(state: TxnState): Transaction[] {
-    return this.db.prepare<[string], Row>(`SELECT * FROM transactions WHERE state = ? ORDER BY id`).all(state).map(fromRow);
+    return this.store.transactions.inState(state);
   }
 
   /** The newest transaction now in one of `states`, if any. */
   latestIn(states: readonly TxnState[]): Transaction | undefined {
-    const row = this.db
-      .prepare<unknown[], Row>(`SELECT * FROM transactions WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`)
-      .get(...states);
-    return row ? fromRow(row) : undefined;
+    return this.store.transactions.latestIn(states);
   }
 
   recent(limit = 20): Transaction[] {
-    return this.db.prepare<[number], Row>(`SELECT * FROM transactions ORDER BY id DESC LIMIT ?`).all(limit).map(fromRow);
+    return this.store.transactions.recent(limit);
   }
 
   events(id: number): TransactionEvent[] {
-    return this.db
-      .prepare<
-        [number],
-        { id: number; transaction_id: number; from_state: TxnState | null; to_state: TxnState; at: number; detail: string | null }
-      >(`SELECT * FROM transaction_events WHERE transaction_id = ? ORDER BY id`)
-      .all(id)
-      .map((e) => ({
-        id: e.id,
-        transactionId: e.transaction_id,
-        fromState: e.from_state,
-        toState: e.to_state,
-        at: e.at,
-        detail: e.detail === null ? null : (JSON.parse(e.detail) as Record<string, unknown>),
-      }));
-  }
-
-  private appendEvent(id: number, from: TxnState | null, to: TxnState, at: number, detail: Record<string, unknown> | null): void {
-    this.db
-      .prepare(`INSERT INTO transaction_events (transaction_id, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)`)
-      .run(id, from, to, at, detail === null ? null : JSON.stringify(detail));
+    return this.store.transactions.events(id);
   }
 }

@@ -7,7 +7,7 @@ import type { LinkState } from '../host/link.js';
 import type { TerminalIdentity } from '../host/messages.js';
 import type { CvmSettings } from './cvm.js';
 import type { Transaction } from './journal.js';
-import type { OfflineRules } from './offline-rules.js';
+import type { OfflineExposure, OfflineRules } from './offline-rules.js';
 import type { RetryAdvice } from './retry-advice.js';
 
 /* The payments engine's face: the ports it drives, its settings, and what it tells the cashier. */
@@ -26,6 +26,13 @@ export interface PaymentHostChannel {
   /** Connected and signed on; nothing financial is sent otherwise. */
   readonly ready: boolean;
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
+}
+
+/** The store-and-forward queue as the offline decision sees it: what is already owed, and where an approval goes. */
+export interface OfflineQueuePort {
+  exposure(currency: CurrencyCode): OfflineExposure;
+  /** Runs inside the approval's store transaction. */
+  enqueue(item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number }): void;
 }
 
 export interface PaymentSettings {

@@ -6,13 +6,19 @@ import { AmountError, formatAmount, isCurrencyCode } from '../core/money.js';
 import { isUnanswered, reversalReason } from '../host/errors.js';
 import { financialRequest, localDay, readAnswer, transmissionDateTime, voidRequest } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
-import { enqueueSaf, safExposure } from '../saf/queue.js';
-import { currentBatch, nextStan } from '../store/counters.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction, TxnPatch } from './journal.js';
-import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
+import {
+  hostApproved,
+  refundable,
+  refundHoldsAmount,
+  TXN_STATES,
+  whyNotVoidable,
+  type LifecycleEvent,
+  type TxnState,
+} from './lifecycle.js';
 import { verifyAndAuthorize, type CardholderVerification, type CvmPort } from './cvm.js';
 import { decideOffline, type OfflineCandidate } from './offline-rules.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
@@ -22,6 +28,7 @@ import {
   paymentOutcome,
   VOID_TIMEOUT_CODE,
   type CancelResult,
+  type OfflineQueuePort,
   type PaymentCardReader,
   type PaymentHostChannel,
   type PaymentOutcome,
@@ -54,8 +61,10 @@ export class PaymentEngine {
 
   constructor(
     private readonly deps: {
-      db: Db;
+      store: Store;
       journal: Journal;
+      /** Store-and-forward: the offline rules read it, an offline approval joins it. */
+      offlineQueue: OfflineQueuePort;
       reader: PaymentCardReader;
       link: PaymentHostChannel;
       clock: Clock;
@@ -93,20 +102,14 @@ export class PaymentEngine {
     input: { amount: number; currency?: string; originalId?: number },
     onProgress: Progress = () => undefined,
   ): Promise<PaymentOutcome> {
-    const { journal, db, settings } = this.deps;
+    const { journal, store, settings } = this.deps;
     this.validateAmount(input.amount, input.currency);
     if (input.originalId !== undefined) {
       const original = journal.get(input.originalId);
       if (original.type !== 'sale') throw new NotRefundableError(original.id, `it is a ${original.type}`);
       if (!refundable(original.type, original.state)) throw new NotRefundableError(original.id, `it is ${original.state}`);
       if (original.currency !== settings.currency) throw new CurrencyNotAcceptedError(original.currency, settings.currency);
-      const placeholders = REFUND_COUNTED.map(() => '?').join(', ');
-      const refunded =
-        db
-          .prepare<unknown[], { total: number | null }>(
-            `SELECT sum(amount) AS total FROM transactions WHERE type = 'refund' AND original_id = ? AND state IN (${placeholders})`,
-          )
-          .get(original.id, ...REFUND_COUNTED)!.total ?? 0;
+      const refunded = store.transactions.refundsOf(original.id, REFUND_COUNTED).amount;
       if (input.amount > original.amount - refunded)
         throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
     }
@@ -119,17 +122,11 @@ export class PaymentEngine {
 
   /** Why the payment cannot be voided, or null: asked by the void screen before it asks to confirm. */
   whyNotVoidable(originalId: number): string | null {
-    const { db, journal } = this.deps;
+    const { store, journal } = this.deps;
     const original = journal.get(originalId);
-    const placeholders = REFUND_COUNTED.map(() => '?').join(', ');
-    const refunds = db
-      .prepare<unknown[], { n: number }>(
-        `SELECT count(*) AS n FROM transactions WHERE type = 'refund' AND original_id = ? AND state IN (${placeholders})`,
-      )
-      .get(original.id, ...REFUND_COUNTED)!.n;
     return whyNotVoidable(original, {
-      openBatch: original.batchNumber === currentBatch(db),
-      refunds,
+      openBatch: original.batchNumber === store.currentBatch(),
+      refunds: store.transactions.refundsOf(original.id, REFUND_COUNTED).count,
       hostReference: Boolean(original.stan && original.transmittedAt && original.rrn),
     });
   }
@@ -140,7 +137,7 @@ export class PaymentEngine {
    * back on top of the refunds.
    */
   async void(input: { originalId: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
-    const { db, journal, link, clock, settings } = this.deps;
+    const { store, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const original = journal.get(input.originalId);
     const refused = this.whyNotVoidable(original.id);
@@ -149,12 +146,10 @@ export class PaymentEngine {
 
     // Nothing is sent for a refused void: it is journaled and declined locally.
     const refuse = (code: string, reason: string, event: LifecycleEvent) => {
-      const refused = db
-        .transaction(() => {
-          const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-          return journal.apply(v.id, event, { declineCode: code }, { reason }, 'created');
-        })
-        .immediate();
+      const refused = store.tx(() => {
+        const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+        return journal.apply(v.id, event, { declineCode: code }, { reason }, 'created');
+      });
       return paymentOutcome('declined_local', refused, code);
     };
     const unreachable: LifecycleEvent = { kind: 'Unreachable' };
@@ -164,20 +159,18 @@ export class PaymentEngine {
     // Readiness again after the wait, with nothing awaited between this check and the send.
     if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready', unreachable);
     const at = new Date(clock.now());
-    const sent = db
-      .transaction(() => {
-        const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
-        journal.apply(original.id, { kind: 'VoidSent' }, {}, { voidId: v.id }, 'approved');
-        const stan = nextStan(db);
-        return journal.apply(
-          v.id,
-          { kind: 'Sent' },
-          { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
-          { stan },
-          'created',
-        );
-      })
-      .immediate();
+    const sent = store.tx(() => {
+      const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+      journal.apply(original.id, { kind: 'VoidSent' }, {}, { voidId: v.id }, 'approved');
+      const stan = store.nextStan();
+      return journal.apply(
+        v.id,
+        { kind: 'Sent' },
+        { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
+        { stan },
+        'created',
+      );
+    });
     log.info({ txn: sent.id, original: original.id, stan: sent.stan }, 'void sent');
     const request = voidRequest(settings.identity, {
       stan: sent.stan!,
@@ -190,20 +183,18 @@ export class PaymentEngine {
     onProgress('waiting-for-host');
     // The void's own result and its sale's follow-up commit together.
     const settle = (event: LifecycleEvent, patch: TxnPatch, detail: Record<string, unknown>) =>
-      db
-        .transaction(() => {
-          const done = journal.apply(sent.id, event, patch, detail, 'online_sent');
-          const voided = done.state === 'approved';
-          journal.apply(
-            original.id,
-            { kind: voided ? 'VoidApproved' : 'VoidFailed' },
-            {},
-            { voidId: sent.id, voidState: done.state },
-            'void_pending',
-          );
-          return done;
-        })
-        .immediate();
+      store.tx(() => {
+        const done = journal.apply(sent.id, event, patch, detail, 'online_sent');
+        const voided = hostApproved(done.state);
+        journal.apply(
+          original.id,
+          { kind: voided ? 'VoidApproved' : 'VoidFailed' },
+          {},
+          { voidId: sent.id, voidState: done.state },
+          'void_pending',
+        );
+        return done;
+      });
     this.phase = 'sent';
     try {
       const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
@@ -256,14 +247,10 @@ export class PaymentEngine {
    * a void that did get approved before the crash completes its sale's voiding.
    */
   recoverVoids(): void {
-    const { db, journal } = this.deps;
+    const { store, journal } = this.deps;
     for (const original of journal.inState('void_pending')) {
-      const v = db
-        .prepare<[number], { id: number; state: TxnState }>(
-          `SELECT id, state FROM transactions WHERE type = 'void' AND original_id = ? ORDER BY id DESC LIMIT 1`,
-        )
-        .get(original.id);
-      const event = v?.state === 'approved' ? 'VoidApproved' : 'VoidFailed';
+      const v = store.transactions.lastVoidOf(original.id);
+      const event = v && hostApproved(v.state) ? 'VoidApproved' : 'VoidFailed';
       journal.apply(original.id, { kind: event }, {}, { reason: 'recovered', voidId: v?.id ?? null }, 'void_pending');
     }
   }
@@ -343,18 +330,16 @@ export class PaymentEngine {
     onProgress: Progress,
     cvm: CardholderVerification,
   ): Promise<PaymentOutcome> {
-    const { db, journal, link, clock, settings } = this.deps;
+    const { store, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     // Not ready (no connection, or connected but not signed on) means offline; a pending
     // reversal goes first when the link is ready.
     const refusal = link.ready ? await this.reversalFirst(onProgress) : undefined;
     if (refusal) {
-      const refused = db
-        .transaction(() => {
-          this.recordCard(txn, card);
-          return journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
-        })
-        .immediate();
+      const refused = store.tx(() => {
+        this.recordCard(txn, card);
+        return journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
+      });
       log.warn({ txn: txn.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
       onProgress('done');
       return paymentOutcome('declined_local', refused, refusal.code);
@@ -365,19 +350,17 @@ export class PaymentEngine {
     if (!link.ready) return this.decideOffline(txn, card, onProgress, cvm.pinRequired);
     const at = new Date(clock.now());
     // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
-    const sent = db
-      .transaction(() => {
-        this.recordCard(txn, card);
-        const stan = nextStan(db);
-        return journal.apply(
-          txn.id,
-          { kind: 'Sent' },
-          { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
-          { stan },
-          'card_read',
-        );
-      })
-      .immediate();
+    const sent = store.tx(() => {
+      this.recordCard(txn, card);
+      const stan = store.nextStan();
+      return journal.apply(
+        txn.id,
+        { kind: 'Sent' },
+        { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
+        { stan },
+        'card_read',
+      );
+    });
     const request = financialRequest(settings.identity, {
       kind: txn.type === 'refund' ? 'refund' : 'sale',
       stan: sent.stan!,
@@ -421,7 +404,12 @@ export class PaymentEngine {
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
         const retry = retryAdvice(link.ready, () =>
-          decideOffline(settings.offline, offlineCandidate(txn, card, cvm.pinRequired), safExposure(db, settings.currency), clock.now()),
+          decideOffline(
+            settings.offline,
+            offlineCandidate(txn, card, cvm.pinRequired),
+            this.deps.offlineQueue.exposure(settings.currency),
+            clock.now(),
+          ),
         );
         return { ...paymentOutcome('reversal_pending', pending, code), retry };
       }
@@ -439,36 +427,39 @@ export class PaymentEngine {
    * transaction, so the caps hold even if two decisions raced.
    */
   private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress, pinRequired: boolean): PaymentOutcome {
-    const { db, journal, clock, settings } = this.deps;
+    const { store, journal, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
-    const decided = db
-      .transaction(() => {
-        this.recordCard(txn, card);
-        const now = clock.now();
-        const decision = decideOffline(settings.offline, offlineCandidate(txn, card, pinRequired), safExposure(db, settings.currency), now);
-        if (!decision.approve) {
-          // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
-          const declined = journal.apply(
-            txn.id,
-            txn.type === 'sale' ? { kind: 'OfflineDecided', approved: false } : { kind: 'Unreachable' },
-            { declineCode: decision.code },
-            { reason: 'offline rules', ...decision.detail },
-            'card_read',
-          );
-          return { txn: declined, code: decision.code };
-        }
-        const stan = nextStan(db);
-        const approved = journal.apply(
+    const decided = store.tx(() => {
+      this.recordCard(txn, card);
+      const now = clock.now();
+      const decision = decideOffline(
+        settings.offline,
+        offlineCandidate(txn, card, pinRequired),
+        this.deps.offlineQueue.exposure(settings.currency),
+        now,
+      );
+      if (!decision.approve) {
+        // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
+        const declined = journal.apply(
           txn.id,
-          { kind: 'OfflineDecided', approved: true },
-          { stan, stanDay: localDay(new Date(now)), authCode: offlineAuthCode(stan) },
-          { stan, reason: 'link offline' },
+          txn.type === 'sale' ? { kind: 'OfflineDecided', approved: false } : { kind: 'Unreachable' },
+          { declineCode: decision.code },
+          { reason: 'offline rules', ...decision.detail },
           'card_read',
         );
-        enqueueSaf(db, { transactionId: approved.id, encryptedBlob: card.encryptedBlob, expiry: card.expiry || null, now });
-        return { txn: approved, code: null };
-      })
-      .immediate();
+        return { txn: declined, code: decision.code };
+      }
+      const stan = store.nextStan();
+      const approved = journal.apply(
+        txn.id,
+        { kind: 'OfflineDecided', approved: true },
+        { stan, stanDay: localDay(new Date(now)), authCode: offlineAuthCode(stan) },
+        { stan, reason: 'link offline' },
+        'card_read',
+      );
+      this.deps.offlineQueue.enqueue({ transactionId: approved.id, encryptedBlob: card.encryptedBlob, expiry: card.expiry || null, now });
+      return { txn: approved, code: null };
+    });
     onProgress('done');
     if (decided.code === null) {
       log.info({ txn: decided.txn.id, stan: decided.txn.stan }, 'approved offline; queued for forwarding');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
+import { readJournalFile } from '../store/transaction-repo.js';
 import { formatMismatch, reconcile, type HostPosting, type JournalRecord, EXIT_USAGE, exitStatus } from './reconcile.js';
 
 const USAGE = `usage: npm run reconcile -- --db FILE --ledger FILE [--terminal ID] [--json]
@@ -45,12 +45,7 @@ function main(argv: string[]): number {
   let journal: JournalRecord[];
   let ledger: HostPosting[];
   try {
-    const db = new Database(values.db, { readonly: true, fileMustExist: true });
-    try {
-      journal = db.prepare<[], JournalRecord>('SELECT id, type, state, amount, currency, stan FROM transactions ORDER BY id').all();
-    } finally {
-      db.close();
-    }
+    journal = readJournalFile(values.db);
     const parsed = JSON.parse(readFileSync(values.ledger, 'utf8')) as { entries?: HostPosting[] };
     if (!Array.isArray(parsed.entries)) throw new Error(`${values.ledger} has no "entries" array`);
     ledger = parsed.entries;

@@ -1,5 +1,5 @@
 import { CURRENCIES, isCurrencyCode } from '../core/money.js';
-import { isOfflineApproval, type TxnState, type TxnType } from '../payments/lifecycle.js';
+import { hostExpectation, isOfflineApproval, type TxnState, type TxnType } from '../payments/lifecycle.js';
 
 /** What reconcile needs of a journal row (a `Transaction` is one). */
 export interface JournalRecord {
@@ -66,32 +66,6 @@ export interface ReconcileResult {
   /** Total merchant loss per currency (alpha code), minor units. */
   merchantLoss: Record<string, number>;
 }
-
-type Expectation = 'posted' | 'not-posted' | 'voided' | 'unknown' | 'lost';
-
-/** What the host must hold for a transaction in each terminal state. */
-const EXPECTED: Record<TxnState, Expectation> = {
-  created: 'not-posted',
-  card_read: 'not-posted',
-  declined_local: 'not-posted',
-  cancelled: 'not-posted',
-  not_completed: 'not-posted',
-  // The 0200 is in flight or its answer was lost: the host may or may not have it yet.
-  online_sent: 'unknown',
-  approved: 'posted',
-  declined: 'not-posted',
-  // The money must come back: until the 0410, a posting is a mismatch a person should see.
-  reversal_pending: 'not-posted',
-  reversed: 'not-posted',
-  // Not forwarded yet: the host must not have it.
-  offline_approved: 'not-posted',
-  forwarded_approved: 'posted',
-  // The host refused the advice, or it was never sent in time: the merchant carries it.
-  forwarded_declined: 'lost',
-  expired: 'lost',
-  void_pending: 'unknown',
-  voided: 'voided',
-};
 
 const moves = (p: HostPosting) => p.status === 'posted' && p.kind !== 'void';
 
@@ -207,7 +181,7 @@ function checkOne(
   const posted = g.host.filter(moves);
   const host = applied[0] ?? g.host[0];
   const at = base(txn, host);
-  switch (EXPECTED[txn.state]) {
+  switch (hostExpectation(txn.state)) {
     case 'posted': {
       if (applied.length === 0) {
         out.push({ ...at, kind: 'missing', detail: `terminal says ${txn.state}, host ${host ? `has it ${host.status}` : 'has nothing'}` });

@@ -1,6 +1,5 @@
 import { sleep, type Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
-import { clearAlert, raiseAlert } from '../alerts/alerts.js';
 import type { CurrencyCode } from '../core/money.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import {
@@ -12,10 +11,9 @@ import {
   type TerminalIdentity,
 } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
-import { currentBatch, nextBatch, nextStan } from '../store/counters.js';
-import type { Db } from '../store/db.js';
-import { TMS_EVENT } from '../upstream/events.js';
-import { enqueueEvent } from '../upstream/outbox.js';
+import type { Batch, BatchState } from '../store/batch-repo.js';
+import type { Store } from '../store/store.js';
+import { TMS_EVENT, type ReportUpstream } from '../upstream/events.js';
 import { batchLabel, renderSettlementReport, type SettlementResult } from './report.js';
 import { TXN_STATES, undecided } from '../payments/lifecycle.js';
 import { batchTotals, hostTotals, unsettledCount, type BatchTotals } from './totals.js';
@@ -44,7 +42,9 @@ export interface SettlementSettings {
 }
 
 export interface SettlementDeps {
-  db: Db;
+  store: Store;
+  /** Writes the settlement result into the outbox, in the transaction that records it. */
+  report: ReportUpstream;
   clock: Clock;
   logger: Logger;
   host: HostPort;
@@ -54,16 +54,7 @@ export interface SettlementDeps {
   settings: SettlementSettings;
 }
 
-export type BatchState = 'open' | 'settling' | 'closed' | 'out_of_balance';
-
-export interface Batch {
-  number: number;
-  state: BatchState;
-  openedAt: number;
-  closedAt: number | null;
-  totals: SettlementTotals | null;
-  responseCode: string | null;
-}
+export type { Batch, BatchState } from '../store/batch-repo.js';
 
 export interface BatchOutcome {
   batchNumber: number;
@@ -81,24 +72,6 @@ const CUT_SLOT_KEY = 'settlement.cutSlot';
 const QUIESCE_POLL_MS = 500;
 
 export const outOfBalanceAlertKey = (batchNumber: number) => `settlement-out-of-balance:${batchNumber}`;
-
-interface Row {
-  number: number;
-  state: BatchState;
-  opened_at: number;
-  closed_at: number | null;
-  totals: string | null;
-  response_code: string | null;
-}
-
-const fromRow = (r: Row): Batch => ({
-  number: r.number,
-  state: r.state,
-  openedAt: r.opened_at,
-  closedAt: r.closed_at,
-  totals: r.totals === null ? null : (JSON.parse(r.totals) as SettlementTotals),
-  responseCode: r.response_code,
-});
 
 function describeError(err: unknown): string {
   return isPosError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
@@ -137,28 +110,24 @@ export class Settlement {
 
   /** The batch new payments go into, with its row created on first sight. */
   openBatch(): Batch {
-    const { db, clock } = this.deps;
-    return db.transaction(() => {
-      const number = currentBatch(db);
+    const { store, clock } = this.deps;
+    return store.tx(() => {
+      const number = store.currentBatch();
       this.ensureRow(number, clock.now());
       return this.batch(number)!;
-    })();
+    });
   }
 
   batch(number: number): Batch | undefined {
-    const row = this.deps.db.prepare<[number], Row>(`SELECT * FROM batches WHERE number = ?`).get(number);
-    return row ? fromRow(row) : undefined;
+    return this.deps.store.batches.get(number);
   }
 
   batches(state?: BatchState): Batch[] {
-    const rows = state
-      ? this.deps.db.prepare<[string], Row>(`SELECT * FROM batches WHERE state = ? ORDER BY number`).all(state)
-      : this.deps.db.prepare<[], Row>(`SELECT * FROM batches ORDER BY number`).all();
-    return rows.map(fromRow);
+    return this.deps.store.batches.list(state);
   }
 
   totals(batchNumber: number): BatchTotals {
-    return batchTotals(this.deps.db, batchNumber);
+    return batchTotals(this.deps.store.transactions, batchNumber);
   }
 
   /**
@@ -166,67 +135,53 @@ export class Settlement {
    * with the host's figures, the alert cleared, and the decision kept in the audit log.
    */
   resolveOutOfBalance(batchNumber: number, actor: string): Batch {
-    const { db, clock } = this.deps;
-    return db
-      .transaction(() => {
-        const b = this.batch(batchNumber);
-        if (!b || b.state !== 'out_of_balance') {
-          throw new SettlementError('SETTLEMENT_NOT_OUT_OF_BALANCE', `batch ${batchLabel(batchNumber)} is not out of balance`, {
-            batchNumber,
-            state: b?.state,
-          });
-        }
-        const now = clock.now();
-        db.prepare(`UPDATE batches SET state = 'closed', closed_at = ? WHERE number = ?`).run(now, batchNumber);
-        clearAlert(db, clock, outOfBalanceAlertKey(batchNumber));
-        db.prepare(
-          `INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, 'settlement.resolve-out-of-balance', ?, 'ok')`,
-        ).run(now, actor, JSON.stringify({ batchNumber }));
-        return this.batch(batchNumber)!;
-      })
-      .immediate();
+    const { store, clock } = this.deps;
+    return store.tx(() => {
+      const b = this.batch(batchNumber);
+      if (!b || b.state !== 'out_of_balance') {
+        throw new SettlementError('SETTLEMENT_NOT_OUT_OF_BALANCE', `batch ${batchLabel(batchNumber)} is not out of balance`, {
+          batchNumber,
+          state: b?.state,
+        });
+      }
+      const now = clock.now();
+      store.batches.markClosed(batchNumber, now, null);
+      store.alerts.clear(outOfBalanceAlertKey(batchNumber), now);
+      store.audit.append({ at: now, actor, action: 'settlement.resolve-out-of-balance', detail: { batchNumber }, outcome: 'ok' });
+      return this.batch(batchNumber)!;
+    });
   }
 
   private ensureRow(number: number, now: number): void {
-    const first = this.deps.db
-      .prepare<[number], { at: number | null }>(`SELECT min(created_at) AS at FROM transactions WHERE batch_number = ?`)
-      .get(number);
-    this.deps.db
-      .prepare(`INSERT INTO batches (number, state, opened_at) VALUES (?, 'open', ?) ON CONFLICT(number) DO NOTHING`)
-      .run(number, Math.min(first?.at ?? now, now));
+    const { store } = this.deps;
+    store.batches.ensureOpen(number, Math.min(store.transactions.batchStartedAt(number) ?? now, now));
   }
 
   private cutOver(slotAt: number): void {
-    const { db, clock, logger } = this.deps;
-    db.transaction(() => {
-      const cut = db.prepare<[string], { value: string }>(`SELECT value FROM settings WHERE key = ?`).get(CUT_SLOT_KEY);
-      if (cut && Number(cut.value) >= slotAt) return;
+    const { store, clock, logger } = this.deps;
+    store.tx(() => {
+      const cut = store.settings.get(CUT_SLOT_KEY);
+      if (cut !== undefined && Number(cut) >= slotAt) return;
       const now = clock.now();
-      const number = currentBatch(db);
+      const number = store.currentBatch();
       this.ensureRow(number, now);
-      db.prepare(`UPDATE batches SET state = 'settling' WHERE number = ? AND state = 'open'`).run(number);
-      const next = nextBatch(db);
-      db.prepare(
-        `INSERT INTO batches (number, state, opened_at) VALUES (?, 'open', ?)
-         ON CONFLICT(number) DO UPDATE SET state = 'open', opened_at = excluded.opened_at, closed_at = NULL, totals = NULL, response_code = NULL`,
-      ).run(next, now);
-      db.prepare(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
-        CUT_SLOT_KEY,
-        String(slotAt),
-      );
+      store.batches.markSettling(number);
+      const next = store.nextBatch();
+      store.batches.openFresh(next, now);
+      store.settings.set(CUT_SLOT_KEY, String(slotAt));
       logger.info({ closing: number, next }, 'batch cut over');
-    }).immediate();
+    });
   }
 
   private async settleBatch(number: number): Promise<BatchOutcome> {
-    const { db, clock, logger, settings } = this.deps;
+    const { store, clock, logger, settings } = this.deps;
     const log = logger.child('settlement');
     await this.quiesce(number);
-    let totals = batchTotals(db, number);
+    let totals = this.totals(number);
     const drainErrors: string[] = [];
     if (totals.unsettled.reversalsPending > 0) await this.drain('reversals', this.deps.reversals, drainErrors);
     if (totals.unsettled.offlinePending > 0) await this.drain('store-and-forward', this.deps.saf, drainErrors);
-    totals = batchTotals(db, number);
+    totals = this.totals(number);
     if (unsettledCount(totals) > 0) {
       const u = totals.unsettled;
       const why = [
@@ -243,13 +198,11 @@ export class Settlement {
     }
     const wire = hostTotals(totals, settings.currency);
     const at = new Date(clock.now());
-    const stan = db
-      .transaction(() => {
-        const s = nextStan(db);
-        db.prepare(`UPDATE batches SET totals = ? WHERE number = ?`).run(JSON.stringify(wire), number);
-        return s;
-      })
-      .immediate();
+    const stan = store.tx(() => {
+      const s = store.nextStan();
+      store.batches.recordTotals(number, wire);
+      return s;
+    });
     log.info({ batch: number, stan, ...wire }, 'sending 0500');
     const response = await this.deps.host.request(
       settlementRequest(settings.identity, { stan, at, batchNumber: number, totals: wire }),
@@ -257,7 +210,7 @@ export class Settlement {
     );
     const code = readAnswer(response).responseCode;
     if (code !== '00' && code !== '95') {
-      db.prepare(`UPDATE batches SET response_code = ? WHERE number = ?`).run(code, number);
+      store.batches.recordAnswer(number, code);
       throw new SettlementError(
         'SETTLEMENT_REJECTED',
         `the host did not close batch ${batchLabel(number)} (response ${code}); it is sent again on the next run`,
@@ -268,20 +221,23 @@ export class Settlement {
       );
     }
     const result: SettlementResult = code === '00' ? 'in_balance' : 'out_of_balance';
-    db.transaction(() => {
+    store.tx(() => {
       const now = clock.now();
       if (result === 'in_balance') {
-        db.prepare(`UPDATE batches SET state = 'closed', closed_at = ?, response_code = ? WHERE number = ?`).run(now, code, number);
+        store.batches.markClosed(number, now, code);
       } else {
-        db.prepare(`UPDATE batches SET state = 'out_of_balance', response_code = ? WHERE number = ?`).run(code, number);
-        raiseAlert(db, clock, {
-          key: outOfBalanceAlertKey(number),
-          severity: 'critical',
-          message: `Settlement of batch ${batchLabel(number)} is out of balance: the host's totals differ from the terminal's. Reconcile with the acquirer.`,
-          detail: { batchNumber: number, responseCode: code, ...wire },
-        });
+        store.batches.markOutOfBalance(number, code);
+        store.alerts.raise(
+          {
+            key: outOfBalanceAlertKey(number),
+            severity: 'critical',
+            message: `Settlement of batch ${batchLabel(number)} is out of balance: the host's totals differ from the terminal's. Reconcile with the acquirer.`,
+            detail: { batchNumber: number, responseCode: code, ...wire },
+          },
+          now,
+        );
       }
-      enqueueEvent(db, clock, {
+      this.deps.report({
         type: TMS_EVENT.settlementResult,
         eventId: `settlement:${settings.identity.terminalId}:${number}:${stan}:${localDay(at)}`,
         payload: {
@@ -293,7 +249,7 @@ export class Settlement {
           transmittedAt: transmissionDateTime(at),
         },
       });
-    }).immediate();
+    });
     log.info({ batch: number, result, responseCode: code }, 'settlement answered');
     const outcome: BatchOutcome = { batchNumber: number, result, responseCode: code, totals: wire, reportPrinted: false };
     try {
@@ -325,15 +281,11 @@ export class Settlement {
    * turns a sent one into a reversal) and are not waited for.
    */
   private async quiesce(number: number): Promise<void> {
-    const { db, clock, settings } = this.deps;
+    const { store, clock, settings } = this.deps;
     const undecidedStates = TXN_STATES.filter(undecided);
-    const busy = db.prepare<unknown[], { n: number }>(
-      `SELECT count(*) AS n FROM transactions
-        WHERE batch_number = ? AND state IN (${undecidedStates.map(() => '?').join(', ')}) AND updated_at >= ?`,
-    );
+    const busy = () => store.transactions.countInBatch(number, undecidedStates, clock.now() - settings.quiesceTimeoutMs) > 0;
     const deadline = clock.now() + settings.quiesceTimeoutMs;
-    while (busy.get(number, ...undecidedStates, clock.now() - settings.quiesceTimeoutMs)!.n > 0 && clock.now() < deadline)
-      await sleep(clock, QUIESCE_POLL_MS);
+    while (busy() && clock.now() < deadline) await sleep(clock, QUIESCE_POLL_MS);
   }
 
   private async drain(name: string, port: DrainPort | undefined, errors: string[]): Promise<void> {

@@ -2,7 +2,7 @@ import { PosError } from '../../drivers/base/errors.js';
 import { isCurrencyCode, type CurrencyCode } from '../core/money.js';
 import type { SettlementTotals } from '../host/messages.js';
 import { totalsLine, type TotalsLine, type TxnState, type TxnType } from '../payments/lifecycle.js';
-import type { Db } from '../store/db.js';
+import type { TransactionRepo } from '../store/transaction-repo.js';
 
 export interface Tally {
   count: number;
@@ -52,13 +52,8 @@ export function classify(type: TxnType, state: TxnState): TotalsLine | null {
 }
 
 /** The batch's totals per currency, read from the journal in one consistent snapshot. */
-export function batchTotals(db: Db, batchNumber: number): BatchTotals {
-  const rows = db
-    .prepare<[number], { type: TxnType; state: TxnState; currency: string; n: number; amount: number }>(
-      `SELECT type, state, currency, count(*) AS n, coalesce(sum(amount), 0) AS amount
-         FROM transactions WHERE batch_number = ? GROUP BY type, state, currency`,
-    )
-    .all(batchNumber);
+export function batchTotals(transactions: TransactionRepo, batchNumber: number): BatchTotals {
+  const rows = transactions.batchGroups(batchNumber);
   const totals: BatchTotals = {
     batchNumber,
     byCurrency: {},

@@ -7,7 +7,6 @@ import { resolveDataPath, type Terminal } from '../terminal.js';
 import { CashierConsole } from './cashier/console.js';
 import { runDiagnosticsMenu } from './diagnostics/menu.js';
 import { hashPin, PinGuard, type LockoutStore } from './diagnostics/pin.js';
-import { lockoutStore } from '../store/lockout.js';
 import { LocalDiagnosticsSession } from './diagnostics/session.js';
 import { runPrompt } from './prompt.js';
 import { TerminalAdapter } from './terminal-adapter.js';
@@ -41,7 +40,7 @@ export async function runUi(
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
   const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger });
-  const guard = pinGuardFor(config, clock, lockoutStore(terminal.db));
+  const guard = pinGuardFor(config, clock, terminal.lockout());
   const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
   let control: ControlServer | undefined;
   if (config.diagnostics.controlSocket) {

@@ -3,17 +3,13 @@ import { join } from 'node:path';
 import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
 import { EscPosBuilder } from '../../drivers/printer/escpos.js';
-import { recentAlerts } from '../alerts/alerts.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
-import { DECLINE_STATES, declineStatistics } from '../declines/statistics.js';
 import type { Logger, LogLevel } from '../logging/logger.js';
 import { scrubString, scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
 import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
-import { schemaVersion } from '../store/migrations.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
-import { outboxDepth } from '../upstream/outbox.js';
 import type { Language } from './cashier/strings.js';
 import { formatDateTime } from './format.js';
 import {
@@ -143,16 +139,16 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   setSlipLanguage(language: Language): void {
-    this.terminal.receipts.setLanguage(language);
+    this.terminal.setSlipLanguage(language);
   }
 
   status(): StatusSnapshot {
     const s = this.terminal.status();
-    return { host: this.terminal.link.state, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
+    return { host: s.host, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
   }
 
   validateAmount(amount: number): void {
-    this.terminal.sales.validateAmount(amount);
+    this.terminal.validateAmount(amount);
   }
 
   sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
@@ -187,7 +183,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   whyNotVoidable(id: number): string | null {
-    return this.terminal.sales.whyNotVoidable(id);
+    return this.terminal.whyNotVoidable(id);
   }
 
   async reprint(id: number): Promise<{ printed: boolean; error?: string }> {
@@ -197,7 +193,7 @@ export class TerminalAdapter implements TerminalPort {
 
   transaction(id: number): TxnView | undefined {
     try {
-      return view(this.terminal.journal.get(id));
+      return view(this.terminal.transaction(id));
     } catch (err) {
       if (err instanceof TransactionNotFoundError) return undefined;
       throw err;
@@ -205,46 +201,25 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   lastTransaction(): TxnView | undefined {
-    return this.oneTxn(`SELECT id FROM transactions WHERE last4 IS NOT NULL ORDER BY id DESC LIMIT 1`);
+    const txn = this.terminal.lastCardPayment();
+    return txn ? view(txn) : undefined;
   }
 
   /** The last payment the cashier was told DECLINED; a cancel is not one. */
   lastDecline(): TxnView | undefined {
-    const txn = this.terminal.journal.latestIn(DECLINE_STATES);
+    const txn = this.terminal.lastDecline();
     return txn ? view(txn) : undefined;
   }
 
   find(q: TxnQuery): TxnView[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
-      where.push(sql);
-      args.push(v);
-    };
-    if (q.amount !== undefined) add('amount = ?', q.amount);
-    if (q.from !== undefined) add('created_at >= ?', q.from);
-    if (q.to !== undefined) add('created_at <= ?', q.to);
-    if (q.last4 !== undefined) add('last4 = ?', q.last4);
-    if (q.authCode !== undefined) add('upper(trim(auth_code)) = ?', q.authCode.trim().toUpperCase());
-    if (q.rrn !== undefined) add('rrn = ?', q.rrn);
-    const ids = this.terminal.db
-      .prepare<unknown[], { id: number }>(
-        `SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
-      )
-      .all(...args, q.limit ?? 20);
-    return ids.map((r) => view(this.terminal.journal.get(r.id)));
-  }
-
-  private oneTxn(sql: string): TxnView | undefined {
-    const row = this.terminal.db.prepare<[], { id: number }>(sql).get();
-    return row ? view(this.terminal.journal.get(row.id)) : undefined;
+    return this.terminal.find(q).map(view);
   }
 
   async deviceInfo(): Promise<DeviceInfo> {
     const c = this.cfg;
-    const reader: DeviceInfo['reader'] = { path: c.reader.path, state: this.terminal.reader.state };
+    const reader: DeviceInfo['reader'] = { path: c.reader.path, state: this.terminal.status().reader };
     try {
-      Object.assign(reader, await this.terminal.reader.info());
+      Object.assign(reader, await this.terminal.readerInfo());
     } catch (err) {
       reader.error = isPosError(err) ? err.code : 'ERROR';
     }
@@ -254,10 +229,10 @@ export class TerminalAdapter implements TerminalPort {
       version: readVersion(),
       node: process.version,
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
-      schemaVersion: schemaVersion(this.terminal.db),
+      schemaVersion: this.terminal.schemaVersion(),
       reader,
       printer: { path: c.printer.path, state: this.terminal.status().printer },
-      host: { address: c.host.address, port: c.host.port, state: this.terminal.link.state },
+      host: { address: c.host.address, port: c.host.port, state: this.terminal.status().host },
     };
   }
 
@@ -292,7 +267,7 @@ export class TerminalAdapter implements TerminalPort {
   async hostEcho(): Promise<EchoResult> {
     const started = this.clock.now();
     try {
-      const ok = await this.terminal.link.echo();
+      const ok = await this.terminal.hostEcho();
       return ok
         ? { ok, rttMs: this.clock.now() - started, responseCode: '00' }
         : { ok, rttMs: this.clock.now() - started, error: 'no answer or refused' };
@@ -302,17 +277,12 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   queues(): QueueInfo[] {
-    const db = this.terminal.db;
-    const one = (sql: string) => db.prepare<[], { n: number; oldest: number | null }>(sql).get()!;
-    const saf = one(`SELECT count(*) AS n, min(queued_at) AS oldest FROM saf_queue WHERE state = 'queued'`);
-    const rev = one(`SELECT count(*) AS n, min(created_at) AS oldest FROM reversals WHERE state = 'pending'`);
-    const out = outboxDepth(db);
-    const print = one(`SELECT count(*) AS n, min(created_at) AS oldest FROM print_jobs WHERE state = 'queued'`);
+    const d = this.terminal.queueDepths();
     return [
-      { name: 'saf', count: saf.n, oldestAt: saf.oldest },
-      { name: 'reversals', count: rev.n, oldestAt: rev.oldest },
-      { name: 'outbox', count: out.pending, oldestAt: out.oldestCreatedAt },
-      { name: 'print', count: print.n, oldestAt: print.oldest },
+      { name: 'saf', ...d.saf },
+      { name: 'reversals', ...d.reversals },
+      { name: 'outbox', ...d.outbox },
+      { name: 'print', ...d.print },
     ];
   }
 
@@ -322,17 +292,8 @@ export class TerminalAdapter implements TerminalPort {
 
   /** Starts one delivery pass of a queue; what it sends is reported by the queue count. */
   private kick(queue: QueueName): Promise<unknown> {
-    switch (queue) {
-      case 'saf':
-        return this.terminal.saf.drain();
-      case 'reversals':
-        return this.terminal.reversals.drain();
-      case 'outbox':
-        if (!this.terminal.upstream) throw new FeatureUnavailableError('outbox delivery (no TMS configured)');
-        return this.terminal.upstream.flushOnce();
-      case 'print':
-        return this.terminal.printing.drain();
-    }
+    if (queue === 'outbox' && !this.terminal.upstreamConfigured) throw new FeatureUnavailableError('outbox delivery (no TMS configured)');
+    return this.terminal.drainQueue(queue);
   }
 
   /**
@@ -366,7 +327,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   declineStats(): DeclineStat[] {
-    return declineStatistics(this.terminal.db).byCode.map((d) => ({
+    return this.terminal.declineStatistics().byCode.map((d) => ({
       code: d.code,
       count: d.count,
       category: d.category,
@@ -375,7 +336,7 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   alerts(): AlertView[] {
-    return recentAlerts(this.terminal.db, 30).map((a) => ({
+    return this.terminal.alerts(30).map((a) => ({
       id: a.id,
       severity: a.severity,
       message: a.message,
@@ -385,18 +346,18 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   jobs(): JobRunView[] {
-    return this.terminal.jobs
-      .history({ limit: 15 })
+    return this.terminal
+      .jobHistory(15)
       .map((r) => ({ job: r.job, startedAt: r.startedAt, finishedAt: r.finishedAt, outcome: r.outcome, error: r.error }));
   }
 
   jobNames(): string[] {
-    return Object.keys(this.terminal.jobs.nextSlots());
+    return this.terminal.jobNames();
   }
 
   async runJob(name: string): Promise<string> {
     if (!this.jobNames().includes(name)) throw new FeatureUnavailableError(`job ${name}`);
-    const run = await this.terminal.jobs.runNow(name);
+    const run = await this.terminal.runJob(name);
     return `${run.outcome}${run.error ? `: ${run.error}` : ''}`;
   }
 
@@ -433,7 +394,7 @@ export class TerminalAdapter implements TerminalPort {
    */
   async exportBundle(): Promise<BundleResult> {
     const now = this.clock.now();
-    const recent = this.terminal.journal.recent(50).map((t) => ({
+    const recent = this.terminal.recent(50).map((t) => ({
       id: t.id,
       type: t.type,
       state: t.state,
@@ -465,8 +426,6 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   audit(entry: AuditEntry): void {
-    this.terminal.db
-      .prepare(`INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, ?, ?, ?)`)
-      .run(this.clock.now(), entry.actor, entry.action, entry.detail ? JSON.stringify(entry.detail) : null, entry.outcome);
+    this.terminal.audit(entry);
   }
 }

@@ -24,3 +24,10 @@ export interface TmsBatch {
   sentAt: number;
   events: TmsEvent[];
 }
+
+/**
+ * Writes one event into the outbox, inside the caller's store transaction: how the modules
+ * that report upstream (alerts, declines, settlement, heartbeat) reach the outbox without
+ * the database handle.
+ */
+export type ReportUpstream = (event: { type: string; payload: Record<string, unknown>; eventId?: string }) => void;

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { systemClock } from '../../drivers/base/clock.js';
 import { PaymentEngine } from '../../firmware-app/payments/sale.js';
 import { WAL_CHECKPOINT_DEFAULTS, type Db } from '../../firmware-app/store/db.js';
+import { offlineQueueOf } from '../support/store.js';
 import { at5msFsync, type Figure } from './report.js';
 import { benchConfig, idleTerminal, instantReader, now, simulatedCardRead } from './rig.js';
 import { round, summarize, type Summary } from './stats.js';
@@ -77,8 +78,9 @@ export async function durableAccept(workDir: string): Promise<DurableAcceptResul
   // As start() does after recovery: approvals queue their slips in the same transaction.
   terminal.receipts.attach(terminal.journal);
   const engine = new PaymentEngine({
-    db: terminal.db,
+    store: terminal.store,
     journal: terminal.journal,
+    offlineQueue: offlineQueueOf(terminal.db),
     reader: instantReader(simulatedCardRead()),
     link: terminal.link,
     clock: systemClock,

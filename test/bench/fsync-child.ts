@@ -1,7 +1,7 @@
 import { accessSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../firmware-app/config/load.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose } from '../../firmware-app/compose.js';
 import { benchLogger, MARK_PREFIX } from './rig.js';
 
 /**
@@ -37,7 +37,7 @@ async function run(kind: 'online' | 'offline', dataDir: string, ep: Endpoints, s
   });
   const logger = benchLogger(config);
   // Idle soon after the last sale, so the run ends with the checkpoint the terminal makes when idle.
-  const terminal = new Terminal(config, { logger, walCheckpoints: { pollMs: 100, idleMs: 1_000 } });
+  const terminal = compose(config, { logger, walCheckpoints: { pollMs: 100, idleMs: 1_000 } });
   await terminal.start();
   const wal = join(config.dataDir, 'pos-companion.db-wal');
   const walBytes = () => statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
@@ -45,7 +45,7 @@ async function run(kind: 'online' | 'offline', dataDir: string, ep: Endpoints, s
   while (walBytes() > 0) await new Promise((resolve) => setTimeout(resolve, 100));
   for (let i = 0; i < sales; i++) {
     mark(`${kind}-sale-${i}`);
-    const outcome = await terminal.sale(100 + i, (p) => {
+    const outcome = await terminal.terminal.sale(100 + i, (p) => {
       if (p === 'done') mark(`${kind}-result-${i}`);
     });
     const expected = kind === 'online' ? 'approved' : 'offline_approved';

@@ -4,7 +4,7 @@ import { parseConfig } from '../../firmware-app/config/load.js';
 import { localDay } from '../../firmware-app/host/messages.js';
 import { layoutReceipt, renderReceipt } from '../../firmware-app/receipts/layout.js';
 import { openDatabase } from '../../firmware-app/store/db.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { at5msFsync, type Figure } from './report.js';
 import { benchLogger, now, simulatedCardRead } from './rig.js';
@@ -108,11 +108,7 @@ function seedHistory(file: string, count: number): void {
   db.close();
 }
 
-async function saleTerminal(
-  workDir: string,
-  name: string,
-  id: string,
-): Promise<{ sim: Simulator; terminal: Terminal; close(): Promise<void> }> {
+async function saleTerminal(workDir: string, name: string, id: string): Promise<{ sim: Simulator; terminal: App; close(): Promise<void> }> {
   const sim = await Simulator.start({ dir: join(workDir, `${name}-sim`), tapDelayMs: 0 });
   // The printer takes bytes as fast as the pty does: the figure is the terminal's, not the paper's.
   sim.printer.wireBaudRate = 0;
@@ -126,7 +122,7 @@ async function saleTerminal(
     diagnostics: { controlSocket: '' },
   });
   const logger = benchLogger(config);
-  const terminal = new Terminal(config, { logger });
+  const terminal = compose(config, { logger });
   await terminal.start();
   return {
     sim,
@@ -162,7 +158,7 @@ export async function history(
         ['full', full],
       ] as const) {
         const s0 = now();
-        const outcome = await rig.terminal.sale(100 + i);
+        const outcome = await rig.terminal.terminal.sale(100 + i);
         const ms = now() - s0;
         if (outcome.result !== 'approved' || !outcome.printed)
           throw new Error(`history bench sale: ${outcome.result}, printed ${outcome.printed}`);

@@ -6,7 +6,8 @@ import { parseConfig } from '../../firmware-app/config/load.js';
 import type { Config } from '../../firmware-app/config/schema.js';
 import { createLogger, type RootLogger } from '../../firmware-app/logging/logger.js';
 import type { PaymentCardReader } from '../../firmware-app/payments/sale.js';
-import { resolveDataPath, Terminal } from '../../firmware-app/terminal.js';
+import { resolveDataPath } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { cardByName, DEFAULT_CARD, encryptCardData, maskPan, panToken } from '../../sim/cards.js';
 
 export const now = (): number => performance.now();
@@ -48,9 +49,9 @@ export function benchLogger(config: Config): RootLogger {
 }
 
 /** The terminal's parts, built by the product's own composition (not started: no devices, link down). */
-export function idleTerminal(config: Config): { terminal: Terminal; logger: RootLogger } {
+export function idleTerminal(config: Config): { terminal: App; logger: RootLogger } {
   const logger = benchLogger(config);
-  const terminal = new Terminal(config, { logger });
+  const terminal = compose(config, { logger });
   return { terminal, logger };
 }
 

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { runPrompt } from '../../firmware-app/ui/prompt.js';
 import { Simulator } from '../../sim/index.js';
 
@@ -29,7 +29,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
 
 describe('storage faults: disk full, database read-only', () => {
   let sim: Simulator | undefined;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   let input: PassThrough | undefined;
   let prompt: Promise<void> | undefined;
 
@@ -62,7 +62,7 @@ describe('storage faults: disk full, database read-only', () => {
       saf: { backoffMinMs: 100, backoffMaxMs: 500 },
       log: { level: 'silent', target: 'stdout' },
     });
-    const t = new Terminal(config, { logger: silentLogger });
+    const t = compose(config, { logger: silentLogger });
     terminal = t;
     await t.start();
     const inStream = new PassThrough();
@@ -72,7 +72,7 @@ describe('storage faults: disk full, database read-only', () => {
       screen += d.toString();
     });
     input = inStream;
-    prompt = runPrompt(t, inStream, out);
+    prompt = runPrompt(t.terminal, inStream, out);
     await until('the prompt', () => screen.includes('pos-companion ready'));
     /** Types a line and resolves with what the console printed up to the next prompt. */
     const type = async (line: string): Promise<string> => {
@@ -84,10 +84,10 @@ describe('storage faults: disk full, database read-only', () => {
     return { t, type, sim };
   }
 
-  const count = (t: Terminal, sql: string) => (t.db.prepare(sql).get() as { n: number }).n;
+  const count = (t: App, sql: string) => (t.db.prepare(sql).get() as { n: number }).n;
 
   /** Host down, one offline sale: queued work that must survive the fault. */
-  async function queueOfflineSale(t: Terminal, type: (l: string) => Promise<string>, s: Simulator): Promise<void> {
+  async function queueOfflineSale(t: App, type: (l: string) => Promise<string>, s: Simulator): Promise<void> {
     await s.host.stop();
     await until('the link to go offline', () => t.link.state === 'offline');
     expect(await type('12.00')).toMatch(/APPROVED OFFLINE auth Y1\d{4} STAN \d{6}/);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { loadConfig } from '../../firmware-app/config/load.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { TerminalProcess, writeSimConfig } from '../support/terminal-process.js';
 
@@ -25,7 +25,7 @@ describe('restoring an older backup never reuses a STAN or a batch number with t
   let sim: Simulator;
   let configPath: string;
   let dataDir: string;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
 
   beforeAll(async () => {
     sim = await Simulator.start();
@@ -38,15 +38,15 @@ describe('restoring an older backup never reuses a STAN or a batch number with t
   }, 60_000);
 
   const start = async () => {
-    terminal = new Terminal(loadConfig({ file: configPath, env: {} }), { logger: silentLogger });
+    terminal = compose(loadConfig({ file: configPath, env: {} }), { logger: silentLogger });
     await terminal.start();
     await until('link online', () => terminal!.link.state === 'online');
     return terminal;
   };
-  const offlineSale = async (t: Terminal, amount: number) => {
+  const offlineSale = async (t: App, amount: number) => {
     await sim.host.stop();
     await until('link offline', () => t.link.state === 'offline');
-    const sale = await t.sale(amount);
+    const sale = await t.terminal.sale(amount);
     expect(sale.result).toBe('offline_approved');
     await sim.host.start();
     await until('advice forwarded', () => t.journal.get(sale.transaction.id).state === 'forwarded_approved');
@@ -57,11 +57,11 @@ describe('restoring an older backup never reuses a STAN or a batch number with t
 
   it('the next sales and the next settlement use numbers the host has never seen, and the host posts them', async () => {
     let t = await start();
-    expect((await t.sale(1000)).result).toBe('approved');
+    expect((await t.terminal.sale(1000)).result).toBe('approved');
     const backup = await t.jobs.runNow('backup');
     expect(backup.outcome).toBe('ok');
     // N sales after the backup, online and offline: the restore will lose them from the journal, the host keeps them.
-    for (const amount of [1100, 1200]) expect((await t.sale(amount)).result).toBe('approved');
+    for (const amount of [1100, 1200]) expect((await t.terminal.sale(amount)).result).toBe('approved');
     await offlineSale(t, 1300);
 
     // A restore is refused while a terminal runs on the data folder.
@@ -85,7 +85,7 @@ describe('restoring an older backup never reuses a STAN or a batch number with t
     const usedBatches = batchesSeen();
 
     t = await start();
-    const online = await t.sale(2100);
+    const online = await t.terminal.sale(2100);
     expect(online.result).toBe('approved');
     const offline = await offlineSale(t, 2200);
     for (const txn of [online.transaction, offline]) {
@@ -96,7 +96,7 @@ describe('restoring an older backup never reuses a STAN or a batch number with t
     expect(sim.host.ledger.get('TERM0001', offline.stan!)!.kind).toBe('advice');
 
     // The batch the backup left open holds only what the journal kept: the host has the lost sales too, so it stays for the technician.
-    await t.settle();
+    await t.terminal.settle();
     const newBatch = online.transaction.batchNumber;
     expect(sim.host.ledger.settlement('TERM0001', newBatch)).toMatchObject({ responseCode: '00' });
     expect(t.settlement.batch(newBatch)).toMatchObject({ state: 'closed' });

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { TEST_CARDS } from '../../sim/cards.js';
 import { TerminalProcess, writeSimConfig } from '../support/terminal-process.js';
@@ -59,7 +58,7 @@ function journalField63(file: string, batch: number): string {
  */
 describe('settlement end to end on the simulator', () => {
   let sim: Simulator;
-  let terminal: Terminal;
+  let terminal: App;
   let dataDir: string;
   let dbFile: string;
 
@@ -77,7 +76,7 @@ describe('settlement end to end on the simulator', () => {
       log: { level: 'silent', target: 'stdout' },
       jobs: { timezone: 'UTC' },
     });
-    terminal = new Terminal(config, { logger: silentLogger });
+    terminal = compose(config, { logger: silentLogger });
     await terminal.start();
   }, 60_000);
 
@@ -87,19 +86,19 @@ describe('settlement end to end on the simulator', () => {
   }, 60_000);
 
   it('settles online and offline sales and a refund: the host totals equal the journal, batch closed, report printed', async () => {
-    expect((await terminal.sale(1234)).result).toBe('approved');
-    expect((await terminal.sale(500)).result).toBe('approved');
-    expect((await terminal.refund(300)).result).toBe('approved');
+    expect((await terminal.terminal.sale(1234)).result).toBe('approved');
+    expect((await terminal.terminal.sale(500)).result).toBe('approved');
+    expect((await terminal.terminal.refund(300)).result).toBe('approved');
 
     await sim.host.stop();
     await until('link offline', () => terminal.link.state === 'offline');
-    expect((await terminal.sale(800)).result).toBe('offline_approved');
+    expect((await terminal.terminal.sale(800)).result).toBe('offline_approved');
     await sim.host.start();
     await until('link online', () => terminal.link.state === 'online');
 
     const reports: string[] = [];
     sim.printer.on('receipt', (r: { text: string }) => reports.push(r.text));
-    const run = await terminal.settle();
+    const run = await terminal.terminal.settle();
     expect(run).toMatchObject({ outcome: 'ok', error: null });
 
     const closed = sim.host.ledger.settlement('TERM0001', 1);
@@ -122,7 +121,7 @@ describe('settlement end to end on the simulator', () => {
   }, 120_000);
 
   it('out of balance: the host holds a different figure; the batch is marked, alerted and kept for the technician', async () => {
-    const sale = await terminal.sale(2000);
+    const sale = await terminal.terminal.sale(2000);
     expect(sale.result).toBe('approved');
     expect(sale.transaction.batchNumber).toBe(2);
     // The acquirer's books disagree with the terminal (a posting changed on the host side).
@@ -131,16 +130,16 @@ describe('settlement end to end on the simulator', () => {
 
     const reports: string[] = [];
     sim.printer.on('receipt', (r: { text: string }) => reports.push(r.text));
-    const run = await terminal.settle();
+    const run = await terminal.terminal.settle();
     expect(run.outcome).toBe('failed');
     expect(run.error).toMatch(/^SETTLEMENT_OUT_OF_BALANCE: batch 000002 out of balance/);
 
     expect(sim.host.ledger.settlement('TERM0001', 2)).toMatchObject({ responseCode: '95', terminalTotals: journalField63(dbFile, 2) });
     expect(terminal.settlement.batch(2)).toMatchObject({ state: 'out_of_balance', responseCode: '95', closedAt: null });
-    expect(openAlerts(terminal.db).some((a) => a.key === 'settlement-out-of-balance:2' && a.severity === 'critical')).toBe(true);
+    expect(terminal.store.alerts.open().some((a) => a.key === 'settlement-out-of-balance:2' && a.severity === 'critical')).toBe(true);
     await until('out-of-balance report printed', () => reports.some((t) => t.includes('OUT OF BALANCE')));
     // Later sales go into the next batch, not the disputed one.
-    expect((await terminal.sale(100)).transaction.batchNumber).toBe(3);
+    expect((await terminal.terminal.sale(100)).transaction.batchNumber).toBe(3);
   }, 120_000);
 
   it('reports settlement results and a heartbeat with queue depths and disk space to the TMS', async () => {

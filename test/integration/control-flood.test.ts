@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { CONTROL_LIMITS, ControlServer } from '../../firmware-app/control/server.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { LocalDiagnosticsSession } from '../../firmware-app/ui/diagnostics/session.js';
 import { pinGuardFor } from '../../firmware-app/ui/start.js';
 import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
@@ -36,15 +36,15 @@ function flood(path: string, lines: string): Promise<string> {
 
 describe('a flood on the control socket cannot stall a payment', () => {
   let sim: Simulator;
-  let terminal: Terminal;
+  let terminal: App;
   let server: ControlServer;
 
   beforeAll(async () => {
     sim = await Simulator.start();
     const config = inProcessConfig(sim, 'pos-flood-', { sim: true });
-    terminal = new Terminal(config, { logger: silentLogger });
+    terminal = compose(config, { logger: silentLogger });
     await terminal.start();
-    const adapter = new TerminalAdapter(terminal, { clock: systemClock, logger: silentLogger });
+    const adapter = new TerminalAdapter(terminal.terminal, { clock: systemClock, logger: silentLogger });
     const guard = pinGuardFor(config, systemClock);
     server = new ControlServer(join(config.dataDir, 'control.sock'), {
       logger: silentLogger,
@@ -69,7 +69,7 @@ describe('a flood on the control socket cannot stall a payment', () => {
     for (const release of held) release();
 
     const floods = [...Array.from({ length: 12 }, () => flood(server.path, requests)), flood(server.path, logins)];
-    const sale = terminal.sale(1234);
+    const sale = terminal.terminal.sale(1234);
     const replies = await Promise.all(floods);
     expect((await sale).result).toBe('approved');
 

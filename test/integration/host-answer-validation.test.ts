@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
 import { REVERSAL_NOTICE } from '../../firmware-app/declines/reversal-notice.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import type { HostAction, IsoMessage } from '../../sim/host/host-sim.js';
 
@@ -21,7 +20,7 @@ import type { HostAction, IsoMessage } from '../../sim/host/host-sim.js';
  */
 describe('host answers that do not fit the request', () => {
   let sim: Simulator;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   let terminalId = 'TVAL0000';
   let terminals = 0;
   const slips: string[] = [];
@@ -41,7 +40,7 @@ describe('host answers that do not fit the request', () => {
     sim.host.defaultAction = { type: 'approve' };
   });
 
-  async function startTerminal(language: 'en' | 'zh-CN' = 'en'): Promise<Terminal> {
+  async function startTerminal(language: 'en' | 'zh-CN' = 'en'): Promise<App> {
     const ep = sim.endpoints;
     terminalId = `TVAL${String(++terminals).padStart(4, '0')}`;
     const config = parseConfig({
@@ -61,24 +60,24 @@ describe('host answers that do not fit the request', () => {
       },
       log: { level: 'silent', target: 'stdout' },
     });
-    const t = new Terminal(config, { logger: silentLogger });
+    const t = compose(config, { logger: silentLogger });
     terminal = t;
     await t.start();
     expect(t.link.state).toBe('online');
     return t;
   }
 
-  const invalidAlerts = (t: Terminal) => openAlerts(t.db).filter((a) => a.key.startsWith('host-answer-invalid:'));
+  const invalidAlerts = (t: App) => t.store.alerts.open().filter((a) => a.key.startsWith('host-answer-invalid:'));
   const reversalsOf = (stan: string): IsoMessage[] =>
     sim.host.received
       .map((r) => r.message)
       .filter((m) => m.mti.startsWith('040') && m.fields.get(41) === terminalId && String(m.fields.get(90)).slice(4, 10) === stan);
 
   /** The sale ends reversed, never approved, and the terminal goes on: the next sale is approved. */
-  async function expectReversedAndAlerted(t: Terminal, amount: number, tamper: HostAction): Promise<void> {
+  async function expectReversedAndAlerted(t: App, amount: number, tamper: HostAction): Promise<void> {
     sim.host.queue(tamper);
     slips.length = 0;
-    const outcome = await t.sale(amount);
+    const outcome = await t.terminal.sale(amount);
     expect(outcome.result).toBe('reversal_pending');
     expect(outcome.code).toBe('HOST_PROTOCOL');
     const stan = outcome.transaction.stan!;
@@ -92,7 +91,7 @@ describe('host answers that do not fit the request', () => {
     expect(reversalsOf(stan)[0]?.mti).toBe('0400');
     expect(t.journal.get(outcome.transaction.id).authCode).toBeNull();
 
-    const next = await t.sale(100);
+    const next = await t.terminal.sale(100);
     expect(next.result).toBe('approved');
   }
 
@@ -109,11 +108,12 @@ describe('host answers that do not fit the request', () => {
       sim.host.queueFor('0400', { type: 'drop' });
       sim.host.queue({ type: 'tamper', set: { 4: '000000001201' } });
       slips.length = 0;
-      const outcome = await t.sale(1101);
+      const outcome = await t.terminal.sale(1101);
       expect(outcome.message).toBe(
         'DECLINED: Host answer invalid - reversed, retry. The payment is being reversed; the customer may see a temporary hold',
       );
-      await expect.poll(() => squash(slips.join(''))).toContain(squash(explain('HOST_PROTOCOL').cashier[language]));
+      // The customer copy gives the customer's words for the decline; the screen gives the cashier's.
+      await expect.poll(() => squash(slips.join(''))).toContain(squash(explain('HOST_PROTOCOL').customer[language]));
       const slip = squash(slips.join(''));
       expect(slip).toContain(squash(REVERSAL_NOTICE.pending[language]));
       expect(slip).not.toContain(squash(REVERSAL_NOTICE.acknowledged[language]));
@@ -121,7 +121,7 @@ describe('host answers that do not fit the request', () => {
 
       await expect.poll(() => t.journal.get(outcome.transaction.id).state, { timeout: 30_000 }).toBe('reversed');
       slips.length = 0;
-      expect((await t.reprint(outcome.transaction.id)).printed).toBe(true);
+      expect((await t.terminal.reprint(outcome.transaction.id)).printed).toBe(true);
       await expect.poll(() => squash(slips.join(''))).toContain(squash(REVERSAL_NOTICE.acknowledged[language]));
       await t.stop();
       terminal = undefined;
@@ -158,7 +158,7 @@ describe('host answers that do not fit the request', () => {
     const t = await startTerminal();
     await sim.host.stop();
     await expect.poll(() => t.link.state).toBe('offline');
-    const offline = await t.sale(1500);
+    const offline = await t.terminal.sale(1500);
     expect(offline.result).toBe('offline_approved');
     sim.host.queueFor('0220', { type: 'tamper', set: { 4: '000000000015' } });
     await sim.host.start();

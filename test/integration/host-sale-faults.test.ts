@@ -7,7 +7,7 @@ import { parseConfig } from '../../firmware-app/config/load.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { LinkState } from '../../firmware-app/host/link.js';
 import { reconcile } from '../../firmware-app/reconcile/reconcile.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 
 /**
@@ -17,7 +17,7 @@ import { Simulator } from '../../sim/index.js';
  */
 describe('sales when the host misbehaves', () => {
   let sim: Simulator;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   // The host recognises repeats by terminal id + STAN, and each test's fresh database starts
   // its STANs again at 000001: so each test is its own terminal.
   let terminalId = 'TERM0000';
@@ -37,7 +37,7 @@ describe('sales when the host misbehaves', () => {
     sim.host.defaultAction = { type: 'approve' };
   });
 
-  async function startTerminal(): Promise<Terminal> {
+  async function startTerminal(): Promise<App> {
     const ep = sim.endpoints;
     terminalId = `TERM${String(++terminals).padStart(4, '0')}`;
     const config = parseConfig({
@@ -57,7 +57,7 @@ describe('sales when the host misbehaves', () => {
       },
       log: { level: 'silent', target: 'stdout' },
     });
-    const t = new Terminal(config, { logger: silentLogger });
+    const t = compose(config, { logger: silentLogger });
     terminal = t;
     await t.start();
     expect(t.link.state).toBe('online');
@@ -72,14 +72,14 @@ describe('sales when the host misbehaves', () => {
       );
   }
 
-  function reconciled(t: Terminal) {
+  function reconciled(t: App) {
     return reconcile(t.journal.recent(1000), sim.host.ledger.all(), terminalId);
   }
 
   it('a lost 0210: the cashier sees a timeout decline, the reversal takes the posting back, reconcile is clean', async () => {
     const t = await startTerminal();
     sim.host.queue({ type: 'drop' });
-    const outcome = await t.sale(2500);
+    const outcome = await t.terminal.sale(2500);
     expect(outcome.result).toBe('reversal_pending');
     expect(outcome.message).toMatch(/Host did not answer - being reversed/);
     const stan = outcome.transaction.stan!;
@@ -101,7 +101,7 @@ describe('sales when the host misbehaves', () => {
     const states: LinkState[] = [];
     t.link.on('state', (s: LinkState) => states.push(s));
     sim.host.queue({ type: 'close-mid-frame' });
-    const outcome = await t.sale(3100);
+    const outcome = await t.terminal.sale(3100);
     expect(outcome.result).toBe('reversal_pending');
     expect(states).toContain('offline');
     await expect.poll(() => t.journal.get(outcome.transaction.id).state, { timeout: 30_000 }).toBe('reversed');
@@ -115,7 +115,7 @@ describe('sales when the host misbehaves', () => {
     const unmatched: IsoMessage[] = [];
     t.link.on('unmatched', (m: IsoMessage) => unmatched.push(m));
     sim.host.queue({ type: 'duplicate' });
-    const outcome = await t.sale(4200);
+    const outcome = await t.terminal.sale(4200);
     expect(outcome.result).toBe('approved');
     await expect.poll(() => unmatched.length, { timeout: 20_000 }).toBe(1);
     expect(unmatched[0]!.fields.get(11)).toBe(outcome.transaction.stan);
@@ -129,7 +129,7 @@ describe('sales when the host misbehaves', () => {
     const t = await startTerminal();
     sim.host.queue({ type: 'delay', ms: 3000, then: { type: 'approve' } });
     const late = new Promise<IsoMessage>((resolve) => t.link.once('unmatched', resolve));
-    const outcome = await t.sale(5300);
+    const outcome = await t.terminal.sale(5300);
     expect(outcome.result).toBe('reversal_pending');
     const answer = await late;
     // The 0400 reached the host before the slow 0200 was processed: the host answers it 12, posts nothing.

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
 import { declineStatistics } from '../../firmware-app/declines/statistics.js';
 import type { SaleProgress } from '../../firmware-app/payments/sale.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
 import { Simulator } from '../../sim/index.js';
 
@@ -18,7 +17,7 @@ import { Simulator } from '../../sim/index.js';
  */
 describe('money defects', () => {
   let sim: Simulator;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   let terminalId = 'TERM0000';
   let terminals = 0;
 
@@ -39,7 +38,7 @@ describe('money defects', () => {
   });
 
   /** Each story is its own terminal: the host recognises repeats by terminal id + STAN. */
-  async function startTerminal(extra: Record<string, unknown> = {}): Promise<Terminal> {
+  async function startTerminal(extra: Record<string, unknown> = {}): Promise<App> {
     const ep = sim.endpoints;
     terminalId = `TERM${String(900 + ++terminals).padStart(4, '0')}`;
     const config = parseConfig({
@@ -63,7 +62,7 @@ describe('money defects', () => {
       log: { level: 'silent', target: 'stdout' },
       ...extra,
     });
-    const t = new Terminal(config, { logger: silentLogger, recoverEveryMs: 200 });
+    const t = compose(config, { logger: silentLogger, recoverEveryMs: 200 });
     terminal = t;
     await t.start();
     return t;
@@ -85,7 +84,7 @@ describe('money defects', () => {
     const t = await startTerminal();
     expect(t.link.state).toBe('degraded');
 
-    const sale = await t.sale(1_000);
+    const sale = await t.terminal.sale(1_000);
     expect(fromThisTerminal('0200')).toHaveLength(0);
     expect(sale.result).toBe('offline_approved');
     expect(t.link.ready).toBe(false);
@@ -101,11 +100,11 @@ describe('money defects', () => {
 
   it('defect 2: a void whose answer is lost keeps settlement from closing the batch until its reversal is acknowledged', async () => {
     const t = await startTerminal();
-    const sale = await t.sale(5_000);
+    const sale = await t.terminal.sale(5_000);
     expect(sale.result).toBe('approved');
     sim.host.queue({ type: 'drop' });
     sim.host.defaults['0400'] = { type: 'drop' };
-    const voided = await t.void(sale.transaction.id);
+    const voided = await t.terminal.void(sale.transaction.id);
     expect(voided.result).toBe('reversal_pending');
     expect(t.journal.get(sale.transaction.id).state).toBe('approved');
 
@@ -122,24 +121,24 @@ describe('money defects', () => {
 
   it('defect 3: a sale with a refund is not voidable, so no more than the sale goes back', async () => {
     const t = await startTerminal();
-    const sale = await t.sale(5_000);
-    const refund = await t.refund(2_000, { originalId: sale.transaction.id });
+    const sale = await t.terminal.sale(5_000);
+    const refund = await t.terminal.refund(2_000, { originalId: sale.transaction.id });
     expect(refund.result).toBe('approved');
-    await expect(t.void(sale.transaction.id)).rejects.toMatchObject({ code: 'ORIGINAL_NOT_VOIDABLE' });
+    await expect(t.terminal.void(sale.transaction.id)).rejects.toMatchObject({ code: 'ORIGINAL_NOT_VOIDABLE' });
     expect(t.sales.whyNotVoidable(sale.transaction.id)).toMatch(/refund/);
     const voids = sim.host.ledger.all().filter((p) => p.terminalId === terminalId && p.kind === 'void');
     expect(voids).toHaveLength(0);
   }, 60_000);
 
   /** The journal turns read-only just as the host posts the sale: its answer cannot be committed. */
-  async function saleStrandedByStorage(t: Terminal): Promise<{ stan: string; failed: Error }> {
+  async function saleStrandedByStorage(t: App): Promise<{ stan: string; failed: Error }> {
     let stan = '';
     sim.host.onRequest((m) => {
       if (m.mti !== '0200' || m.fields.get(41) !== terminalId || stan) return;
       stan = String(m.fields.get(11));
       t.db.pragma('query_only = ON');
     });
-    const failed = await t.sale(900).then(
+    const failed = await t.terminal.sale(900).then(
       () => new Error('the sale should not have completed'),
       (err: Error) => err,
     );
@@ -168,8 +167,8 @@ describe('money defects', () => {
     const t = await startTerminal();
     sim.host.queue({ type: 'delay', ms: 600 });
     let cancel: Promise<string> | undefined;
-    const sale = await t.sale(700, (p: SaleProgress) => {
-      if (p === 'waiting-for-host') cancel = t.cancel();
+    const sale = await t.terminal.sale(700, (p: SaleProgress) => {
+      if (p === 'waiting-for-host') cancel = t.terminal.cancel();
     });
     expect(await cancel).toBe('too-late');
     expect(sale.result).toBe('approved');
@@ -180,8 +179,8 @@ describe('money defects', () => {
     sim.reader.autoPresent = false;
     for (let i = 0; i < 4; i++) {
       let cancel: Promise<string> | undefined;
-      const outcome = await t.sale(300 + i, (p: SaleProgress) => {
-        if (p === 'waiting-for-card') cancel = new Promise((r) => setTimeout(r, 100)).then(() => t.cancel());
+      const outcome = await t.terminal.sale(300 + i, (p: SaleProgress) => {
+        if (p === 'waiting-for-card') cancel = new Promise((r) => setTimeout(r, 100)).then(() => t.terminal.cancel());
       });
       expect(outcome).toMatchObject({ result: 'cancelled', code: 'CASHIER_CANCELLED' });
       expect(outcome.transaction.state).toBe('cancelled');
@@ -190,24 +189,27 @@ describe('money defects', () => {
     const types = t.db.prepare<[], { type: string; n: number }>(`SELECT type, count(*) AS n FROM outbox GROUP BY type`).all();
     expect(types.find((r) => r.type === 'cancel')?.n).toBe(4);
     expect(types.find((r) => r.type === 'decline')).toBeUndefined();
-    expect(declineStatistics(t.db).total).toBe(0);
+    expect(declineStatistics(t.store.transactions).total).toBe(0);
     t.monitors.evaluate();
-    expect(openAlerts(t.db).map((a) => a.key)).not.toContain('declines.rate');
-    expect(new TerminalAdapter(t).lastDecline()).toBeUndefined();
+    expect(t.store.alerts.open().map((a) => a.key)).not.toContain('declines.rate');
+    expect(new TerminalAdapter(t.terminal).lastDecline()).toBeUndefined();
   }, 60_000);
 
-  it('a technician card-read test never races a sale for the reader, and a test page goes through the print queue', async () => {
+  it('a technician card-read test or device info never races a sale for the reader, and a test page goes through the print queue', async () => {
     const ep = sim.endpoints;
     const t = await startTerminal({ reader: { path: ep.readerPath, commandTimeoutMs: 5000, readTimeoutMs: 3000 } });
-    const technician = new TerminalAdapter(t);
+    const technician = new TerminalAdapter(t.terminal);
     sim.reader.autoPresent = false;
     let test: ReturnType<TerminalAdapter['cardReadTest']> | undefined;
-    const sale = await t.sale(600, (p: SaleProgress) => {
+    let info: ReturnType<TerminalAdapter['deviceInfo']> | undefined;
+    const sale = await t.terminal.sale(600, (p: SaleProgress) => {
       if (p !== 'waiting-for-card') return;
+      info = technician.deviceInfo();
       test = technician.cardReadTest();
-      void test.then(() => t.cancel());
+      void Promise.all([test, info]).then(() => t.terminal.cancel());
     });
     expect(await test).toMatchObject({ ok: false, error: expect.stringMatching(/^DEVICE_BUSY/) as unknown });
+    expect((await info)?.reader.error).toBe('DEVICE_BUSY');
     expect(sale.result).toBe('cancelled');
     sim.reader.autoPresent = true;
     expect(await technician.cardReadTest()).toMatchObject({ ok: true });
@@ -219,9 +221,9 @@ describe('money defects', () => {
 
   it('defect 8: a void with no answer tells the cashier the void did not happen and the sale stands', async () => {
     const t = await startTerminal();
-    const sale = await t.sale(4_200);
+    const sale = await t.terminal.sale(4_200);
     sim.host.queue({ type: 'drop' });
-    const voided = await t.void(sale.transaction.id);
+    const voided = await t.terminal.void(sale.transaction.id);
     expect(voided.result).toBe('reversal_pending');
     expect(voided.message).not.toMatch(/reversed - retry|not charged/i);
     expect(voided.message).toMatch(/Void not done.*sale stands/);

@@ -9,7 +9,7 @@ import { explain } from '../../firmware-app/declines/catalog.js';
 import { receiptForTransaction } from '../../firmware-app/receipts/from-transaction.js';
 import { columnsFor, layoutReceipt, receiptText, type PaperWidth, type ReceiptCopy } from '../../firmware-app/receipts/layout.js';
 import { displayWidth } from '../../firmware-app/receipts/width.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { TerminalAdapter } from '../../firmware-app/ui/terminal-adapter.js';
 import { decodeToText } from '../../sim/printer/escpos-decoder.js';
@@ -21,7 +21,7 @@ import type { PrintedReceipt } from '../../sim/printer/printer-sim.js';
  */
 describe('receipts through the durable print queue', () => {
   let sim: Simulator;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   // Each terminal starts a fresh journal (STAN 000001 again): its own id keeps the host from seeing duplicates.
   let terminals = 0;
 
@@ -55,14 +55,14 @@ describe('receipts through the durable print queue', () => {
       host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 5000 },
       log: { level: 'silent', target: 'stdout' },
     });
-    const t = new Terminal(config, { logger: silentLogger });
+    const t = compose(config, { logger: silentLogger });
     terminal = t;
     await t.start();
     return t;
   }
 
   /** Resolves when the queue has marked these jobs printed (after the printer's clean status). */
-  function jobsPrinted(t: Terminal, ids: number[], timeoutMs = 20_000): Promise<void> {
+  function jobsPrinted(t: App, ids: number[], timeoutMs = 20_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`jobs ${ids.join(', ')} not printed`)), timeoutMs);
       const check = () => {
@@ -90,7 +90,7 @@ describe('receipts through the durable print queue', () => {
     });
   }
 
-  function expectedText(t: Terminal, id: number, copy: ReceiptCopy, width: PaperWidth): string {
+  function expectedText(t: App, id: number, copy: ReceiptCopy, width: PaperWidth): string {
     const c = t.config;
     const ctx = {
       language: c.terminal.language,
@@ -104,18 +104,18 @@ describe('receipts through the durable print queue', () => {
 
   it('paper runs out mid-receipt: the sale stands, the slips wait, the cashier sees "paper out", and after a refill each prints once, complete', async () => {
     const t = await startTerminal();
-    expect(t.status().printer).toBe('ready');
+    expect(t.terminal.status().printer).toBe('ready');
     // The merchant copy prints first; the roll ends a few lines into it.
     sim.printer.runOutOfPaperAfter(200);
 
-    const sale = await t.sale(1234);
+    const sale = await t.terminal.sale(1234);
     expect(sale.result).toBe('approved');
     expect(t.journal.get(sale.transaction.id).state).toBe('approved');
     expect(sim.host.ledger.get(t.config.terminal.id, sale.transaction.stan!)).toMatchObject({ status: 'posted', amount: 1234 });
     expect(sale).toMatchObject({ printed: false, receiptQueued: true });
     expect(sale.printError).toContain('paper out');
 
-    expect(t.status().printer).toBe('paper out (2 waiting)');
+    expect(t.terminal.status().printer).toBe('paper out (2 waiting)');
     expect(t.printing.pending().map((j) => j.copy)).toEqual(['merchant', 'customer']);
     expect(sim.printer.receipts).toHaveLength(0);
     expect(sim.printer.partials).toHaveLength(1);
@@ -135,7 +135,7 @@ describe('receipts through the durable print queue', () => {
       ['merchant', 'printed'],
       ['customer', 'printed'],
     ]);
-    expect(t.status().printer).toBe('ready');
+    expect(t.terminal.status().printer).toBe('ready');
 
     // Nothing is left to print twice.
     await t.printing.drain();
@@ -147,7 +147,7 @@ describe('receipts through the durable print queue', () => {
     const t = await startTerminal({ printer: { statusTimeoutMs: 1500, merchantCopy: false } });
     sim.printer.silent = true;
 
-    const sale = await t.sale(2500);
+    const sale = await t.terminal.sale(2500);
     expect(sale.result).toBe('approved');
     expect(t.journal.get(sale.transaction.id).state).toBe('approved');
     expect(sim.host.ledger.get(t.config.terminal.id, sale.transaction.stan!)).toMatchObject({ status: 'posted', amount: 2500 });
@@ -157,7 +157,7 @@ describe('receipts through the durable print queue', () => {
       pending: 1,
       error: { code: 'PRINTER_TIMEOUT', message: 'printer did not answer DLE EOT 1 within 1500 ms' },
     });
-    expect(t.status().printer).toBe('not answering (1 waiting)');
+    expect(t.terminal.status().printer).toBe('not answering (1 waiting)');
 
     const printed = receipts(1);
     sim.printer.silent = false;
@@ -171,7 +171,7 @@ describe('receipts through the durable print queue', () => {
       const t = await startTerminal({ terminal: { language: 'zh-CN', merchantName }, printer: { widthMm: width } });
       sim.host.defaultAction = { type: 'decline', code: '51' };
 
-      const sale = await t.sale(880);
+      const sale = await t.terminal.sale(880);
       expect(sale.result).toBe('declined');
       expect(sale.printed).toBe(true);
       const [slip] = await receipts(1);
@@ -193,13 +193,13 @@ describe('receipts through the durable print queue', () => {
   it('a stolen-card decline after the cashier switched to Chinese: the slip tells the customer only what the customer text says, in Chinese with no English word, and no QR', async () => {
     // The merchant's name is the merchant's own data; a Chinese shop's is Chinese.
     const t = await startTerminal({ terminal: { merchantName: '示例便利店' }, printer: { eReceiptUrl: 'https://receipts.example/r/' } });
-    new TerminalAdapter(t).setSlipLanguage('zh-CN');
+    new TerminalAdapter(t.terminal).setSlipLanguage('zh-CN');
     sim.host.defaultAction = { type: 'decline', code: '43' };
 
-    const sale = await t.sale(880);
+    const sale = await t.terminal.sale(880);
     expect(sale.result).toBe('declined');
     const id = sale.transaction.id;
-    expect((await t.reprint(id)).printed).toBe(true);
+    expect((await t.terminal.reprint(id)).printed).toBe(true);
     const slips = await receipts(2);
     const entry = explain('43');
     for (const slip of slips) {
@@ -217,7 +217,7 @@ describe('receipts through the durable print queue', () => {
   it('a 58 mm approval with a 512-byte e-receipt link prints its QR code within the print area', async () => {
     const eReceiptUrl = `https://receipts.example/${'r'.repeat(512 - 25 - 36 - 1)}/`;
     const t = await startTerminal({ printer: { eReceiptUrl, widthMm: 58, merchantCopy: false } });
-    const sale = await t.sale(1234);
+    const sale = await t.terminal.sale(1234);
     expect(sale.result).toBe('approved');
     const [slip] = await receipts(1);
     const { qrSymbols } = decodeToText(slip!.raw);

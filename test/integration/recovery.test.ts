@@ -5,9 +5,10 @@ import { silentLogger } from '../../drivers/base/logger.js';
 import type { Config } from '../../firmware-app/config/schema.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase } from '../../firmware-app/store/db.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { inProcessConfig } from '../support/terminal-process.js';
+import { storeOf } from '../support/store.js';
 
 /**
  * What a power cut leaves in the journal, and what start-up makes of it: payments that never
@@ -28,7 +29,7 @@ describe('start-up recovery of interrupted payments', () => {
 
   it('closes created and card_read payments as not completed and reverses online_sent', async () => {
     const db = openDatabase(join(config.dataDir, 'pos-companion.db'));
-    const journal = new Journal(db, systemClock);
+    const journal = new Journal(storeOf(db), systemClock);
     const created = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     const read = journal.create({ type: 'sale', amount: 200, currency: 'CNY' });
     journal.transition(read.id, 'card_read', { last4: '1111' });
@@ -37,7 +38,7 @@ describe('start-up recovery of interrupted payments', () => {
     journal.transition(sent.id, 'online_sent', { stan: '000777', stanDay: '2026-11-23', transmittedAt: '1123101010' });
     db.close();
 
-    const terminal = new Terminal(config, { logger: silentLogger });
+    const terminal = compose(config, { logger: silentLogger });
     try {
       await terminal.start();
       expect(terminal.journal.get(created.id)).toMatchObject({ state: 'not_completed', declineCode: 'PAYMENT_INTERRUPTED' });

@@ -6,7 +6,7 @@ import { silentLogger } from '../../drivers/base/logger.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import { explain } from '../../firmware-app/declines/catalog.js';
 import type { PaymentProgress } from '../../firmware-app/payments/sale.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 
 /**
@@ -17,7 +17,7 @@ import { Simulator } from '../../sim/index.js';
  */
 describe('a pending reversal goes before the next payment', () => {
   let sim: Simulator;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   let terminalId = 'TREV0000';
   let terminals = 0;
 
@@ -35,7 +35,7 @@ describe('a pending reversal goes before the next payment', () => {
     delete sim.host.defaults['0400'];
   });
 
-  async function startTerminal(reversalFirstTimeoutMs: number): Promise<Terminal> {
+  async function startTerminal(reversalFirstTimeoutMs: number): Promise<App> {
     const ep = sim.endpoints;
     terminalId = `TREV${String(++terminals).padStart(4, '0')}`;
     const config = parseConfig({
@@ -56,7 +56,7 @@ describe('a pending reversal goes before the next payment', () => {
       },
       log: { level: 'silent', target: 'stdout' },
     });
-    const t = new Terminal(config, { logger: silentLogger });
+    const t = compose(config, { logger: silentLogger });
     terminal = t;
     await t.start();
     expect(t.link.state).toBe('online');
@@ -70,7 +70,7 @@ describe('a pending reversal goes before the next payment', () => {
     // The first 0400's answer is lost; with a one-minute backoff the reversal would sit pending.
     sim.host.queue({ type: 'drop' });
     sim.host.queueFor('0400', { type: 'drop' });
-    const first = await t.sale(1700);
+    const first = await t.terminal.sale(1700);
     expect(first.result).toBe('reversal_pending');
     expect(t.reversals.pendingCount()).toBe(1);
 
@@ -81,7 +81,7 @@ describe('a pending reversal goes before the next payment', () => {
       if (m.mti === '0200' && m.fields.get(41) === id) firstStateWhenSecondArrived.push(t.journal.get(first.transaction.id).state);
     });
     const progress: PaymentProgress[] = [];
-    const second = await t.sale(1800, (p) => progress.push(p));
+    const second = await t.terminal.sale(1800, (p) => progress.push(p));
     expect(second.result).toBe('approved');
     expect(progress).toEqual(['waiting-for-card', 'card-read', 'sending-pending-reversal', 'waiting-for-host', 'done']);
     expect(firstStateWhenSecondArrived).toEqual(['reversed']);
@@ -93,10 +93,10 @@ describe('a pending reversal goes before the next payment', () => {
     const t = await startTerminal(2500);
     sim.host.queue({ type: 'drop' });
     sim.host.defaults['0400'] = { type: 'drop' };
-    const first = await t.sale(1900);
+    const first = await t.terminal.sale(1900);
     expect(first.result).toBe('reversal_pending');
 
-    const second = await t.sale(2000);
+    const second = await t.terminal.sale(2000);
     expect(second.result).toBe('declined_local');
     expect(second.code).toBe('REVERSAL_FIRST_UNDELIVERED');
     expect(second.transaction.stan).toBeNull();
@@ -110,7 +110,7 @@ describe('a pending reversal goes before the next payment', () => {
 
     // The host answers reversals again: the next sale delivers the reversal and goes through.
     delete sim.host.defaults['0400'];
-    const third = await t.sale(2100);
+    const third = await t.terminal.sale(2100);
     expect(third.result).toBe('approved');
     expect(t.journal.get(first.transaction.id).state).toBe('reversed');
   });

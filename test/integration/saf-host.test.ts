@@ -12,6 +12,7 @@ import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { encryptCardData, TEST_CARDS } from '../../sim/cards.js';
 import { HostSim } from '../../sim/host/host-sim.js';
+import { storeOf } from '../support/store.js';
 
 /**
  * The forwarder against the simulated acquirer over real TCP, with a real SQLite file:
@@ -57,7 +58,7 @@ const advices = () => host.received.map((r) => r.message).filter((m) => m.mti ==
 
 beforeEach(async () => {
   db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-saf-int-')), 'pos.db'));
-  journal = new Journal(db, systemClock);
+  journal = new Journal(storeOf(db), systemClock);
   host = new HostSim();
   await host.start();
   link = new HostLink(

@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import type { Config } from '../../firmware-app/config/schema.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 import { inProcessConfig } from '../support/terminal-process.js';
 
@@ -33,8 +33,8 @@ describe('settlement catch-up after the terminal was off at settlement time', ()
     await sim?.stop();
   }, 60_000);
 
-  async function session(iso: string, body: (t: Terminal) => Promise<void>): Promise<void> {
-    const terminal = new Terminal(config, { logger: silentLogger, clock: calendarClock(iso) });
+  async function session(iso: string, body: (t: App) => Promise<void>): Promise<void> {
+    const terminal = compose(config, { logger: silentLogger, clock: calendarClock(iso) });
     try {
       await terminal.start();
       await terminal.jobs.idle();
@@ -49,8 +49,8 @@ describe('settlement catch-up after the terminal was off at settlement time', ()
 
     // Sunday afternoon (Shanghai): two sales, then the power goes off.
     await session('2026-11-22T16:00:00+08:00', async (t) => {
-      expect((await t.sale(1500)).result).toBe('approved');
-      expect((await t.sale(2500)).result).toBe('approved');
+      expect((await t.terminal.sale(1500)).result).toBe('approved');
+      expect((await t.terminal.sale(2500)).result).toBe('approved');
     });
     expect(settlements()).toHaveLength(0);
 
@@ -87,17 +87,17 @@ describe('settlement catch-up after the terminal was off at settlement time', ()
       host: { ...config.host, reconnectMinMs: 100, reconnectMaxMs: 500 },
       jobs: { ...config.jobs, settlement: { ...config.jobs.settlement, retryMs: 1000, responseTimeoutMs: 5000 } },
     });
-    const terminal = new Terminal(cfg, { logger: silentLogger });
+    const terminal = compose(cfg, { logger: silentLogger });
     try {
       await terminal.start();
-      expect((await terminal.sale(4200)).result).toBe('approved');
+      expect((await terminal.terminal.sale(4200)).result).toBe('approved');
       await sim.host.stop();
       const offlineBy = Date.now() + 30_000;
       while (terminal.link.state !== 'offline') {
         if (Date.now() > offlineBy) throw new Error('the link did not notice the host going down');
         await new Promise((r) => setTimeout(r, 50));
       }
-      const failed = await terminal.settle();
+      const failed = await terminal.terminal.settle();
       expect(failed).toMatchObject({ outcome: 'failed' });
       expect(failed.error).toMatch(/^HOST_UNREACHABLE/);
       expect(terminal.settlement.batch(1)?.state).toBe('settling');

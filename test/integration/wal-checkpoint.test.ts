@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { parseConfig } from '../../firmware-app/config/load.js';
 import type { WalCheckpointOptions } from '../../firmware-app/store/db.js';
-import { Terminal } from '../../firmware-app/terminal.js';
+import { compose, type App } from '../../firmware-app/compose.js';
 import { Simulator } from '../../sim/index.js';
 
 /**
@@ -16,7 +16,7 @@ import { Simulator } from '../../sim/index.js';
  */
 describe('WAL checkpoints in a running terminal', () => {
   let sim: Simulator;
-  let terminal: Terminal | undefined;
+  let terminal: App | undefined;
   let terminals = 0;
 
   beforeAll(async () => {
@@ -43,7 +43,7 @@ describe('WAL checkpoints in a running terminal', () => {
       host: { address: ep.hostAddress, port: ep.hostPort, responseTimeoutMs: 5000 },
       log: { level: 'silent', target: 'stdout' },
     });
-    const t = new Terminal(config, { logger: silentLogger, walCheckpoints });
+    const t = compose(config, { logger: silentLogger, walCheckpoints });
     terminal = t;
     await t.start();
     const file = join(dataDir, 'pos-companion.db');
@@ -59,9 +59,9 @@ describe('WAL checkpoints in a running terminal', () => {
     const before = databaseFile();
     const walBefore = walBytes();
 
-    const sale = await t.sale(1250);
+    const sale = await t.terminal.sale(1250);
     expect(sale).toMatchObject({ result: 'approved', printed: true });
-    const next = await t.sale(300);
+    const next = await t.terminal.sale(300);
     expect(next.result).toBe('approved');
 
     expect(databaseFile()).toBe(before);
@@ -71,7 +71,7 @@ describe('WAL checkpoints in a running terminal', () => {
 
   it('once the terminal is idle, the WAL is copied into the database file and emptied', async () => {
     const { t, databaseFile, walBytes } = await startTerminal({ pollMs: 50, idleMs: 300 });
-    const sale = await t.sale(990);
+    const sale = await t.terminal.sale(990);
     expect(sale.result).toBe('approved');
     const before = databaseFile();
 

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts, recentAlerts } from '../../firmware-app/alerts/alerts.js';
 import { ALERT_KEY, AlertMonitors, decide, type MonitorSettings } from '../../firmware-app/alerts/monitors.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { outboxOf, storeOf } from '../support/store.js';
 
 const MIN = 60_000;
 const SETTINGS: MonitorSettings = {
@@ -24,9 +24,14 @@ const SETTINGS: MonitorSettings = {
 function setup() {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-alerts-')), 'pos.db'));
   const clock = new ManualClock();
-  const journal = new Journal(db, clock);
+  const journal = new Journal(storeOf(db), clock);
   let kicks = 0;
-  const monitors = new AlertMonitors(db, SETTINGS, { clock, logger: silentLogger, onUpstreamEvent: () => kicks++ });
+  const monitors = new AlertMonitors(storeOf(db), SETTINGS, {
+    clock,
+    report: outboxOf(db, clock),
+    logger: silentLogger,
+    onUpstreamEvent: () => kicks++,
+  });
   monitors.attach(journal);
   let stan = 0;
   const online = (outcome: 'approved' | 'declined' | 'reversal_pending', code?: string) => {
@@ -69,47 +74,51 @@ describe('alert monitors on an injected clock', () => {
     online('declined', '05');
     clock.advance(MIN);
     online('approved');
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     online('declined', '51');
     // 2 of 4 = 50 %: at the threshold, not over it
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     online('declined', '05');
-    expect(openAlerts(db).map((a) => a.key)).toEqual([ALERT_KEY.declineRate]);
-    expect(openAlerts(db)[0]!.message).toBe('decline rate 60% over the last 10 min (5 sales), threshold 50%');
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toEqual([ALERT_KEY.declineRate]);
+    expect(storeOf(db).alerts.open()[0]!.message).toBe('decline rate 60% over the last 10 min (5 sales), threshold 50%');
     online('declined', '05');
-    expect(openAlerts(db)).toHaveLength(1);
+    expect(storeOf(db).alerts.open()).toHaveLength(1);
     expect(upstream(db).map((e) => e.type)).toEqual(['alert.raised']);
     expect(kicks()).toBe(1);
 
     // Healthy sales after the bad minute: 4 of 13 = 31 % stays above the clear mark...
     clock.advance(MIN);
     for (let i = 0; i < 7; i++) online('approved');
-    expect(openAlerts(db)).toHaveLength(1);
+    expect(storeOf(db).alerts.open()).toHaveLength(1);
     // ...and once the window no longer holds the first minute (3 of 11 = 27 %), a tick clears it without any new sale.
     clock.advance(8.5 * MIN);
     monitors.evaluate();
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     const [raised, cleared] = upstream(db);
     expect(cleared).toMatchObject({ type: 'alert.cleared', payload: { key: ALERT_KEY.declineRate, alertId: raised!.payload.alertId } });
     expect(raised!.eventId).toBe(`alert:${raised!.payload.alertId}:raised`);
     expect(cleared!.eventId).toBe(`alert:${raised!.payload.alertId}:cleared`);
-    expect(recentAlerts(db)[0]).toMatchObject({ key: ALERT_KEY.declineRate, clearedAt: clock.now() });
+    expect(storeOf(db).alerts.recent()[0]).toMatchObject({ key: ALERT_KEY.declineRate, clearedAt: clock.now() });
     expect(kicks()).toBe(2);
   });
 
   it('do not raise on too few sales, however bad', () => {
     const { db, online } = setup();
     for (let i = 0; i < 3; i++) online('declined', '05');
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
   });
 
   it('clear by the periodic tick once the window is empty', () => {
     const { db, clock, monitors, online } = setup();
     monitors.start();
     for (let i = 0; i < 4; i++) online('declined', '91');
-    expect(openAlerts(db)).toHaveLength(1);
+    expect(storeOf(db).alerts.open()).toHaveLength(1);
     clock.advance(10 * MIN + SETTINGS.evaluateEveryMs);
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     monitors.stop();
   });
 
@@ -118,12 +127,16 @@ describe('alert monitors on an injected clock', () => {
     online('approved');
     online('approved');
     online('reversal_pending', 'HOST_TIMEOUT');
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     online('reversal_pending', 'HOST_TIMEOUT');
-    expect(openAlerts(db).map((a) => a.key)).toContain(ALERT_KEY.timeoutRate);
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toContain(ALERT_KEY.timeoutRate);
     clock.advance(11 * MIN);
     monitors.evaluate();
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
   });
 
   it('raise the offline-queue age alert when the oldest queued payment is too old, and clear it once the queue drains', () => {
@@ -149,6 +162,6 @@ describe('alert monitors on an injected clock', () => {
       journal.transition(x.id, 'declined_local', { declineCode: 'READER_CARD_READ_FAILED' });
     }
     expect(journal.transition(t.id, 'declined_local', { declineCode: 'READER_NO_CARD' }).state).toBe('declined_local');
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
   });
 });

@@ -8,14 +8,15 @@ import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { enqueueEvent, outboxDepth } from '../../firmware-app/upstream/outbox.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { outboxOf, storeOf } from '../support/store.js';
 
 const HOUR = 3_600_000;
 
 function setup() {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-decl-')), 'pos.db'));
   const clock = new ManualClock(1_800_000_000_000 - (1_800_000_000_000 % HOUR));
-  const journal = new Journal(db, clock);
-  attachDeclineReporter(journal, db, clock);
+  const journal = new Journal(storeOf(db), clock);
+  attachDeclineReporter(journal, outboxOf(db, clock));
   return { db, clock, journal };
 }
 
@@ -119,7 +120,7 @@ describe('decline reporting', () => {
     journal.transition(t.id, 'online_sent', { stan: '000014', stanDay: '1123' });
     journal.transition(t.id, 'approved', { responseCode: '00' });
 
-    const stats = declineStatistics(db);
+    const stats = declineStatistics(storeOf(db).transactions);
     expect(stats.total).toBe(4);
     expect(stats.byCode).toEqual([
       { code: '51', category: 'issuer', known: true, count: 2 },
@@ -133,6 +134,6 @@ describe('decline reporting', () => {
     ]);
     expect(stats.unknown).toEqual([{ code: 'Q7', count: 1 }]);
     expect(outbox(db).find((e) => e.payload.code === 'Q7')?.payload.known).toBe(false);
-    expect(declineStatistics(db, { from: start + HOUR }).total).toBe(2);
+    expect(declineStatistics(storeOf(db).transactions, { from: start + HOUR }).total).toBe(2);
   });
 });

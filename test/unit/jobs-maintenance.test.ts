@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
-import { nightlyBackup, restoreDatabase } from '../../firmware-app/jobs/backup.js';
+import { nightlyBackup } from '../../firmware-app/jobs/backup.js';
+import { restoreDatabase } from '../../firmware-app/store/restore.js';
 import { heartbeatPayload, sendHeartbeat } from '../../firmware-app/jobs/heartbeat.js';
 import { purgeExpired } from '../../firmware-app/jobs/retention.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { outboxOf, storeOf } from '../support/store.js';
 
 const DAY = 86_400_000;
 
@@ -36,13 +38,13 @@ describe('maintenance jobs', () => {
   });
 
   it('keeps the newest nightly copies, each 0600, and restores one over a stopped database', async () => {
-    const journal = new Journal(db, clock);
+    const journal = new Journal(storeOf(db), clock);
     journal.create({ type: 'sale', amount: 1234, currency: 'CNY' });
     const backups = join(dir, 'backups');
     const made: string[] = [];
     for (let night = 0; night < 4; night++) {
       clock.t += DAY;
-      made.push((await nightlyBackup(db, clock, { dir: backups, keep: 2 })).backup.file);
+      made.push((await nightlyBackup(storeOf(db), clock, { dir: backups, keep: 2 })).backup.file);
     }
     expect(readdirSync(backups).sort()).toEqual(
       made
@@ -65,7 +67,7 @@ describe('maintenance jobs', () => {
   });
 
   it('refuses to restore a file that is not a sound database and leaves the journal alone', () => {
-    const journal = new Journal(db, clock);
+    const journal = new Journal(storeOf(db), clock);
     journal.create({ type: 'sale', amount: 1234, currency: 'CNY' });
     db.close();
     const bogus = join(dir, 'bogus.db');
@@ -83,7 +85,7 @@ describe('maintenance jobs', () => {
   });
 
   it('purges finished operational rows and old rotated logs, keeps the journal and what is still queued', () => {
-    const journal = new Journal(db, clock);
+    const journal = new Journal(storeOf(db), clock);
     const old = clock.t - 40 * DAY;
     const txn = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     db.prepare(`UPDATE transactions SET pan_token = 'abcd', created_at = ? WHERE id = ?`).run(clock.t - 200 * DAY, txn.id);
@@ -104,7 +106,7 @@ describe('maintenance jobs', () => {
     writeFileSync(`${log}.2`, 'old');
     utimesSync(`${log}.2`, new Date(old), new Date(old));
 
-    const purged = purgeExpired(db, clock, { journalDays: 180, operationalDays: 30, logFile: log });
+    const purged = purgeExpired(storeOf(db), db, clock, { journalDays: 180, operationalDays: 30, logFile: log });
     expect(purged).toMatchObject({ outbox: 1, jobRuns: 1, panTokens: 1, logFiles: 1 });
     expect(db.prepare(`SELECT event_id FROM outbox ORDER BY id`).all()).toEqual([
       { event_id: 'pending-old' },
@@ -135,7 +137,7 @@ describe('maintenance jobs', () => {
       reversals: () => ({ pending: 1, oldestAgeMs: 5_000 }),
       dataDir: dir,
     };
-    const payload = heartbeatPayload(db, clock, sources);
+    const payload = heartbeatPayload(storeOf(db), clock, sources);
     expect(payload).toMatchObject({
       devices: { host: 'online', reader: 'connected', printer: 'ready' },
       saf: { depth: 2, oldestAgeMs: 30_000 },
@@ -143,7 +145,7 @@ describe('maintenance jobs', () => {
       outbox: { pending: 1, oldestAgeMs: 60_000 },
     });
     expect(payload.disk.freeBytes).toBeGreaterThan(0);
-    sendHeartbeat(db, clock, sources);
+    sendHeartbeat(storeOf(db), outboxOf(db, clock), clock, sources);
     const row = db.prepare(`SELECT payload FROM outbox WHERE type = 'heartbeat'`).get() as { payload: string };
     expect(JSON.parse(row.payload)).toMatchObject({ versions: { app: '0.1.0' }, saf: { depth: 2 } });
   });

@@ -9,6 +9,7 @@ import { CronExpression } from '../../firmware-app/jobs/cron.js';
 import { nodeCronSchedule, type Schedule } from '../../firmware-app/jobs/schedule.js';
 import { JobScheduler, type Job, type JobContext } from '../../firmware-app/jobs/scheduler.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { storeOf } from '../support/store.js';
 
 /** Time that moves only when the test says; timers fire in order as it moves. */
 class TestClock implements Clock {
@@ -87,7 +88,10 @@ describe('job scheduler', () => {
   }
 
   function scheduler(clock: TestClock, jobs: Job[], database = db): JobScheduler {
-    return new JobScheduler({ db: database, clock, logger: silentLogger, schedule: clockSchedule(clock), timezone: 'UTC' }, jobs);
+    return new JobScheduler(
+      { store: storeOf(database), clock, logger: silentLogger, schedule: clockSchedule(clock), timezone: 'UTC' },
+      jobs,
+    );
   }
 
   it('runs settlement at 23:30 and records the run', async () => {

@@ -7,6 +7,7 @@ import { InvalidTransitionError, Journal } from '../../firmware-app/payments/jou
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { durabilitySettings, openDatabase } from '../../firmware-app/store/db.js';
 import { MIGRATIONS, schemaVersion } from '../../firmware-app/store/migrations.js';
+import { storeOf } from '../support/store.js';
 
 const clock: Clock = {
   now: () => 1_800_000_000_000,
@@ -49,7 +50,7 @@ describe('the durable store', () => {
 
   it('records each transition with its event, and refuses impossible ones', () => {
     const { db } = freshDb();
-    const j = new Journal(db, clock);
+    const j = new Journal(storeOf(db), clock);
     const t = j.create({ type: 'sale', amount: 500, currency: 'CNY' });
     j.transition(t.id, 'card_read', { last4: '1111' });
     j.transition(t.id, 'online_sent', { stan: '000001' });
@@ -68,7 +69,7 @@ describe('the durable store', () => {
 
   it('keeps history append-only and amounts positive integers', () => {
     const { db } = freshDb();
-    const j = new Journal(db, clock);
+    const j = new Journal(storeOf(db), clock);
     j.create({ type: 'sale', amount: 1, currency: 'CNY' });
     expect(() => db.prepare('DELETE FROM transaction_events').run()).toThrow(/append-only/);
     expect(() => db.prepare('UPDATE transaction_events SET to_state = ?').run('approved')).toThrow(/append-only/);
@@ -81,7 +82,7 @@ describe('transition observers', () => {
   it('commit together with the state change, and roll it back when they fail', () => {
     const { db } = freshDb();
     db.exec('CREATE TABLE side (txn INTEGER, state TEXT)');
-    const j = new Journal(db, clock);
+    const j = new Journal(storeOf(db), clock);
     j.onTransition(({ txn, to }) => {
       db.prepare('INSERT INTO side VALUES (?, ?)').run(txn.id, to);
       if (to === 'declined_local' && txn.amount === 13) throw new Error('observer failed');

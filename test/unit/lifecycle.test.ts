@@ -19,6 +19,7 @@ import {
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { storeOf } from '../support/store.js';
 
 let db: Db;
 beforeAll(() => {
@@ -117,7 +118,7 @@ describe('lifecycle reducer and database guard', () => {
   });
 
   it('the journal commits the step the reducer returns and refuses an event it does not allow there', () => {
-    const journal = new Journal(db, new ManualClock());
+    const journal = new Journal(storeOf(db), new ManualClock());
     const refund = journal.create({ type: 'refund', amount: 100, currency: 'CNY' });
     expect(journal.apply(refund.id, { kind: 'CardRead' }).state).toBe('card_read');
     expect(() => journal.apply(refund.id, { kind: 'OfflineDecided', approved: true })).toThrow(/cannot go from card_read/);

@@ -14,6 +14,7 @@ import type { OfflineRules } from '../../firmware-app/payments/offline-rules.js'
 import { PaymentEngine, type PaymentSettings } from '../../firmware-app/payments/sale.js';
 import { listSafItems } from '../../firmware-app/saf/queue.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { offlineQueueOf, storeOf } from '../support/store.js';
 
 const clock: Clock = {
   now: () => 1_800_000_000_000,
@@ -108,7 +109,7 @@ let settings: PaymentSettings;
 
 beforeEach(() => {
   db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-pay-')), 'pos.db'));
-  journal = new Journal(db, clock);
+  journal = new Journal(storeOf(db), clock);
   reader = new FakeReader();
   host = new FakeHost((stan) => journal.findByStan(stan)?.state);
   settings = {
@@ -125,7 +126,16 @@ beforeEach(() => {
       pinTries: 3,
     },
   };
-  engine = new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings });
+  engine = new PaymentEngine({
+    store: storeOf(db),
+    offlineQueue: offlineQueueOf(db),
+    journal,
+    reader,
+    link: host,
+    clock,
+    logger: silentLogger,
+    settings,
+  });
 });
 
 afterEach(() => db.close());
@@ -341,7 +351,16 @@ describe('payments engine: PIN above the CVM limit', () => {
   /** The same engine with a CVM limit of 50.00 for every entry mode. */
   const withLimit = (over: Partial<PaymentSettings['cvm']> = {}) => {
     const cvm = { ...settings.cvm, limits: { CHIP: 5_000, CTLS: 5_000, SWIPE: 5_000, MANUAL: 5_000 }, ...over };
-    return new PaymentEngine({ db, journal, reader, link: host, clock, logger: silentLogger, settings: { ...settings, cvm } });
+    return new PaymentEngine({
+      store: storeOf(db),
+      offlineQueue: offlineQueueOf(db),
+      journal,
+      reader,
+      link: host,
+      clock,
+      logger: silentLogger,
+      settings: { ...settings, cvm },
+    });
   };
   const pinFields = (i: number) => [host.sent[i]!.fields.get(52), host.sent[i]!.fields.get(53)];
 

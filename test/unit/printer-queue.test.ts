@@ -11,6 +11,7 @@ import { PrintQueue, type PrinterPort } from '../../firmware-app/printing/queue.
 import { NothingToReprintError, ReceiptJobs } from '../../firmware-app/printing/receipts.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { decodeToText } from '../../sim/printer/escpos-decoder.js';
+import { storeOf } from '../support/store.js';
 
 /** A clock whose time only moves when the test says so. */
 class ManualClock implements Clock {
@@ -104,7 +105,7 @@ function setup(opts: { merchantCopy?: boolean; eReceiptUrl?: string; logger?: Lo
   const clock = new ManualClock();
   const printer = new FakePrinter();
   const queue = new PrintQueue({ db, printer, clock, logger: silentLogger, options: { pollIntervalMs: 2000 } });
-  const journal = new Journal(db, clock);
+  const journal = new Journal(storeOf(db), clock);
   const receipts = new ReceiptJobs(queue, {
     language: 'en',
     merchantName: 'Demo Store',

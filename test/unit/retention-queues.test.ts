@@ -9,6 +9,7 @@ import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { enqueueEvent } from '../../firmware-app/upstream/outbox.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { storeOf } from '../support/store.js';
 
 const YEAR_MS = 365 * 86_400_000;
 
@@ -24,14 +25,14 @@ describe('retention never purges queued or pending work', () => {
   beforeEach(() => {
     db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-retention-')), 'pos-companion.db'));
     clock = new ManualClock();
-    journal = new Journal(db, clock);
+    journal = new Journal(storeOf(db), clock);
   });
 
   afterEach(() => db.close());
 
   const purgeYearsLater = () => {
     clock.advance(3 * YEAR_MS);
-    return purgeExpired(db, clock, { journalDays: 1, operationalDays: 1 });
+    return purgeExpired(storeOf(db), db, clock, { journalDays: 1, operationalDays: 1 });
   };
 
   function sale(to: 'offline_approved' | 'reversal_pending'): number {

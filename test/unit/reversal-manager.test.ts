@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { HostLink } from '../../firmware-app/host/link.js';
@@ -15,6 +14,7 @@ import { ReversalManager, reversalAlertKey } from '../../firmware-app/reversals/
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { storeOf } from '../support/store.js';
 
 type Reply = { kind: 'answer'; code: string } | { kind: 'timeout' } | { kind: 'unreachable' } | { kind: 'hang' };
 
@@ -58,7 +58,7 @@ const SETTINGS = {
 function setup(opts: { logger?: Logger; db?: Db; clock?: ManualClock } = {}) {
   const clock = opts.clock ?? new ManualClock();
   const db = opts.db ?? openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-rev-')), 'pos.db'));
-  const journal = new Journal(db, clock);
+  const journal = new Journal(storeOf(db), clock);
   const link = new ScriptedLink();
   const manager = new ReversalManager({
     db,
@@ -146,16 +146,20 @@ describe('reversal manager', () => {
       clock.advance(clock.pending[0]!);
       await flush();
     }
-    expect(openAlerts(db).map((a) => a.key)).toEqual([reversalAlertKey(txn.id)]);
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toEqual([reversalAlertKey(txn.id)]);
     clock.advance(clock.pending[0]!);
     await flush();
-    expect(openAlerts(db)).toHaveLength(1);
+    expect(storeOf(db).alerts.open()).toHaveLength(1);
     clock.advance(clock.pending[0]!);
     await flush();
     expect(link.sent).toHaveLength(5);
     expect(journal.get(txn.id).state).toBe('reversed');
     expect(manager.forTransaction(txn.id)).toMatchObject({ state: 'acknowledged', attempts: 5, transmissions: 5 });
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     expect(manager.pendingCount()).toBe(0);
     expect(clock.pending).toEqual([]);
     expect(journal.events(txn.id).map((e) => e.toState)).toEqual(['created', 'card_read', 'online_sent', 'reversal_pending', 'reversed']);

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import { attachDeclineReporter } from '../../firmware-app/declines/reporter.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
@@ -15,6 +14,7 @@ import { SafForwarder, type SafSettings } from '../../firmware-app/saf/forwarder
 import { enqueueSaf, listSafItems } from '../../firmware-app/saf/queue.js';
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { outboxOf, storeOf } from '../support/store.js';
 
 const HOUR = 3_600_000;
 
@@ -134,7 +134,7 @@ const states = () =>
 beforeEach(() => {
   db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-saf-')), 'pos.db'));
   clock = new TestClock();
-  journal = new Journal(db, clock);
+  journal = new Journal(storeOf(db), clock);
   link = new FakeLink();
 });
 
@@ -190,13 +190,17 @@ describe('SAF forwarder', () => {
       clock.advance(60_000 * 1.2);
     }
     expect(listSafItems(db)[0]).toMatchObject({ attempts: 0, sends: 4, lastResponseCode: '96', state: 'queued' });
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     link.script.push('timeout', 'timeout');
     await saf.drain();
     clock.advance(60_000 * 1.2);
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     await saf.drain();
-    expect(openAlerts(db).map((a) => a.key)).toEqual([expect.stringMatching(/^saf-stuck:/)]);
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toEqual([expect.stringMatching(/^saf-stuck:/)]);
     clock.advance(60_000 * 1.2);
     await saf.drain();
     expect(listSafItems(db)[0]).toMatchObject({ attempts: 2, sends: 7, state: 'forwarded' });
@@ -204,13 +208,13 @@ describe('SAF forwarder', () => {
   });
 
   it('a host decline raises a merchant alert and one upstream decline report, and stays visible', async () => {
-    attachDeclineReporter(journal, db, clock);
+    attachDeclineReporter(journal, outboxOf(db, clock));
     const s = offlineSale(4_200);
     link.script.push('05');
     await forwarder().drain();
     const txn = journal.get(s.id);
     expect(txn).toMatchObject({ state: 'forwarded_declined', responseCode: '05', declineCode: '05' });
-    const alerts = openAlerts(db);
+    const alerts = storeOf(db).alerts.open();
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ key: `saf-declined:${txn.uuid}`, severity: 'critical' });
     expect(alerts[0]!.message).toContain('CNY 42.00');
@@ -236,7 +240,11 @@ describe('SAF forwarder', () => {
     await saf.drain();
     expect(journal.get(old.id).state).toBe('expired');
     expect(journal.get(fresh.id).state).toBe('offline_approved');
-    expect(openAlerts(db).map((a) => a.key)).toEqual([`saf-expired:${journal.get(old.id).uuid}`]);
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toEqual([`saf-expired:${journal.get(old.id).uuid}`]);
     link.state = 'online';
     await saf.drain();
     expect(link.sent.map((m) => f(m, 11))).toEqual([fresh.stan]);

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { openAlerts } from '../../firmware-app/alerts/alerts.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import { HostUnreachableError } from '../../firmware-app/host/errors.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
@@ -13,6 +12,7 @@ import { Settlement, type DrainPort } from '../../firmware-app/settlement/settle
 import { currentBatch } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { EscPosDecoder } from '../../sim/printer/escpos-decoder.js';
+import { outboxOf, storeOf } from '../support/store.js';
 
 const PATH: Partial<Record<TxnState, TxnState[]>> = {
   approved: ['card_read', 'online_sent', 'approved'],
@@ -67,7 +67,7 @@ describe('settlement', () => {
   beforeEach(() => {
     db = openDatabase(join(mkdtempSync(join(tmpdir(), 'settle-')), 'pos.db'));
     clock = new StepClock();
-    journal = new Journal(db, clock);
+    journal = new Journal(storeOf(db), clock);
     printed = [];
   });
   afterEach(() => db.close());
@@ -80,7 +80,8 @@ describe('settlement', () => {
 
   function settlement(host: ScriptedHost, drains: { reversals?: DrainPort; saf?: DrainPort } = {}): Settlement {
     return new Settlement({
-      db,
+      store: storeOf(db),
+      report: outboxOf(db, clock),
       clock,
       logger: silentLogger,
       host,
@@ -132,14 +133,18 @@ describe('settlement', () => {
     const s = settlement(new ScriptedHost(['95']));
     await expect(s.settle(clock.now())).rejects.toMatchObject({ code: 'SETTLEMENT_OUT_OF_BALANCE' });
     expect(s.batch(1)).toMatchObject({ state: 'out_of_balance', responseCode: '95', closedAt: null });
-    expect(openAlerts(db).map((a) => [a.key, a.severity])).toEqual([['settlement-out-of-balance:1', 'critical']]);
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => [a.key, a.severity]),
+    ).toEqual([['settlement-out-of-balance:1', 'critical']]);
     expect(text(printed[0]!)).toContain('OUT OF BALANCE');
     // New payments no longer go into the disputed batch.
     expect(currentBatch(db)).toBe(2);
 
     const resolved = s.resolveOutOfBalance(1, 'technician');
     expect(resolved.state).toBe('closed');
-    expect(openAlerts(db)).toEqual([]);
+    expect(storeOf(db).alerts.open()).toEqual([]);
     expect(db.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([
       { actor: 'technician', action: 'settlement.resolve-out-of-balance' },
     ]);
@@ -241,7 +246,8 @@ describe('settlement', () => {
   it('a report the printer could not take does not undo the closed batch', async () => {
     pay(1000, 'approved');
     const s = new Settlement({
-      db,
+      store: storeOf(db),
+      report: outboxOf(db, clock),
       clock,
       logger: silentLogger,
       host: new ScriptedHost(['00']),

@@ -9,6 +9,7 @@ import { Journal } from '../../firmware-app/payments/journal.js';
 import type { TxnState } from '../../firmware-app/payments/lifecycle.js';
 import { batchTotals, hostTotals } from '../../firmware-app/settlement/totals.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { storeOf } from '../support/store.js';
 
 const clock: Clock = { now: () => 1_795_000_000_000, setTimeout: () => ({}), clearTimeout: () => undefined };
 
@@ -36,7 +37,7 @@ describe('batch totals from the journal', () => {
   let journal: Journal;
   beforeEach(() => {
     db = openDatabase(join(mkdtempSync(join(tmpdir(), 'totals-')), 'pos.db'));
-    journal = new Journal(db, clock);
+    journal = new Journal(storeOf(db), clock);
   });
   afterEach(() => db.close());
 
@@ -51,7 +52,7 @@ describe('batch totals from the journal', () => {
     addPayment(journal, 'sale', 333, 'forwarded_declined');
     addPayment(journal, 'sale', 444, 'declined_local');
 
-    const totals = batchTotals(db, 1);
+    const totals = batchTotals(storeOf(db).transactions, 1);
     expect(totals.byCurrency.CNY).toEqual({
       sales: { count: 3, amount: 2534 },
       offlineSales: { count: 1, amount: 800 },
@@ -68,21 +69,28 @@ describe('batch totals from the journal', () => {
     addPayment(journal, 'sale', 300, 'online_sent');
     // Never reached the host: nothing there to differ.
     journal.create({ type: 'sale', amount: 400, currency: 'CNY' });
-    expect(batchTotals(db, 1).unsettled).toEqual({ inFlight: 1, reversalsPending: 1, offlinePending: 1, voidsPending: 0 });
+    expect(batchTotals(storeOf(db).transactions, 1).unsettled).toEqual({
+      inFlight: 1,
+      reversalsPending: 1,
+      offlinePending: 1,
+      voidsPending: 0,
+    });
   });
 
   it('only counts the batch asked for', () => {
     addPayment(journal, 'sale', 100, 'approved');
     db.prepare(`UPDATE counters SET value = 2 WHERE name = 'batch'`).run();
     addPayment(journal, 'sale', 700, 'approved');
-    expect(batchTotals(db, 1).byCurrency.CNY?.sales).toEqual({ count: 1, amount: 100 });
-    expect(batchTotals(db, 2).byCurrency.CNY?.sales).toEqual({ count: 1, amount: 700 });
-    expect(formatSettlementTotals(hostTotals(batchTotals(db, 3), 'CNY'))).toBe('0'.repeat(36));
+    expect(batchTotals(storeOf(db).transactions, 1).byCurrency.CNY?.sales).toEqual({ count: 1, amount: 100 });
+    expect(batchTotals(storeOf(db).transactions, 2).byCurrency.CNY?.sales).toEqual({ count: 1, amount: 700 });
+    expect(formatSettlementTotals(hostTotals(batchTotals(storeOf(db).transactions, 3), 'CNY'))).toBe('0'.repeat(36));
   });
 
   it('refuses to put a foreign-currency payment into the single-currency field 63', () => {
     addPayment(journal, 'sale', 100, 'approved');
     addPayment(journal, 'sale', 100, 'approved', 'USD');
-    expect(() => hostTotals(batchTotals(db, 1), 'CNY')).toThrow(expect.objectContaining({ code: 'SETTLEMENT_MIXED_CURRENCY' }));
+    expect(() => hostTotals(batchTotals(storeOf(db).transactions, 1), 'CNY')).toThrow(
+      expect.objectContaining({ code: 'SETTLEMENT_MIXED_CURRENCY' }),
+    );
   });
 });

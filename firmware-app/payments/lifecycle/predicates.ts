@@ -6,6 +6,9 @@ import type { TxnState, TxnType } from './reducer.js';
  * their own lists of states.
  */
 
+/** Where every payment starts: created, no card read yet. */
+export const INITIAL_STATE: TxnState = 'created';
+
 /** Nothing has left for the host yet: the payment can still be cancelled or closed as not completed. */
 export function beforeSend(state: TxnState): boolean {
   return state === 'created' || state === 'card_read';
@@ -14,6 +17,11 @@ export function beforeSend(state: TxnState): boolean {
 /** The request left and its answer is not recorded yet. */
 export function inFlight(state: TxnState): boolean {
   return state === 'online_sent';
+}
+
+/** The host answered the request with an approval (a sale, refund or void of its own). */
+export function hostApproved(state: TxnState): boolean {
+  return state === 'approved';
 }
 
 /** The host may hold a posting the terminal has given up on: a reversal must go out. */
@@ -136,4 +144,24 @@ export function totalsLine(type: TxnType, state: TxnState): TotalsLine | null {
 export function countsInTotals(type: TxnType, state: TxnState): boolean {
   const line = totalsLine(type, state);
   return line === 'sale' || line === 'offlineSale' || line === 'refund' || line === 'void';
+}
+
+/** An offline approval the host refused or that expired unsent: the goods are gone and the merchant is not paid. */
+export function merchantLoss(state: TxnState): boolean {
+  return state === 'forwarded_declined' || state === 'expired';
+}
+
+/** What the acquirer's ledger must hold for a payment in this state: reconcile's question. */
+export type HostExpectation = 'posted' | 'not-posted' | 'voided' | 'unknown' | 'lost';
+
+/**
+ * A request in flight, or a void whose answer is not in, may or may not be posted yet; a
+ * pending reversal means the money must come back, so a posting is a mismatch a person
+ * should see until the 0410; an offline approval is not at the host until forwarded.
+ */
+export function hostExpectation(state: TxnState): HostExpectation {
+  if (inFlight(state) || state === 'void_pending') return 'unknown';
+  if (state === 'voided') return 'voided';
+  if (merchantLoss(state)) return 'lost';
+  return hostApproved(state) || state === 'forwarded_approved' ? 'posted' : 'not-posted';
 }
