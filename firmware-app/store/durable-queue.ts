@@ -135,12 +135,18 @@ export class DurableQueue<R extends QueueRow, A> {
     return this.started && !this.stopped;
   }
 
-  start(): void {
+  /** `wake: false` when the user knows its peer is not there yet and will wake the queue when it is. */
+  start(options: { wake?: boolean } = {}): void {
     if (this.running) return;
     this.started = true;
     this.stopped = false;
     this.unsubscribe = this.deps.repo.onAdded(() => this.wake());
-    this.wake();
+    if (options.wake ?? true) this.wake();
+  }
+
+  /** A pass or a transmission is under way. */
+  get busy(): boolean {
+    return this.passing !== undefined || this.inFlight.size > 0;
   }
 
   /** Stops taking rows and waits up to `graceMs` for the batches in flight; an unanswered one stays queued, its send counted. */
