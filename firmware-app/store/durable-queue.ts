@@ -107,6 +107,8 @@ export interface DrainResult {
 }
 
 const MAX_ROWS_PER_LOOK = 1000;
+/** After storage refused a try's bookkeeping (disk full, read-only), the next look waits this long rather than spinning. */
+const STORAGE_FAULT_PAUSE_MS = 1000;
 
 /**
  * The one implementation of a durable retry queue: rows live in SQLite; each transmission
@@ -122,6 +124,7 @@ export class DurableQueue<R extends QueueRow, A> {
   private started = false;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
+  private storageFault = false;
   private readonly log: Logger;
 
   constructor(
@@ -222,10 +225,13 @@ export class DurableQueue<R extends QueueRow, A> {
       const rows = free > 0 ? repo.due(clock.now(), free * batchSize, [...this.busyIds(), ...tried], force) : [];
       for (let i = 0; i < rows.length; i += batchSize) {
         const batch = rows.slice(i, i + batchSize);
-        for (const r of batch) tried.add(r.id);
         sent += batch.length;
         void this.launch(batch).then((result) => {
-          if (result.verdict?.kind === 'retry' && this.settings.haltOnRetry) halted = true;
+          const kind = result.verdict?.kind;
+          if (kind === 'done' || kind === 'dead') return;
+          // Still waiting: not again in this pass (a forced pass ignores the backoff that would keep it out).
+          for (const r of batch) tried.add(r.id);
+          if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
         });
       }
       if (this.inFlight.size === 0) break;
@@ -242,6 +248,7 @@ export class DurableQueue<R extends QueueRow, A> {
   private launch(batch: readonly R[]): Promise<StepResult> {
     const ids = batch.map((r) => r.id);
     const run = this.transmit(batch).catch((err: unknown): StepResult => {
+      this.storageFault = true;
       this.log.error({ err, rows: ids }, 'queue bookkeeping failed; the rows stay queued');
       return { attempted: batch.length };
     });
@@ -299,12 +306,14 @@ export class DurableQueue<R extends QueueRow, A> {
     const poll = this.settings.pollMs === undefined ? null : now + this.settings.pollMs;
     const candidates = [due, deadline, poll].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
+    const earliest = this.storageFault ? now + STORAGE_FAULT_PAUSE_MS : now;
+    this.storageFault = false;
     this.timer = this.deps.clock.setTimeout(
       () => {
         this.timer = undefined;
         this.wake();
       },
-      Math.max(0, Math.min(...candidates) - now),
+      Math.max(earliest, Math.min(...candidates)) - now,
     );
     this.timer.unref?.();
   }
