@@ -99,7 +99,7 @@ export interface StepResult {
   retryAt?: number;
 }
 
-export interface DrainResult {
+export interface QueuePass {
   /** Rows transmitted by this pass. */
   sent: number;
   /** Rows still waiting when it ended. */
@@ -183,7 +183,7 @@ export class DurableQueue<R extends QueueRow, A> {
    * Sends what is due now and resolves when nothing more can be sent now. `force` tries
    * every waiting row once, ignoring its backoff (a technician's forced drain, reversal first).
    */
-  async drain(options: { force?: boolean } = {}): Promise<DrainResult> {
+  async drain(options: { force?: boolean } = {}): Promise<QueuePass> {
     const force = options.force ?? false;
     // A forced drain must not settle for a pass that honoured the backoff: it waits for it, then runs its own.
     if (force && this.passing) await this.passing;
