@@ -3,6 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../../drivers/base/clock.js';
 import type { Db } from '../store/db.js';
 import type { Store } from '../store/store.js';
+import { outboxRepo } from '../store/outbox-repo.js';
+import { printJobRepo } from '../store/print-job-repo.js';
+import { reversalRepo } from '../store/reversal-repo.js';
+import { safRepo } from '../store/saf-repo.js';
 
 export interface RetentionPolicy {
   /** Closed-batch journal rows older than this drop their PAN token. */
@@ -28,10 +32,11 @@ export function purgeExpired(store: Store, db: Db, clock: Clock, policy: Retenti
   const ops = now - policy.operationalDays * DAY_MS;
   const journal = now - policy.journalDays * DAY_MS;
   const purged = store.tx(() => ({
-    outbox: db.prepare(`DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?`).run(ops).changes,
-    printJobs: db.prepare(`DELETE FROM print_jobs WHERE state = 'printed' AND updated_at < ?`).run(ops).changes,
-    safQueue: db.prepare(`DELETE FROM saf_queue WHERE state <> 'queued' AND updated_at < ?`).run(ops).changes,
-    reversals: db.prepare(`DELETE FROM reversals WHERE state = 'acknowledged' AND updated_at < ?`).run(ops).changes,
+    // Each repository knows which of its states are finished; queued and pending rows stay.
+    outbox: outboxRepo(db).purgeFinished(ops),
+    printJobs: printJobRepo(db).purgeFinished(ops),
+    safQueue: safRepo(db).purgeFinished(ops),
+    reversals: reversalRepo(db).purgeFinished(ops),
     jobRuns: store.jobRuns.purgeFinished(ops),
     alerts: store.alerts.purgeFinished(ops),
     panTokens: store.transactions.purgeFinished(journal),

@@ -6,6 +6,10 @@ import { PrinterDisconnectedError, PrinterNotReadyError, PrinterTimeoutError } f
 import { describeStatus, isClean, PrinterStatusError, type PrinterStatus, type StatusWord } from '../../drivers/printer/status.js';
 import { SerialOpenError } from '../../drivers/serial/port-factory.js';
 import type { Db } from '../store/db.js';
+import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
+import { printJobRepo, type NewPrintJob, type PrintJob, type PrintJobRepo } from '../store/print-job-repo.js';
+
+export type { NewPrintJob, PrintJob } from '../store/print-job-repo.js';
 
 /** What the queue needs from the printer; `PrinterClient` is one. */
 export interface PrinterPort {
@@ -25,28 +29,6 @@ export interface PrintQueueState {
   pending: number;
   /** Why the last attempt or check failed, while it still applies. */
   error?: { code: string; message: string };
-}
-
-export interface PrintJob {
-  id: number;
-  transactionId: number | null;
-  kind: string;
-  copy: string | null;
-  payload: Buffer;
-  state: 'queued' | 'printed' | 'failed';
-  attempts: number;
-  lastError: string | null;
-  createdAt: number;
-  updatedAt: number;
-  printedAt: number | null;
-}
-
-export interface NewPrintJob {
-  /** What it is: 'receipt', 'settlement', 'test' ... */
-  kind: string;
-  payload: Buffer;
-  transactionId?: number;
-  copy?: string;
 }
 
 /** How one job fared on its latest attempt. */
@@ -70,34 +52,6 @@ export class PrintJobNotFoundError extends PosError {
   }
 }
 
-interface Row {
-  id: number;
-  transaction_id: number | null;
-  kind: string;
-  copy: string | null;
-  payload: Buffer;
-  state: PrintJob['state'];
-  attempts: number;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-  printed_at: number | null;
-}
-
-const fromRow = (r: Row): PrintJob => ({
-  id: r.id,
-  transactionId: r.transaction_id,
-  kind: r.kind,
-  copy: r.copy,
-  payload: r.payload,
-  state: r.state,
-  attempts: r.attempts,
-  lastError: r.last_error,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  printedAt: r.printed_at,
-});
-
 /** Maps a failed check or job to the word the cashier sees. */
 export function wordFor(err: unknown): PrinterWord {
   if (err instanceof PrinterNotReadyError) return describeStatus(err.status);
@@ -113,15 +67,17 @@ function errorInfo(err: unknown): { code: string; message: string } {
 }
 
 /**
- * The durable print queue: a job is a `print_jobs` row, printed in order and marked printed
- * only when the printer's status after it is clean. A job the printer could not finish
- * stays queued; while any job waits the printer is polled, and the first clean status
- * starts the queue again, so paper out or an open cover delays a receipt but never loses it.
+ * The durable print queue: a job is a `print_jobs` row on the terminal's one
+ * `DurableQueue`, printed in order and marked printed only when the printer's status after
+ * it is clean. A job the printer could not finish stays queued, and so do the jobs behind
+ * it; while any job waits the printer is polled, and the first clean status wakes the
+ * queue again, so paper out or an open cover delays a receipt but never loses it.
  *
  * Events: 'printed' (PrintJob), 'state' (PrintQueueState).
  */
-export class PrintQueue extends EventEmitter {
-  private running: Promise<DrainResult> | undefined;
+export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, PrinterStatus> {
+  private readonly queue: DurableQueue<PrintJob, PrinterStatus>;
+  private readonly repo: PrintJobRepo;
   private pollTimer: TimerHandle | undefined;
   private stopped = true;
   private word: PrinterWord = 'unknown';
@@ -130,47 +86,39 @@ export class PrintQueue extends EventEmitter {
 
   constructor(private readonly deps: { db: Db; printer: PrinterPort; clock: Clock; logger: Logger; options: PrintQueueOptions }) {
     super();
+    this.repo = printJobRepo(deps.db);
+    this.queue = new DurableQueue(
+      { repo: this.repo, user: this, clock: deps.clock, logger: deps.logger },
+      // One job at a time, in order; a job the printer stopped holds back the ones behind it.
+      { name: 'print-queue', window: 1, batchSize: 1, backoffMinMs: 0, backoffMaxMs: 0, haltOnRetry: true },
+    );
   }
 
   /**
    * Adds a job. Synchronous and database-only, so it can run inside the SQLite transaction
-   * that commits what the job prints (a journal observer); the queue is kicked on the
-   * microtask queue, which runs only after that transaction has committed or rolled back.
+   * that commits what the job prints (a journal observer); the queue wakes only after that
+   * transaction has committed or rolled back.
    */
   enqueue(job: NewPrintJob): PrintJob {
-    const now = this.deps.clock.now();
-    const row = this.deps.db
-      .prepare<unknown[], Row>(
-        `INSERT INTO print_jobs (transaction_id, kind, copy, payload, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING *`,
-      )
-      .get(job.transactionId ?? null, job.kind, job.copy ?? null, job.payload, now, now)!;
-    queueMicrotask(() => {
-      if (!this.stopped) this.kick();
-    });
-    return fromRow(row);
+    return this.repo.enqueue(job, this.deps.clock.now());
   }
 
   pending(): PrintJob[] {
-    return this.deps.db.prepare<[], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id`).all().map(fromRow);
+    return this.repo.queued();
   }
 
   get(id: number): PrintJob {
-    const row = this.deps.db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE id = ?`).get(id);
-    if (!row) throw new PrintJobNotFoundError(id);
-    return fromRow(row);
+    const job = this.repo.get(id);
+    if (!job) throw new PrintJobNotFoundError(id);
+    return job;
   }
 
   jobsFor(transactionId: number): PrintJob[] {
-    return this.deps.db
-      .prepare<[number], Row>(`SELECT * FROM print_jobs WHERE transaction_id = ? ORDER BY id`)
-      .all(transactionId)
-      .map(fromRow);
+    return this.repo.forTransaction(transactionId);
   }
 
   get state(): PrintQueueState {
-    const pending = this.deps.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM print_jobs WHERE state = 'queued'`).get()!.n;
-    return { printer: this.word, pending, ...(this.lastError ? { error: this.lastError } : {}) };
+    return { printer: this.word, pending: this.repo.waiting(), ...(this.lastError ? { error: this.lastError } : {}) };
   }
 
   /** Reads the printer's status now (for the status line at start-up); never throws. */
@@ -190,7 +138,8 @@ export class PrintQueue extends EventEmitter {
   async start(): Promise<void> {
     this.stopped = false;
     const word = await this.refresh();
-    if (!this.hasPending()) return;
+    this.queue.start({ wake: false });
+    if (this.repo.waiting() === 0) return;
     // A printer already known not to be ready gets polled, not sent jobs it would refuse.
     if (word === 'ready' || word === 'paper low') await this.drain();
     else this.schedulePoll();
@@ -200,7 +149,7 @@ export class PrintQueue extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelPoll();
-    await this.running?.catch(() => undefined);
+    await this.queue.stop();
   }
 
   /** Starts printing queued jobs if not already doing so. */
@@ -212,14 +161,19 @@ export class PrintQueue extends EventEmitter {
    * Prints queued jobs in order until none is left or the printer stops one. A pass already
    * running picks up jobs added meanwhile, so callers share it.
    */
-  drain(): Promise<DrainResult> {
-    if (this.running) return this.running;
+  async drain(): Promise<DrainResult> {
     this.cancelPoll();
-    const run = this.pass().finally(() => {
-      this.running = undefined;
-    });
-    this.running = run;
-    return run;
+    const printed: number[] = [];
+    const onPrinted = (job: PrintJob) => printed.push(job.id);
+    this.on('printed', onPrinted);
+    try {
+      await this.queue.drain();
+    } finally {
+      this.off('printed', onPrinted);
+      // Jobs the pass did not reach stay queued behind the one the printer stopped.
+      this.settleWaiting();
+    }
+    return { printed, waiting: this.state.pending };
   }
 
   /**
@@ -229,7 +183,7 @@ export class PrintQueue extends EventEmitter {
   report(jobId: number): Promise<JobReport> {
     const job = this.get(jobId);
     if (job.state === 'printed') return Promise.resolve({ printed: true, jobId });
-    if (this.stopped && !this.running) return Promise.resolve(this.waitingReport(jobId));
+    if (this.stopped && !this.queue.busy) return Promise.resolve(this.waitingReport(jobId));
     const done = new Promise<JobReport>((resolve) => {
       const list = this.waiters.get(jobId) ?? [];
       list.push(resolve);
@@ -239,46 +193,30 @@ export class PrintQueue extends EventEmitter {
     return done;
   }
 
-  private async pass(): Promise<DrainResult> {
-    const printed: number[] = [];
-    const { db, printer, clock, logger } = this.deps;
-    let failed = false;
-    for (;;) {
-      const row = db.prepare<[], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id LIMIT 1`).get();
-      if (!row) break;
-      const job = fromRow(row);
-      try {
-        if (!printer.connected) await printer.connect();
-        const after = await printer.print(job.payload);
-        const now = clock.now();
-        db.prepare(
-          `UPDATE print_jobs SET state = 'printed', attempts = attempts + 1, last_error = NULL, printed_at = ?, updated_at = ? WHERE id = ?`,
-        ).run(now, now, job.id);
-        printed.push(job.id);
-        this.observe(describeStatus(after), undefined);
-        this.settle(job.id, { printed: true, jobId: job.id });
-        this.emit('printed', this.get(job.id));
-      } catch (err) {
-        const info = errorInfo(err);
-        db.prepare(`UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`).run(
-          info.message,
-          clock.now(),
-          job.id,
-        );
-        this.observe(wordFor(err), info);
-        logger.warn({ job: job.id, kind: job.kind, code: info.code, printer: this.word }, 'print job kept queued');
-        failed = true;
-        break;
-      }
-    }
-    // Jobs the pass did not reach stay queued behind the one the printer stopped.
-    this.settleWaiting();
-    if (failed) this.schedulePoll();
-    return { printed, waiting: this.state.pending };
+  async transmit([job]: readonly PrintJob[]): Promise<PrinterStatus> {
+    const { printer } = this.deps;
+    if (!printer.connected) await printer.connect();
+    return printer.print(job!.payload);
   }
 
-  private hasPending(): boolean {
-    return this.deps.db.prepare(`SELECT 1 FROM print_jobs WHERE state = 'queued' LIMIT 1`).get() !== undefined;
+  classify(outcome: Outcome<PrinterStatus>): Verdict {
+    if (outcome.ok) return { kind: 'done' };
+    return { kind: 'retry', error: errorInfo(outcome.error).message, attempt: true, sent: true, delayMs: 0 };
+  }
+
+  finish([job]: readonly PrintJob[], _verdict: Verdict, outcome: Outcome<PrinterStatus>): void {
+    this.repo.printed(job!.id, this.deps.clock.now());
+    if (outcome.ok) this.observe(describeStatus(outcome.answer), undefined);
+    this.settle(job!.id, { printed: true, jobId: job!.id });
+    this.emit('printed', this.get(job!.id));
+  }
+
+  retried([job]: readonly PrintJob[], _verdict: Verdict, outcome: Outcome<PrinterStatus>): void {
+    const err = outcome.ok ? undefined : outcome.error;
+    const info = errorInfo(err);
+    this.observe(wordFor(err), info);
+    this.deps.logger.warn({ job: job!.id, kind: job!.kind, code: info.code, printer: this.word }, 'print job kept queued');
+    this.schedulePoll();
   }
 
   private settle(jobId: number, report: JobReport): void {
@@ -319,8 +257,8 @@ export class PrintQueue extends EventEmitter {
   }
 
   private async poll(): Promise<void> {
-    if (this.stopped || !this.hasPending()) return;
-    if (this.running) {
+    if (this.stopped || this.repo.waiting() === 0) return;
+    if (this.queue.busy) {
       // A pass is finishing; its outcome decides, so look again later rather than race it.
       this.schedulePoll();
       return;

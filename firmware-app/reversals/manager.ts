@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
+import type { Clock } from '../../drivers/base/clock.js';
 import { clearAlert, raiseAlert } from '../alerts/alerts.js';
 import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
@@ -6,9 +6,11 @@ import type { HostLink, LinkState } from '../host/link.js';
 import { localDay, PROCESSING_CODE, readAnswer, reversalRequest, type TerminalIdentity } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal, Transaction } from '../payments/journal.js';
-import { nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
-import { backoffDelay } from '../core/backoff.js';
+import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
+import { reversalRepo, type ReversalRepo, type ReversalRow } from '../store/reversal-repo.js';
+
+export type { ReversalRow } from '../store/reversal-repo.js';
 
 export interface ReversalSettings {
   identity: TerminalIdentity;
@@ -20,53 +22,11 @@ export interface ReversalSettings {
   alertAfter: number;
 }
 
-export interface ReversalRow {
-  id: number;
-  transactionId: number;
-  stan: string;
-  stanDay: string;
-  reason: string;
-  state: 'pending' | 'acknowledged';
-  attempts: number;
-  transmissions: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-  alerted: boolean;
-  createdAt: number;
-  acknowledgedAt: number | null;
+/** The 0410's response code, with the payment it reverses. */
+interface ReversalAnswer {
+  code: string;
+  txn: Transaction;
 }
-
-interface Row {
-  id: number;
-  transaction_id: number;
-  stan: string;
-  stan_day: string;
-  reason: string;
-  state: 'pending' | 'acknowledged';
-  attempts: number;
-  transmissions: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  alerted: number;
-  created_at: number;
-  acknowledged_at: number | null;
-}
-
-const fromRow = (r: Row): ReversalRow => ({
-  id: r.id,
-  transactionId: r.transaction_id,
-  stan: r.stan,
-  stanDay: r.stan_day,
-  reason: r.reason,
-  state: r.state,
-  attempts: r.attempts,
-  transmissions: r.transmissions,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  alerted: r.alerted === 1,
-  createdAt: r.created_at,
-  acknowledgedAt: r.acknowledged_at,
-});
 
 export const reversalAlertKey = (transactionId: number) => `reversal-unacknowledged:${transactionId}`;
 
@@ -74,14 +34,14 @@ export const reversalAlertKey = (transactionId: number) => `reversal-unacknowled
  * Reverses every 0200 whose answer never came. The reversal row (with its own STAN) is
  * written by a journal observer inside the same SQLite transaction that moves the payment
  * to `reversal_pending`, so no crash can leave a pending payment without its reversal.
- * Then: 0400, repeated as 0401 (same STAN) with capped exponential backoff and jitter
- * until a 0410 with 00 arrives; the payment becomes `reversed`. It never gives up; after
- * `alertAfter` attempts it raises an alert so a person looks at it.
+ * Then, on the terminal's one `DurableQueue`: 0400, repeated as 0401 (same STAN) with
+ * capped exponential backoff and jitter until a 0410 with 00 arrives; the payment becomes
+ * `reversed`. It never gives up; after `alertAfter` attempts it raises an alert so a
+ * person looks at it.
  */
-export class ReversalManager {
-  private running = false;
-  private timer: TimerHandle | undefined;
-  private readonly busy = new Map<number, Promise<void>>();
+export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
+  private readonly queue: DurableQueue<ReversalRow, ReversalAnswer>;
+  private readonly repo: ReversalRepo;
   private readonly log: Logger;
   private readonly onState = (s: LinkState) => {
     // The host is back: whatever was waiting out a backoff for it goes now.
@@ -101,6 +61,27 @@ export class ReversalManager {
     },
   ) {
     this.log = deps.logger.child('reversals');
+    this.repo = reversalRepo(deps.db);
+    this.queue = new DurableQueue(
+      {
+        repo: this.repo,
+        user: this,
+        clock: deps.clock,
+        logger: this.log,
+        random: deps.random,
+        // A reversal waits for a ready link (connected and signed on); the link's 'online' wakes it.
+        ready: () => deps.link.ready,
+        beforePass: (now) => this.closeSettled(now),
+      },
+      {
+        name: 'reversal-queue',
+        // Every pending reversal goes at once: each one is a customer who may be charged meanwhile.
+        window: Number.POSITIVE_INFINITY,
+        batchSize: 1,
+        backoffMinMs: deps.settings.backoffMinMs,
+        backoffMaxMs: deps.settings.backoffMaxMs,
+      },
+    );
     deps.journal.onTransition(({ txn, effects, detail }) => {
       if (effects.includes('reverse')) this.enqueue(txn, detail);
     });
@@ -108,134 +89,57 @@ export class ReversalManager {
 
   /** Picks up what an earlier run left pending and starts sending. */
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.queue.running) return;
     this.adoptOrphans();
     this.deps.link.on('state', this.onState);
     this.deps.link.on('unmatched', this.onUnmatched);
-    this.kick();
+    this.queue.start();
   }
 
   /** Stops scheduling; an attempt already on the wire finishes (stopping the link ends it). */
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) this.deps.clock.clearTimeout(this.timer);
-    this.timer = undefined;
     this.deps.link.off('state', this.onState);
     this.deps.link.off('unmatched', this.onUnmatched);
-    await Promise.allSettled([...this.busy.values()]);
+    await this.queue.stop();
   }
 
   /** Tries every pending reversal now, ignoring backoff, and reports how many are still pending. */
   async drain(): Promise<{ remaining: number }> {
-    await Promise.allSettled([...this.busy.values()]);
-    await Promise.allSettled(this.pending().map((r) => this.attempt(r)));
-    return { remaining: this.pendingCount() };
+    const { remaining } = await this.queue.drain({ force: true });
+    return { remaining };
   }
 
   /** Makes every pending reversal due now (link back online, or a technician's forced drain). */
   retryNow(): void {
-    const now = this.deps.clock.now();
-    this.deps.db.prepare(`UPDATE reversals SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?`).run(now, now);
-    this.kick();
+    this.repo.makeDue(this.deps.clock.now());
+    this.queue.wake();
   }
 
   pendingCount(): number {
-    return this.deps.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM reversals WHERE state = 'pending'`).get()!.n;
+    return this.repo.waiting();
   }
 
   /** Age of the oldest unacknowledged reversal, or 0 when there is none. */
   oldestPendingAgeMs(): number {
-    const row = this.deps.db
-      .prepare<[], { at: number | null }>(`SELECT min(created_at) AS at FROM reversals WHERE state = 'pending'`)
-      .get();
-    return row?.at == null ? 0 : Math.max(0, this.deps.clock.now() - row.at);
+    const at = this.repo.oldestCreatedAt();
+    return at === null ? 0 : Math.max(0, this.deps.clock.now() - at);
   }
 
   pending(): ReversalRow[] {
-    return this.deps.db.prepare<[], Row>(`SELECT * FROM reversals WHERE state = 'pending' ORDER BY id`).all().map(fromRow);
+    return this.repo.pending();
   }
 
   forTransaction(transactionId: number): ReversalRow | undefined {
-    const row = this.deps.db.prepare<[number], Row>(`SELECT * FROM reversals WHERE transaction_id = ?`).get(transactionId);
-    return row ? fromRow(row) : undefined;
+    return this.repo.forTransaction(transactionId);
   }
 
-  /** Runs inside the journal's SQLite transaction: database writes only. */
-  private enqueue(txn: Transaction, detail: Record<string, unknown> | null): void {
-    const { db, clock } = this.deps;
-    const now = clock.now();
-    const reason = typeof detail?.reason === 'string' ? detail.reason : (txn.declineCode ?? 'HOST_TIMEOUT');
-    db.prepare(
-      `INSERT INTO reversals (transaction_id, stan, stan_day, reason, state, attempts, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING`,
-    ).run(txn.id, nextStan(db), localDay(new Date(now)), reason, now, now, now);
-    // The send happens after the surrounding transaction commits, never inside it.
-    if (this.running) queueMicrotask(() => this.kick());
-  }
-
-  /** A payment left in reversal_pending without a reversal row (written before this store version). */
-  private adoptOrphans(): void {
-    const { db, journal } = this.deps;
-    const orphans = db
-      .prepare<[], { id: number }>(
-        `SELECT t.id FROM transactions t LEFT JOIN reversals r ON r.transaction_id = t.id WHERE t.state = 'reversal_pending' AND r.id IS NULL`,
-      )
-      .all();
-    for (const { id } of orphans) db.transaction(() => this.enqueue(journal.get(id), { reason: 'adopted at start-up' })).immediate();
-  }
-
-  private kick(): void {
-    if (!this.running) return;
-    if (this.timer) this.deps.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    // A reversal waits for a ready link (connected and signed on); the link's 'online' wakes it.
-    if (!this.deps.link.ready) return;
-    const now = this.deps.clock.now();
-    let next = Infinity;
-    for (const r of this.pending()) {
-      if (this.busy.has(r.id)) continue;
-      if (r.nextAttemptAt <= now) void this.attempt(r);
-      else next = Math.min(next, r.nextAttemptAt);
-    }
-    if (next !== Infinity) {
-      this.timer = this.deps.clock.setTimeout(() => {
-        this.timer = undefined;
-        this.kick();
-      }, next - now);
-      this.timer.unref?.();
-    }
-  }
-
-  private attempt(r: ReversalRow): Promise<void> {
-    const existing = this.busy.get(r.id);
-    if (existing) return existing;
-    const run = this.send(r)
-      .catch((err: unknown) => this.log.error({ err, reversal: r.id }, 'reversal attempt failed unexpectedly'))
-      .finally(() => {
-        this.busy.delete(r.id);
-        this.kick();
-      });
-    this.busy.set(r.id, run);
-    return run;
-  }
-
-  private async send(r: ReversalRow): Promise<void> {
-    const { db, journal, link, clock, settings } = this.deps;
-    const txn = journal.get(r.transactionId);
-    if (txn.state !== 'reversal_pending') {
-      // The payment was settled another way (should not happen): the reversal has nothing to do.
-      db.prepare(`UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, updated_at = ? WHERE id = ?`).run(
-        clock.now(),
-        clock.now(),
-        r.id,
-      );
-      return;
-    }
-    const repeat = r.transmissions > 0;
+  async transmit([r]: readonly ReversalRow[]): Promise<ReversalAnswer> {
+    const { journal, link, clock, settings } = this.deps;
+    const txn = journal.get(r!.transactionId);
+    // The send was counted before this: after a crash with the 0400 on the wire, the repeat is a 0401.
     const msg = reversalRequest(settings.identity, {
-      repeat,
-      stan: r.stan,
+      repeat: r!.sends > 0,
+      stan: r!.stan,
       sentAt: new Date(clock.now()),
       processingCode: PROCESSING_CODE[txn.type],
       amount: txn.amount,
@@ -243,70 +147,77 @@ export class ReversalManager {
       batchNumber: txn.batchNumber,
       original: { mti: '0200', stan: txn.stan ?? '000000', transmittedAt: txn.transmittedAt ?? '0000000000' },
     });
-    // Counted in its own commit before the message leaves: after a crash with the 0400 on the
-    // wire, the repeat is a 0401 (the host may have the first), never a second 0400.
-    db.prepare(`UPDATE reversals SET transmissions = transmissions + 1, updated_at = ? WHERE id = ?`).run(clock.now(), r.id);
-    let sent = true;
-    let error: string;
-    try {
-      const answer = readAnswer(await link.request(msg, settings.timeoutMs));
-      if (answer.responseCode === '00') {
-        this.acknowledge(r, txn);
-        return;
-      }
-      error = `0410 response code ${answer.responseCode}`;
-    } catch (err) {
-      if (err instanceof HostUnreachableError) {
-        sent = false;
-        error = 'host unreachable';
-      } else if (err instanceof HostTimeoutError) {
-        error = 'no 0410 in time';
-      } else if (err instanceof HostProtocolError) {
-        // The 0400 left; an answer that does not fit it acknowledges nothing, so the reversal is repeated.
-        error = err.message;
-      } else {
-        error = err instanceof Error ? err.message : String(err);
-        sent = false;
-      }
+    return { code: readAnswer(await link.request(msg, settings.timeoutMs)).responseCode, txn };
+  }
+
+  classify(outcome: Outcome<ReversalAnswer>): Verdict {
+    if (outcome.ok) {
+      return outcome.answer.code === '00'
+        ? { kind: 'done' }
+        : { kind: 'retry', error: `0410 response code ${outcome.answer.code}`, attempt: true, sent: true };
     }
-    this.failed(r, txn, sent, error);
+    const err = outcome.error;
+    if (err instanceof HostUnreachableError) return { kind: 'retry', error: 'host unreachable', attempt: true, sent: false };
+    if (err instanceof HostTimeoutError) return { kind: 'retry', error: 'no 0410 in time', attempt: true, sent: true };
+    // The 0400 left; an answer that does not fit it acknowledges nothing, so the reversal is repeated.
+    if (err instanceof HostProtocolError) return { kind: 'retry', error: err.message, attempt: true, sent: true };
+    return { kind: 'retry', error: err instanceof Error ? err.message : String(err), attempt: true, sent: false };
   }
 
-  private acknowledge(r: ReversalRow, txn: Transaction): void {
+  finish([r]: readonly ReversalRow[], _verdict: Verdict, outcome: Outcome<ReversalAnswer>): void {
+    if (!outcome.ok) return;
     const { db, journal, clock } = this.deps;
+    const { txn } = outcome.answer;
+    const attempts = r!.attempts + 1;
     db.transaction(() => {
-      const now = clock.now();
-      db.prepare(
-        `UPDATE reversals SET state = 'acknowledged', acknowledged_at = ?, attempts = attempts + 1,
-         last_error = NULL, updated_at = ? WHERE id = ?`,
-      ).run(now, now, r.id);
-      journal.apply(txn.id, { kind: 'ReversalAcked' }, {}, { reversalStan: r.stan, attempts: r.attempts + 1 }, 'reversal_pending');
-      if (r.alerted) clearAlert(db, clock, reversalAlertKey(txn.id));
+      this.repo.acknowledge(r!.id, clock.now(), true);
+      journal.apply(txn.id, { kind: 'ReversalAcked' }, {}, { reversalStan: r!.stan, attempts }, 'reversal_pending');
+      if (r!.alerted) clearAlert(db, clock, reversalAlertKey(txn.id));
     }).immediate();
-    this.log.info({ txn: txn.id, stan: txn.stan, reversalStan: r.stan, attempts: r.attempts + 1 }, 'reversal acknowledged');
+    this.log.info({ txn: txn.id, stan: txn.stan, reversalStan: r!.stan, attempts }, 'reversal acknowledged');
   }
 
-  private failed(r: ReversalRow, txn: Transaction, sent: boolean, error: string): void {
-    const { db, clock, settings } = this.deps;
-    const attempts = r.attempts + 1;
-    const delay = backoffDelay(attempts, settings.backoffMinMs, settings.backoffMaxMs, this.deps.random ?? Math.random);
+  retried([r]: readonly ReversalRow[], verdict: Extract<Verdict, { kind: 'retry' }>): void {
+    const { db, clock, journal, settings } = this.deps;
+    const attempts = r!.attempts + 1;
+    this.log.warn(
+      { txn: r!.transactionId, reversalStan: r!.stan, attempts, error: verdict.error },
+      'reversal not acknowledged; will repeat',
+    );
+    if (attempts < settings.alertAfter || r!.alerted) return;
+    const txn = journal.get(r!.transactionId);
     db.transaction(() => {
-      const now = clock.now();
-      const alert = attempts >= settings.alertAfter && !r.alerted;
-      db.prepare(
-        `UPDATE reversals SET attempts = ?, transmissions = transmissions + ?, next_attempt_at = ?, last_error = ?,
-         alerted = alerted OR ?, updated_at = ? WHERE id = ?`,
-      ).run(attempts, sent ? 0 : -1, now + delay, error, alert ? 1 : 0, now, r.id);
-      if (alert) {
-        raiseAlert(db, clock, {
-          key: reversalAlertKey(txn.id),
-          severity: 'critical',
-          message: `reversal of STAN ${txn.stan ?? '?'} still unacknowledged after ${attempts} attempts; the customer may be charged until it goes through`,
-          detail: { transactionId: txn.id, stan: txn.stan, reversalStan: r.stan, attempts, lastError: error },
-        });
-      }
+      this.repo.markAlerted(r!.id, clock.now());
+      raiseAlert(db, clock, {
+        key: reversalAlertKey(txn.id),
+        severity: 'critical',
+        message: `reversal of STAN ${txn.stan ?? '?'} still unacknowledged after ${attempts} attempts; the customer may be charged until it goes through`,
+        detail: { transactionId: txn.id, stan: txn.stan, reversalStan: r!.stan, attempts, lastError: verdict.error },
+      });
     }).immediate();
-    this.log.warn({ txn: txn.id, reversalStan: r.stan, attempts, error, retryInMs: delay }, 'reversal not acknowledged; will repeat');
+  }
+
+  /** Runs inside the journal's SQLite transaction: database writes only; the queue wakes once it commits. */
+  private enqueue(txn: Transaction, detail: Record<string, unknown> | null): void {
+    const now = this.deps.clock.now();
+    const reason = typeof detail?.reason === 'string' ? detail.reason : (txn.declineCode ?? 'HOST_TIMEOUT');
+    this.repo.enqueue({ transactionId: txn.id, stanDay: localDay(new Date(now)), reason, now });
+  }
+
+  /** A payment left in reversal_pending without a reversal row (written before this store version). */
+  private adoptOrphans(): void {
+    const { db, journal } = this.deps;
+    for (const id of this.repo.orphanTransactionIds()) {
+      db.transaction(() => this.enqueue(journal.get(id), { reason: 'adopted at start-up' })).immediate();
+    }
+  }
+
+  /** A pending reversal whose payment was settled another way (should not happen) has nothing left to do. */
+  private closeSettled(now: number): void {
+    for (const r of this.repo.pending()) {
+      if (this.queue.isInFlight(r.id)) continue;
+      if (this.deps.journal.get(r.transactionId).state !== 'reversal_pending') this.repo.acknowledge(r.id, now, false);
+    }
   }
 
   private lateAnswer(msg: IsoMessage): void {

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
+import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError } from '../../drivers/base/errors.js';
 import { raiseAlert } from '../alerts/alerts.js';
 import { formatAmount } from '../core/money.js';
@@ -12,9 +12,9 @@ import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
 import type { Db } from '../store/db.js';
 import { TMS_EVENT } from '../upstream/events.js';
-import { backoffDelay } from '../core/backoff.js';
+import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
+import { safRepo, type SafItem, type SafQueueState, type SafRepo } from '../store/saf-repo.js';
 import { enqueueEvent } from '../upstream/outbox.js';
-import { dueSafItems, nextSafDeadline, safItemsQueuedBefore, safQueueState, type SafItem, type SafQueueState } from './queue.js';
 
 /** The part of the host link the forwarder uses. */
 export interface AdviceChannel {
@@ -41,22 +41,26 @@ export interface SafSettings {
 /** Host answers meaning "temporary trouble, send it again later"; they never count as attempts. */
 export const SAF_RETRY_CODES: ReadonlySet<string> = new Set(['91', '96']);
 
+/** What an advice got back: the host's response code and retrieval reference. */
+interface AdviceAnswer {
+  responseCode: string;
+  rrn: string | null;
+}
+
 /**
  * Sends every offline approval to the host as an advice (0220; repeats are 0221 with the
  * same STAN, so the host, which keys advices on terminal id + STAN, never posts one twice),
- * in queue order with a bounded window in flight. Each transmission is counted in SQLite
- * before it leaves, so after a crash the next one is a 0221. It drains as soon as the
- * link comes back, whenever a retry comes due, and whenever `drain()` is called.
+ * in queue order with a bounded window in flight, on the terminal's one `DurableQueue`:
+ * each transmission is counted in SQLite before it leaves, so after a crash the next one
+ * is a 0221. It drains as soon as the link comes back, whenever a retry comes due, when an
+ * offline sale is queued, and whenever `drain()` is called.
  */
-export class SafForwarder {
-  private readonly inFlight = new Map<number, Promise<void>>();
-  private pumping: Promise<void> | undefined;
-  private wakeTimer: TimerHandle | undefined;
-  private started = false;
-  private stopped = false;
+export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
+  private readonly queue: DurableQueue<SafItem, AdviceAnswer>;
+  private readonly repo: SafRepo;
   private readonly log: Logger;
   private readonly onLinkState = (state: LinkState): void => {
-    if (state === 'online') this.kick();
+    if (state === 'online') this.queue.wake();
   };
 
   constructor(
@@ -72,13 +76,27 @@ export class SafForwarder {
     },
   ) {
     this.log = deps.logger.child('saf');
+    this.repo = safRepo(deps.db);
+    const { settings } = deps;
+    this.queue = new DurableQueue(
+      {
+        repo: this.repo,
+        user: this,
+        clock: deps.clock,
+        logger: deps.logger,
+        random: deps.random,
+        ready: () => deps.link.ready,
+        beforePass: (now) => this.expireOld(now),
+        deadline: () => this.repo.nextExpiry(settings.maxAgeMs),
+      },
+      { name: 'saf', window: settings.window, batchSize: 1, backoffMinMs: settings.backoffMinMs, backoffMaxMs: settings.backoffMaxMs },
+    );
   }
 
   start(): void {
-    if (this.started || this.stopped) return;
-    this.started = true;
+    if (this.queue.running) return;
     this.deps.link.on('state', this.onLinkState);
-    this.kick();
+    this.queue.start();
   }
 
   /**
@@ -87,135 +105,97 @@ export class SafForwarder {
    * 0221 after the restart.
    */
   async stop(graceMs = 5_000): Promise<void> {
-    this.stopped = true;
     this.deps.link.off('state', this.onLinkState);
-    if (this.wakeTimer) this.deps.clock.clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
-    if (this.inFlight.size === 0) return;
-    let timer: TimerHandle | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight.values()]),
-      new Promise<void>((resolve) => {
-        timer = this.deps.clock.setTimeout(resolve, graceMs);
-      }),
-    ]);
-    if (timer) this.deps.clock.clearTimeout(timer);
+    await this.queue.stop(graceMs);
   }
 
   /** Sends whatever is due now; resolves when nothing more can be sent now. */
   async drain(): Promise<{ remaining: number }> {
-    this.pumping ??= this.pump().finally(() => {
-      this.pumping = undefined;
-    });
-    await this.pumping;
+    await this.queue.drain();
     return { remaining: this.state().depth };
   }
 
   state(): SafQueueState {
-    return safQueueState(this.deps.db, this.deps.clock.now());
+    return this.repo.state(this.deps.clock.now());
   }
 
-  private kick(): void {
-    this.drain().catch((err: unknown) => this.log.error({ err }, 'store-and-forward drain failed'));
-  }
-
-  private async pump(): Promise<void> {
-    const { db, link, clock, settings } = this.deps;
-    this.expireOld();
-    while (!this.stopped && link.ready) {
-      const free = settings.window - this.inFlight.size;
-      for (const item of dueSafItems(db, clock.now(), free, [...this.inFlight.keys()])) {
-        const sending = this.forward(item)
-          .catch((err: unknown) =>
-            this.log.error({ err, txn: item.transactionId, stan: item.stan }, 'advice bookkeeping failed; the row stays queued'),
-          )
-          .finally(() => this.inFlight.delete(item.id));
-        this.inFlight.set(item.id, sending);
-      }
-      if (this.inFlight.size === 0) break;
-      await Promise.race(this.inFlight.values());
-    }
-    this.scheduleWake();
-  }
-
-  private scheduleWake(): void {
-    if (this.wakeTimer) this.deps.clock.clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
-    if (this.stopped || !this.started) return;
-    const { due, expiry } = nextSafDeadline(this.deps.db, this.deps.settings.maxAgeMs);
-    const candidates = [expiry, this.deps.link.ready ? due : null].filter((t): t is number => t !== null);
-    if (candidates.length === 0) return;
-    const delay = Math.max(0, Math.min(...candidates) - this.deps.clock.now());
-    this.wakeTimer = this.deps.clock.setTimeout(() => {
-      this.wakeTimer = undefined;
-      this.kick();
-    }, delay);
-    this.wakeTimer.unref?.();
-  }
-
-  private backoff(sends: number): number {
-    const { backoffMinMs, backoffMaxMs } = this.deps.settings;
-    return backoffDelay(sends, backoffMinMs, backoffMaxMs, this.deps.random ?? Math.random);
-  }
-
-  private async forward(item: SafItem): Promise<void> {
-    const { db, link, clock, identity, settings } = this.deps;
-    const sentAt = clock.now();
-    const repeat = item.sends > 0;
-    // Counted before it leaves: whatever happens next, a later transmission is a 0221.
-    db.prepare(`UPDATE saf_queue SET sends = sends + 1, updated_at = ? WHERE id = ?`).run(sentAt, item.id);
+  async transmit([item]: readonly SafItem[]): Promise<AdviceAnswer> {
+    const { link, clock, identity, settings } = this.deps;
     const message = adviceRequest(identity, {
-      repeat,
-      stan: item.stan,
-      amount: item.amount,
-      currency: item.currency,
-      at: new Date(item.queuedAt),
-      sentAt: new Date(sentAt),
-      entryMode: item.entryMode,
-      expiry: item.expiry ?? '',
-      encryptedBlob: item.encryptedBlob,
-      batchNumber: item.batchNumber,
-      offlineAuthCode: item.authCode ?? undefined,
+      repeat: item!.sends > 0,
+      stan: item!.stan,
+      amount: item!.amount,
+      currency: item!.currency,
+      at: new Date(item!.queuedAt),
+      sentAt: new Date(clock.now()),
+      entryMode: item!.entryMode,
+      expiry: item!.expiry ?? '',
+      encryptedBlob: item!.encryptedBlob,
+      batchNumber: item!.batchNumber,
+      offlineAuthCode: item!.authCode ?? undefined,
     });
-    let responseCode: string;
-    let rrn: string | null;
-    try {
-      const answer = readAnswer(await link.request(message, settings.responseTimeoutMs));
-      responseCode = answer.responseCode;
-      rrn = answer.rrn;
-    } catch (err) {
-      this.failed(item, err);
+    return readAnswer(await link.request(message, settings.responseTimeoutMs));
+  }
+
+  classify(outcome: Outcome<AdviceAnswer>): Verdict {
+    if (!outcome.ok) {
+      // Nothing left the terminal: the transmission does not count, and the link's return restarts the drain.
+      if (outcome.error instanceof HostUnreachableError) {
+        return { kind: 'retry', attempt: false, sent: false, delayMs: this.deps.settings.backoffMinMs };
+      }
+      // An 0230 that does not fit its advice settles nothing: it counts like no answer.
+      const timedOut = outcome.error instanceof HostTimeoutError || outcome.error instanceof HostProtocolError;
+      return { kind: 'retry', attempt: timedOut, sent: true };
+    }
+    const code = outcome.answer.responseCode;
+    if (code === '00') return { kind: 'done' };
+    if (SAF_RETRY_CODES.has(code)) return { kind: 'retry', error: code, attempt: false, sent: true };
+    return { kind: 'dead', error: code };
+  }
+
+  finish([item]: readonly SafItem[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<AdviceAnswer>): void {
+    if (!outcome.ok) return;
+    const { responseCode, rrn } = outcome.answer;
+    const sends = item!.sends + 1;
+    if (verdict.kind === 'dead') {
+      this.declined(item!, responseCode, rrn, sends);
       return;
     }
-    const sends = item.sends + 1;
-    if (responseCode === '00') {
-      db.transaction(() => {
-        this.deps.journal.apply(
-          item.transactionId,
-          { kind: 'AdviceAnswered', code: responseCode },
-          { responseCode, rrn },
-          { stan: item.stan, sends },
-          'offline_approved',
-        );
-        // Final: the encrypted card data had no use but this advice, so it goes now, not at retention.
-        db.prepare(
-          `UPDATE saf_queue SET state = 'forwarded', encrypted_blob = X'', last_response_code = ?, updated_at = ? WHERE id = ?`,
-        ).run(responseCode, clock.now(), item.id);
-      }).immediate();
-      this.log.info({ txn: item.transactionId, stan: item.stan, sends }, 'advice accepted');
-      return;
-    }
-    if (SAF_RETRY_CODES.has(responseCode)) {
-      db.prepare(`UPDATE saf_queue SET next_attempt_at = ?, last_response_code = ?, updated_at = ? WHERE id = ?`).run(
-        clock.now() + this.backoff(sends),
-        responseCode,
-        clock.now(),
-        item.id,
+    const { db, clock, journal } = this.deps;
+    db.transaction(() => {
+      journal.apply(
+        item!.transactionId,
+        { kind: 'AdviceAnswered', code: responseCode },
+        { responseCode, rrn },
+        { stan: item!.stan, sends },
+        'offline_approved',
       );
-      this.log.warn({ txn: item.transactionId, stan: item.stan, responseCode }, 'host asked to send the advice again later');
+      this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
+    }).immediate();
+    this.log.info({ txn: item!.transactionId, stan: item!.stan, sends }, 'advice accepted');
+  }
+
+  retried([item]: readonly SafItem[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<AdviceAnswer>): void {
+    const { db, clock, settings } = this.deps;
+    if (!verdict.sent) return;
+    if (verdict.error !== undefined) {
+      this.log.warn(
+        { txn: item!.transactionId, stan: item!.stan, responseCode: verdict.error },
+        'host asked to send the advice again later',
+      );
       return;
     }
-    this.declined(item, responseCode, rrn, sends);
+    const attempts = item!.attempts + (verdict.attempt ? 1 : 0);
+    const code = outcome.ok ? outcome.answer.responseCode : isPosError(outcome.error) ? outcome.error.code : String(outcome.error);
+    this.log.warn({ txn: item!.transactionId, stan: item!.stan, attempts, code }, 'advice unanswered; will repeat');
+    if (verdict.attempt && attempts >= settings.maxAttempts) {
+      raiseAlert(db, clock, {
+        key: `saf-stuck:${item!.uuid}`,
+        severity: 'warning',
+        message: `Offline sale STAN ${item!.stan} not accepted after ${attempts} attempts; still retrying.`,
+        detail: { transactionId: item!.transactionId, stan: item!.stan, attempts },
+      });
+    }
   }
 
   /** The host refused the advice: the merchant carries the loss and must know, now and upstream. */
@@ -231,11 +211,7 @@ export class SafForwarder {
         { stan: item.stan, responseCode: code, sends },
         'offline_approved',
       );
-      db.prepare(`UPDATE saf_queue SET state = 'declined', encrypted_blob = X'', last_response_code = ?, updated_at = ? WHERE id = ?`).run(
-        code,
-        clock.now(),
-        item.id,
-      );
+      this.repo.finish(item.id, 'declined', code, clock.now());
       raiseAlert(db, clock, {
         key: `saf-declined:${txn.uuid}`,
         severity: 'critical',
@@ -255,45 +231,11 @@ export class SafForwarder {
     this.log.warn({ txn: item.transactionId, stan: item.stan, responseCode: code }, 'advice declined by host; merchant alerted');
   }
 
-  private failed(item: SafItem, err: unknown): void {
-    const { db, clock, settings } = this.deps;
-    const now = clock.now();
-    if (err instanceof HostUnreachableError) {
-      // Nothing left the terminal: the transmission does not count, and the link's return restarts the drain.
-      db.prepare(`UPDATE saf_queue SET sends = sends - 1, next_attempt_at = ?, updated_at = ? WHERE id = ?`).run(
-        now + settings.backoffMinMs,
-        now,
-        item.id,
-      );
-      return;
-    }
-    // An 0230 that does not fit its advice settles nothing: it counts like no answer.
-    const timedOut = err instanceof HostTimeoutError || err instanceof HostProtocolError;
-    const row = db
-      .prepare<[number, number, number, number], { attempts: number; sends: number }>(
-        `UPDATE saf_queue SET attempts = attempts + ?, next_attempt_at = ?, updated_at = ? WHERE id = ? RETURNING attempts, sends`,
-      )
-      .get(timedOut ? 1 : 0, now + this.backoff(item.sends + 1), now, item.id)!;
-    this.log.warn(
-      { txn: item.transactionId, stan: item.stan, attempts: row.attempts, code: isPosError(err) ? err.code : String(err) },
-      'advice unanswered; will repeat',
-    );
-    if (timedOut && row.attempts >= settings.maxAttempts) {
-      raiseAlert(db, clock, {
-        key: `saf-stuck:${item.uuid}`,
-        severity: 'warning',
-        message: `Offline sale STAN ${item.stan} not accepted after ${row.attempts} attempts; still retrying.`,
-        detail: { transactionId: item.transactionId, stan: item.stan, attempts: row.attempts },
-      });
-    }
-  }
-
   /** Advices older than the maximum age are given up: the sale expires and the merchant is alerted. */
-  private expireOld(): void {
+  private expireOld(now: number): void {
     const { db, clock, journal, settings } = this.deps;
-    const now = clock.now();
-    for (const item of safItemsQueuedBefore(db, now - settings.maxAgeMs)) {
-      if (this.inFlight.has(item.id)) continue;
+    for (const item of this.repo.queuedBefore(now - settings.maxAgeMs)) {
+      if (this.queue.isInFlight(item.id)) continue;
       db.transaction(() => {
         const txn = journal.apply(
           item.transactionId,
@@ -302,7 +244,7 @@ export class SafForwarder {
           { ageMs: now - item.queuedAt, sends: item.sends },
           'offline_approved',
         );
-        db.prepare(`UPDATE saf_queue SET state = 'expired', encrypted_blob = X'', updated_at = ? WHERE id = ?`).run(now, item.id);
+        this.repo.finish(item.id, 'expired', null, now);
         raiseAlert(db, clock, {
           key: `saf-expired:${txn.uuid}`,
           severity: 'critical',

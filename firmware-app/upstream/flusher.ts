@@ -1,8 +1,9 @@
-import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
-import { backoffDelay } from '../core/backoff.js';
+import type { Clock } from '../../drivers/base/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Db } from '../store/db.js';
-import type { TmsBatch, TmsEvent } from './events.js';
+import { DurableQueue, type Outcome, type QueueUser, type StepResult, type Verdict } from '../store/durable-queue.js';
+import { outboxRepo, type OutboxRepo, type OutboxRow } from '../store/outbox-repo.js';
+import type { TmsBatch } from './events.js';
 
 export interface FlusherSettings {
   /** The TMS events endpoint (HTTP POST, JSON). */
@@ -49,65 +50,62 @@ export const fetchPost: HttpPost = async (url, body, timeoutMs, clock, signal) =
   }
 };
 
-interface Row {
-  id: number;
-  event_id: string;
-  type: string;
-  payload: string;
-  created_at: number;
-  attempts: number;
-}
-
 /**
- * Delivers the outbox to the TMS: oldest due events first, in batches, one POST at a time.
- * A 2xx answer means the TMS stored the whole batch; anything else (refused, timed out,
- * 5xx, 4xx) leaves every event of the batch in the outbox with its attempt count raised
- * and its next attempt pushed back. Delivery is at-least-once (an answer lost after the
- * TMS stored the batch means a repeat), and the TMS de-duplicates on `eventId`, so the
- * effect is exactly once. Everything lives in SQLite, so a restart resumes where it was.
+ * Delivers the outbox to the TMS: oldest due events first, in batches, one POST at a time,
+ * on the terminal's one `DurableQueue`. A 2xx answer means the TMS stored the whole batch;
+ * anything else (refused, timed out, 5xx, 4xx) leaves every event of the batch in the
+ * outbox with its attempt count raised and its next attempt pushed back. Delivery is
+ * at-least-once (an answer lost after the TMS stored the batch means a repeat), and the TMS
+ * de-duplicates on `eventId`, so the effect is exactly once. An event is sent as soon as the
+ * transaction that wrote it commits, whichever part of the terminal wrote it; the poll is
+ * only a safety net. Everything lives in SQLite, so a restart resumes where it was.
  */
-export class OutboxFlusher {
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private inFlight: Promise<FlushResult> | undefined;
-  private stopped = true;
+export class OutboxFlusher implements QueueUser<OutboxRow, HttpAnswer> {
   private abort = new AbortController();
+  private flushing: Promise<FlushResult> | undefined;
+  private readonly queue: DurableQueue<OutboxRow, HttpAnswer>;
+  private readonly repo: OutboxRepo;
   private readonly log: Logger;
-  private readonly random: () => number;
   private readonly post: HttpPost;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly settings: FlusherSettings,
     private readonly deps: { clock: Clock; logger: Logger; random?: () => number; post?: HttpPost },
   ) {
     this.log = deps.logger.child('upstream');
-    this.random = deps.random ?? Math.random;
     this.post = deps.post ?? fetchPost;
+    this.repo = outboxRepo(db);
+    this.queue = new DurableQueue(
+      { repo: this.repo, user: this, clock: deps.clock, logger: this.log, random: deps.random },
+      {
+        name: 'outbox',
+        window: 1,
+        batchSize: settings.batchSize,
+        backoffMinMs: settings.retryMinMs,
+        backoffMaxMs: settings.retryMaxMs,
+        // The TMS did not take one batch: the ones behind it wait for the same backoff.
+        haltOnRetry: true,
+        pollMs: settings.pollMs,
+      },
+    );
   }
 
   start(): void {
     if (this.abort.signal.aborted) this.abort = new AbortController();
-    this.stopped = false;
-    this.schedule(0);
+    this.queue.start();
   }
 
-  /** Something was enqueued: deliver soon rather than at the next poll. */
+  /** Deliver now rather than at the next poll (an enqueue wakes the flusher by itself; this is for callers that know more). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
+    this.queue.wake();
   }
 
   /** Stops the loop; a POST in flight is abandoned and its events stay pending for the next start. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) this.deps.clock.clearTimeout(this.timer);
-    this.timer = undefined;
     this.abort.abort();
     // A batch started by the flush job is awaited too: its outcome must commit before the database closes.
-    await Promise.allSettled([this.running, this.inFlight]);
+    await this.queue.stop();
   }
 
   /**
@@ -115,103 +113,57 @@ export class OutboxFlusher {
    * flush job and the loop meeting) waits for that batch instead of sending its events twice.
    */
   flushOnce(): Promise<FlushResult> {
-    this.inFlight ??= this.flushBatch().finally(() => {
-      this.inFlight = undefined;
-    });
-    return this.inFlight;
+    this.flushing ??= this.queue
+      .step()
+      .then(resultOf)
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    return this.flushing;
   }
 
-  private async flushBatch(): Promise<FlushResult> {
+  async transmit(rows: readonly OutboxRow[]): Promise<HttpAnswer> {
     const { clock } = this.deps;
-    const { batchSize, url, terminalId, requestTimeoutMs, retryMinMs, retryMaxMs } = this.settings;
-    const rows = this.db
-      .prepare<[number, number], Row>(
-        `SELECT id, event_id, type, payload, created_at, attempts FROM outbox
-          WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
-      )
-      .all(clock.now(), batchSize);
-    if (rows.length === 0) return { attempted: 0, delivered: 0 };
-    const events: TmsEvent[] = rows.map((r) => ({
-      eventId: r.event_id,
-      type: r.type,
+    const { url, terminalId, requestTimeoutMs } = this.settings;
+    const batch: TmsBatch = {
       terminalId,
-      occurredAt: r.created_at,
-      payload: JSON.parse(r.payload) as Record<string, unknown>,
-    }));
-    const batch: TmsBatch = { terminalId, sentAt: clock.now(), events };
-    let error: string;
-    try {
-      const answer = await this.post(url, JSON.stringify(batch), requestTimeoutMs, clock, this.abort.signal);
-      if (answer.status >= 200 && answer.status < 300) {
-        const mark = this.db.prepare(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`);
-        const at = clock.now();
-        this.db
-          .transaction(() => {
-            for (const r of rows) mark.run(at, r.id);
-          })
-          .immediate();
-        this.log.debug({ events: rows.length }, 'outbox batch delivered');
-        return { attempted: rows.length, delivered: rows.length };
-      }
-      error = `TMS answered HTTP ${answer.status}`;
-    } catch (err) {
-      // Stopping is not the TMS's failure: the batch keeps its schedule and goes first after the restart.
-      if (this.abort.signal.aborted) return { attempted: rows.length, delivered: 0, error: 'stopped' };
-      error = `TMS not reached: ${describe(err)}`;
-    }
-    // The batch shares one delay so its events stay together and keep their order.
-    const attempt = Math.max(...rows.map((r) => r.attempts)) + 1;
-    const retryAt = clock.now() + backoffDelay(attempt, retryMinMs, retryMaxMs, this.random);
-    const fail = this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`);
-    this.db
-      .transaction(() => {
-        for (const r of rows) fail.run(retryAt, error, r.id);
-      })
-      .immediate();
-    this.log.warn({ events: rows.length, attempt, retryInMs: retryAt - clock.now(), error }, 'outbox batch not delivered');
-    return { attempted: rows.length, delivered: 0, error, retryAt };
+      sentAt: clock.now(),
+      events: rows.map((r) => ({ eventId: r.eventId, type: r.type, terminalId, occurredAt: r.createdAt, payload: r.payload })),
+    };
+    return this.post(url, JSON.stringify(batch), requestTimeoutMs, clock, this.abort.signal);
   }
 
-  /** Due time of the next pending event, or undefined when the outbox is empty. */
-  nextDueAt(): number | undefined {
-    const row = this.db
-      .prepare<[], { due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE delivered_at IS NULL`)
-      .get();
-    return row?.due ?? undefined;
+  classify(outcome: Outcome<HttpAnswer>): Verdict {
+    if (outcome.ok && outcome.answer.status >= 200 && outcome.answer.status < 300) return { kind: 'done' };
+    // Stopping is not the TMS's failure: the batch keeps its schedule and goes first after the restart.
+    if (!outcome.ok && this.abort.signal.aborted) return { kind: 'abandoned' };
+    const error = outcome.ok ? `TMS answered HTTP ${outcome.answer.status}` : `TMS not reached: ${describe(outcome.error)}`;
+    return { kind: 'retry', error, attempt: true, sent: true };
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.timer) this.deps.clock.clearTimeout(this.timer);
-    this.timer = this.deps.clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.running = this.loop().finally(() => {
-          this.running = undefined;
-        });
-      },
-      Math.max(0, delayMs),
+  finish(rows: readonly OutboxRow[]): void {
+    this.repo.delivered(
+      rows.map((r) => r.id),
+      this.deps.clock.now(),
     );
-    this.timer.unref?.();
+    this.log.debug({ events: rows.length }, 'outbox batch delivered');
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      let result: FlushResult;
-      do {
-        try {
-          result = await this.flushOnce();
-        } catch (err) {
-          this.log.error({ err }, 'outbox flush failed');
-          result = { attempted: 0, delivered: 0, error: describe(err) };
-        }
-      } while (!this.stopped && result.attempted > 0 && result.delivered === result.attempted);
-    } while (this.again && !this.stopped);
-    const due = this.nextDueAt();
-    const now = this.deps.clock.now();
-    this.schedule(Math.min(this.settings.pollMs, due === undefined ? this.settings.pollMs : due - now));
+  retried(rows: readonly OutboxRow[], verdict: Extract<Verdict, { kind: 'retry' }>): void {
+    this.log.warn(
+      { events: rows.length, attempt: Math.max(...rows.map((r) => r.attempts)) + 1, error: verdict.error },
+      'outbox batch not delivered',
+    );
   }
+}
+
+function resultOf(step: StepResult): FlushResult {
+  const { attempted, verdict, retryAt } = step;
+  if (attempted === 0) return { attempted: 0, delivered: 0 };
+  if (verdict?.kind === 'done') return { attempted, delivered: attempted };
+  if (verdict?.kind === 'abandoned') return { attempted, delivered: 0, error: 'stopped' };
+  const error = verdict?.kind === 'retry' ? (verdict.error ?? 'not delivered') : 'not delivered';
+  return retryAt === undefined ? { attempted, delivered: 0, error } : { attempted, delivered: 0, error, retryAt };
 }
 
 function describe(err: unknown): string {

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../drivers/base/clock.js';
 import type { Db } from '../store/db.js';
+import { outboxRepo } from '../store/outbox-repo.js';
 
 /**
  * The transactional outbox: an upstream event is a row written in the same SQLite
- * transaction as the fact it reports, delivered later by the flusher. Its `eventId` is
- * the idempotency key the TMS de-duplicates on.
+ * transaction as the fact it reports, delivered by the flusher, which wakes as soon as
+ * that transaction has committed. Its `eventId` is the idempotency key the TMS
+ * de-duplicates on.
  */
 export interface OutboxEvent {
   type: string;
@@ -16,19 +18,10 @@ export interface OutboxEvent {
 
 export function enqueueEvent(db: Db, clock: Clock, event: OutboxEvent): string {
   const eventId = event.eventId ?? randomUUID();
-  const now = clock.now();
-  db.prepare(
-    `INSERT INTO outbox (event_id, type, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT(event_id) DO NOTHING`,
-  ).run(eventId, event.type, JSON.stringify(event.payload), now, now);
+  outboxRepo(db).enqueue({ eventId, type: event.type, payload: event.payload }, clock.now());
   return eventId;
 }
 
 export function outboxDepth(db: Db): { pending: number; oldestCreatedAt: number | null } {
-  const row = db
-    .prepare<[], { n: number; oldest: number | null }>(
-      `SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE delivered_at IS NULL`,
-    )
-    .get()!;
-  return { pending: row.n, oldestCreatedAt: row.oldest };
+  return outboxRepo(db).depth();
 }

@@ -83,6 +83,22 @@ describe('outbox to the TMS simulator over real HTTP', () => {
     expect(tms.deliveries.map((d) => d.status)).toEqual([200, 500, 200]);
   });
 
+  it('sends an event queued by any part of the terminal at once, not at the next poll', async () => {
+    // An hour between polls: only the queue waking on the enqueue itself can deliver it while the test runs.
+    const { time, flusher } = await setup({ pollMs: 3_600_000 });
+    flusher.start();
+    // The first pass at start-up finds the outbox empty and goes to sleep until the next poll.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const arrived = new Promise<string>((resolve) => tms.once('event', (e: { eventId: string }) => resolve(e.eventId)));
+    // A heartbeat or a settlement result is written straight to the outbox, with no hook of its own to the flusher.
+    enqueueEvent(db, time.clock, { eventId: 'heartbeat:1', type: 'heartbeat', payload: {} });
+    expect(await arrived).toBe('heartbeat:1');
+    // Sharing the pass in flight: it returns once that delivery is committed.
+    await flusher.flushOnce();
+    expect(outboxDepth(db).pending).toBe(0);
+    await flusher.stop();
+  });
+
   it('counts a repeat once when the answer to a stored batch was lost (slow TMS, client timeout)', async () => {
     const { time, flusher } = await setup({ requestTimeoutMs: 300 });
     enqueueEvent(db, time.clock, { eventId: 'decline:slow', type: 'decline', payload: { code: '91' } });

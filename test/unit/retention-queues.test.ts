@@ -7,6 +7,10 @@ import { Journal } from '../../firmware-app/payments/journal.js';
 import { enqueueSaf } from '../../firmware-app/saf/queue.js';
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
+import { outboxRepo } from '../../firmware-app/store/outbox-repo.js';
+import { printJobRepo } from '../../firmware-app/store/print-job-repo.js';
+import { reversalRepo } from '../../firmware-app/store/reversal-repo.js';
+import { safRepo } from '../../firmware-app/store/saf-repo.js';
 import { enqueueEvent } from '../../firmware-app/upstream/outbox.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { storeOf } from '../support/store.js';
@@ -72,5 +76,22 @@ describe('retention never purges queued or pending work', () => {
     enqueueEvent(db, clock, { eventId: 'decline:waiting', type: 'decline', payload: {} });
     purgeYearsLater();
     expect(db.prepare(`SELECT event_id, delivered_at FROM outbox`).all()).toEqual([{ event_id: 'decline:waiting', delivered_at: null }]);
+  });
+
+  it('removes the finished rows of every queue, each by its own repository', () => {
+    const now = clock.now();
+    const offline = sale('offline_approved');
+    safRepo(db).enqueue({ transactionId: offline, encryptedBlob: Buffer.alloc(48, 1), expiry: '2812', now });
+    safRepo(db).finish(1, 'forwarded', '00', now);
+    const reversed = sale('reversal_pending');
+    reversalRepo(db).enqueue({ transactionId: reversed, stanDay: '2026-01-01', reason: 'HOST_TIMEOUT', now });
+    reversalRepo(db).acknowledge(reversalRepo(db).forTransaction(reversed)!.id, now, true);
+    printJobRepo(db).printed(printJobRepo(db).enqueue({ kind: 'receipt', payload: Buffer.from('x') }, now).id, now);
+    outboxRepo(db).enqueue({ eventId: 'decline:sent', type: 'decline', payload: {} }, now);
+    outboxRepo(db).delivered([1], now);
+    expect(purgeYearsLater()).toMatchObject({ safQueue: 1, reversals: 1, printJobs: 1, outbox: 1 });
+    for (const table of ['saf_queue', 'reversals', 'print_jobs', 'outbox']) {
+      expect(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
+    }
   });
 });

@@ -1,0 +1,147 @@
+import type { Db } from './db.js';
+import type { QueueRepository, QueueRow } from './durable-queue.js';
+import { AddedSignal, perDatabase } from './per-db.js';
+
+export interface PrintJob extends QueueRow {
+  transactionId: number | null;
+  kind: string;
+  copy: string | null;
+  payload: Buffer;
+  state: 'queued' | 'printed' | 'failed';
+  createdAt: number;
+  updatedAt: number;
+  printedAt: number | null;
+}
+
+export interface NewPrintJob {
+  /** What it is: 'receipt', 'settlement', 'test' ... */
+  kind: string;
+  payload: Buffer;
+  transactionId?: number;
+  copy?: string;
+}
+
+interface Row {
+  id: number;
+  transaction_id: number | null;
+  kind: string;
+  copy: string | null;
+  payload: Buffer;
+  state: PrintJob['state'];
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  printed_at: number | null;
+}
+
+const IDS = `(SELECT value FROM json_each(?))`;
+
+const fromRow = (r: Row): PrintJob => ({
+  id: r.id,
+  transactionId: r.transaction_id,
+  kind: r.kind,
+  copy: r.copy,
+  payload: r.payload,
+  state: r.state,
+  // Every try sends the job to the printer: one count serves as both.
+  attempts: r.attempts,
+  sends: r.attempts,
+  // A job is due from the moment it is queued; it waits on the printer, never on a clock.
+  nextAttemptAt: r.created_at,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  printedAt: r.printed_at,
+});
+
+/** The print queue (`print_jobs`): jobs print in order, and one the printer stopped holds back those behind it. */
+export class PrintJobRepo implements QueueRepository<PrintJob> {
+  private readonly added = new AddedSignal();
+  private readonly s;
+
+  constructor(db: Db) {
+    this.s = {
+      insert: db.prepare<[number | null, string, string | null, Buffer, number, number], Row>(
+        `INSERT INTO print_jobs (transaction_id, kind, copy, payload, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING *`,
+      ),
+      queued: db.prepare<[], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id`),
+      head: db.prepare<[string, number], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' AND id NOT IN ${IDS} ORDER BY id LIMIT ?`),
+      count: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM print_jobs WHERE state = 'queued'`),
+      get: db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE id = ?`),
+      forTransaction: db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE transaction_id = ? ORDER BY id`),
+      addAttempts: db.prepare<[number, number, string]>(`UPDATE print_jobs SET attempts = attempts + ?, updated_at = ? WHERE id IN ${IDS}`),
+      failed: db.prepare<[string | null, number, string]>(
+        `UPDATE print_jobs SET last_error = coalesce(?, last_error), updated_at = ? WHERE id IN ${IDS}`,
+      ),
+      printed: db.prepare<[number, number, number]>(
+        `UPDATE print_jobs SET state = 'printed', last_error = NULL, printed_at = ?, updated_at = ? WHERE id = ?`,
+      ),
+      purge: db.prepare<[number]>(`DELETE FROM print_jobs WHERE state = 'printed' AND updated_at < ?`),
+    };
+  }
+
+  /** Safe inside the transaction that commits what the job prints; the queue wakes once it commits. */
+  enqueue(job: NewPrintJob, now: number): PrintJob {
+    const row = this.s.insert.get(job.transactionId ?? null, job.kind, job.copy ?? null, job.payload, now, now)!;
+    this.added.fire();
+    return fromRow(row);
+  }
+
+  queued(): PrintJob[] {
+    return this.s.queued.all().map(fromRow);
+  }
+
+  get(id: number): PrintJob | undefined {
+    const row = this.s.get.get(id);
+    return row ? fromRow(row) : undefined;
+  }
+
+  forTransaction(transactionId: number): PrintJob[] {
+    return this.s.forTransaction.all(transactionId).map(fromRow);
+  }
+
+  /** In order, from the oldest queued job: a job waits for the printer, so there is no schedule to skip ahead by. */
+  due(_now: number, limit: number, skip: readonly number[]): PrintJob[] {
+    if (limit <= 0) return [];
+    return this.s.head.all(JSON.stringify(skip), limit).map(fromRow);
+  }
+
+  /** Never: the printer's return (its status poll) wakes the queue, not a clock. */
+  nextAttemptAt(): null {
+    return null;
+  }
+
+  waiting(): number {
+    return this.s.count.get()!.n;
+  }
+
+  countSends(ids: readonly number[], at: number): void {
+    this.s.addAttempts.run(1, at, JSON.stringify(ids));
+  }
+
+  uncountSends(ids: readonly number[], at: number): void {
+    this.s.addAttempts.run(-1, at, JSON.stringify(ids));
+  }
+
+  /** The try was already counted when the job went to the printer: only the error changes. */
+  reschedule(ids: readonly number[], change: { at: number; error?: string }): void {
+    this.s.failed.run(change.error ?? null, change.at, JSON.stringify(ids));
+  }
+
+  printed(id: number, at: number): void {
+    this.s.printed.run(at, at, id);
+  }
+
+  onAdded(listener: () => void): () => void {
+    return this.added.on(listener);
+  }
+
+  /** Retention: jobs printed before `cutoff`; a queued job is never touched. */
+  purgeFinished(cutoff: number): number {
+    return this.s.purge.run(cutoff).changes;
+  }
+}
+
+export const printJobRepo = perDatabase((db) => new PrintJobRepo(db));
