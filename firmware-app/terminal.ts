@@ -15,7 +15,14 @@ import { ReversalManager } from './reversals/manager.js';
 import { nextStan } from './store/counters.js';
 import type { Logger } from './logging/logger.js';
 import { Journal, type Transaction } from './payments/journal.js';
-import { PaymentEngine, type CancelResult, type PaymentOutcome, type SaleOutcome, type SaleProgress } from './payments/sale.js';
+import {
+  PaymentEngine,
+  type Attribution,
+  type CancelResult,
+  type PaymentOutcome,
+  type SaleOutcome,
+  type SaleProgress,
+} from './payments/sale.js';
 import { SafForwarder } from './saf/forwarder.js';
 import { recoverPayments } from './payments/recovery.js';
 import { DeviceArbiter } from './devices/arbiter.js';
@@ -353,25 +360,27 @@ export class Terminal {
   sale(
     amount: number,
     onProgress?: (p: SaleProgress) => void,
+    by: Attribution = {},
   ): Promise<SaleOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
-    return this.exclusive(() => this.sales.sale({ amount }, onProgress));
+    return this.exclusive(() => this.sales.sale({ amount, ...by }, onProgress));
   }
 
   /** Refund (online only), linked to its original sale when `originalId` is given; prints like a sale. */
   refund(
     amount: number,
-    options: { originalId?: number } = {},
+    options: { originalId?: number } & Attribution = {},
     onProgress?: (p: SaleProgress) => void,
   ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
-    return this.exclusive(() => this.sales.refund({ amount, originalId: options.originalId }, onProgress));
+    return this.exclusive(() => this.sales.refund({ amount, originalId: options.originalId, operator: options.operator }, onProgress));
   }
 
   /** Voids an approved sale of the open batch (online only). */
   void(
     originalId: number,
     onProgress?: (p: SaleProgress) => void,
+    by: Attribution = {},
   ): Promise<PaymentOutcome & { printed: boolean; printError?: string; receiptQueued: boolean }> {
-    return this.exclusive(() => this.sales.void({ originalId }, onProgress));
+    return this.exclusive(() => this.sales.void({ originalId, ...by }, onProgress));
   }
 
   /** Cancels the card read of the payment in progress; a request already with the host cannot be cancelled. */

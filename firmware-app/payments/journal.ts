@@ -26,6 +26,10 @@ export interface Transaction {
   declineCode: string | null;
   originalId: number | null;
   batchNumber: number;
+  /** The cashier's operator number (操作员号) signed in at the console; null from other entry points. */
+  operator: string | null;
+  /** A refund made without its original sale, on a supervisor's authority. */
+  unreferenced: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -103,6 +107,8 @@ interface Row {
   decline_code: string | null;
   original_id: number | null;
   batch_number: number;
+  operator: string | null;
+  unreferenced: number;
   created_at: number;
   updated_at: number;
 }
@@ -128,6 +134,8 @@ function fromRow(r: Row): Transaction {
     declineCode: r.decline_code,
     originalId: r.original_id,
     batchNumber: r.batch_number,
+    operator: r.operator,
+    unreferenced: r.unreferenced === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -164,16 +172,34 @@ export class Journal {
     this.observers.push(observer);
   }
 
-  create(input: { type: TxnType; amount: number; currency: CurrencyCode; originalId?: number }): Transaction {
+  create(input: {
+    type: TxnType;
+    amount: number;
+    currency: CurrencyCode;
+    originalId?: number;
+    operator?: string;
+    unreferenced?: boolean;
+  }): Transaction {
     return this.db
       .transaction(() => {
         const now = this.clock.now();
         const row = this.db
           .prepare<unknown[], Row>(
-            `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, created_at, updated_at)
-           VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?) RETURNING *`,
+            `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, operator, unreferenced, created_at, updated_at)
+           VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           )
-          .get(randomUUID(), input.type, input.amount, input.currency, input.originalId ?? null, currentBatch(this.db), now, now)!;
+          .get(
+            randomUUID(),
+            input.type,
+            input.amount,
+            input.currency,
+            input.originalId ?? null,
+            currentBatch(this.db),
+            input.operator ?? null,
+            input.unreferenced ? 1 : 0,
+            now,
+            now,
+          )!;
         const detail = { amount: input.amount, currency: input.currency };
         this.appendEvent(row.id, null, 'created', now, detail);
         const txn = fromRow(row);

@@ -35,7 +35,15 @@ export interface PaymentSettings {
   offline: OfflineRules;
 }
 
-export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local' | 'cancelled';
+export type PaymentResult =
+  | 'approved'
+  | 'offline_approved'
+  | 'declined'
+  | 'reversal_pending'
+  | 'declined_local'
+  | 'cancelled'
+  /** A device fault ended it before anything was sent: nothing charged, and no decline. */
+  | 'not_completed';
 
 export interface PaymentOutcome {
   result: PaymentResult;
@@ -75,7 +83,9 @@ export function paymentOutcome(result: PaymentResult, transaction: Transaction, 
         ? 'APPROVED OFFLINE'
         : result === 'cancelled'
           ? `CANCELLED: ${explain(code ?? '').cashier.en}`
-          : `DECLINED: ${explain(code ?? '').cashier.en}${notice ? `. ${notice.en}` : ''}`;
+          : result === 'not_completed'
+            ? `NOT COMPLETED: ${explain(code ?? '').cashier.en}`
+            : `DECLINED: ${explain(code ?? '').cashier.en}${notice ? `. ${notice.en}` : ''}`;
   return { result, transaction, code, message };
 }
 

@@ -32,6 +32,11 @@ export * from './outcome.js';
 
 type Progress = (p: PaymentProgress) => void;
 
+/** Who rang the payment up: the operator number signed in at the console, journaled with it. */
+export interface Attribution {
+  operator?: string;
+}
+
 /** Refund states that use up the original's refundable amount. */
 const REFUND_COUNTED: readonly TxnState[] = TXN_STATES.filter(refundHoldsAmount);
 
@@ -72,9 +77,14 @@ export class PaymentEngine {
     }
   }
 
-  async sale(input: { amount: number; currency?: string }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+  async sale(input: { amount: number; currency?: string } & Attribution, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
     this.validateAmount(input.amount, input.currency);
-    const txn = this.deps.journal.create({ type: 'sale', amount: input.amount, currency: this.deps.settings.currency });
+    const txn = this.deps.journal.create({
+      type: 'sale',
+      amount: input.amount,
+      currency: this.deps.settings.currency,
+      operator: input.operator,
+    });
     this.deps.logger.child('payments').info({ txn: txn.id, type: 'sale', amount: input.amount }, 'sale started');
     return this.withCard(txn, onProgress);
   }
@@ -84,7 +94,7 @@ export class PaymentEngine {
    * than was paid, counting earlier refunds of the same sale.
    */
   async refund(
-    input: { amount: number; currency?: string; originalId?: number },
+    input: { amount: number; currency?: string; originalId?: number } & Attribution,
     onProgress: Progress = () => undefined,
   ): Promise<PaymentOutcome> {
     const { journal, db, settings } = this.deps;
@@ -104,7 +114,14 @@ export class PaymentEngine {
       if (input.amount > original.amount - refunded)
         throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
     }
-    const txn = journal.create({ type: 'refund', amount: input.amount, currency: settings.currency, originalId: input.originalId });
+    const txn = journal.create({
+      type: 'refund',
+      amount: input.amount,
+      currency: settings.currency,
+      originalId: input.originalId,
+      operator: input.operator,
+      unreferenced: input.originalId === undefined,
+    });
     this.deps.logger
       .child('payments')
       .info({ txn: txn.id, type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
@@ -133,7 +150,7 @@ export class PaymentEngine {
    * Online only. A sale with refunds is not voidable: the void would give the whole amount
    * back on top of the refunds.
    */
-  async void(input: { originalId: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+  async void(input: { originalId: number } & Attribution, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const original = journal.get(input.originalId);
@@ -141,11 +158,12 @@ export class PaymentEngine {
     if (refused !== null || !original.stan || !original.transmittedAt || !original.rrn)
       throw new NotVoidableError(original.id, refused ?? 'the host reference is missing');
 
+    const voidRow = { type: 'void', amount: original.amount, currency: original.currency, originalId: original.id } as const;
     // Nothing is sent for a refused void: it is journaled and declined locally.
     const refuse = (code: string, reason: string, event: LifecycleEvent) => {
       const refused = db
         .transaction(() => {
-          const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+          const v = journal.create({ ...voidRow, operator: input.operator });
           return journal.apply(v.id, event, { declineCode: code }, { reason }, 'created');
         })
         .immediate();
@@ -160,7 +178,7 @@ export class PaymentEngine {
     const at = new Date(clock.now());
     const sent = db
       .transaction(() => {
-        const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+        const v = journal.create({ ...voidRow, operator: input.operator });
         journal.apply(original.id, { kind: 'VoidSent' }, {}, { voidId: v.id }, 'approved');
         const stan = nextStan(db);
         return journal.apply(
@@ -288,9 +306,10 @@ export class PaymentEngine {
         log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
         return paymentOutcome('cancelled', cancelled, by);
       }
-      const declined = journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code }, 'created');
-      log.warn({ txn: txn.id, code }, 'card read failed');
-      return paymentOutcome('declined_local', declined, code);
+      // A reader fault is no decline: nothing was sent and nothing charged, so the payment ends not completed.
+      const faulted = journal.apply(txn.id, { kind: 'Faulted' }, { declineCode: code }, { error: code }, 'created');
+      log.warn({ txn: txn.id, code }, 'card read failed; payment not completed');
+      return paymentOutcome('not_completed', faulted, code);
     }
     onProgress('card-read');
     try {

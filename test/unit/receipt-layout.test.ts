@@ -153,6 +153,8 @@ describe('receipt layout', () => {
       declineCode: '51',
       originalId: null,
       batchNumber: 1,
+      operator: null,
+      unreferenced: false,
       createdAt: AT.getTime(),
       updatedAt: AT.getTime(),
     };
