@@ -14,6 +14,7 @@ import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
 import { schemaVersion } from '../store/migrations.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import { outboxDepth } from '../upstream/outbox.js';
+import type { LoginResult, PinGuard } from './diagnostics/pin.js';
 import { formatDateTime } from './format.js';
 import {
   FeatureUnavailableError,
@@ -114,12 +115,15 @@ export interface AdapterOptions {
   clock?: Clock;
   /** Poll interval of a forced drain's progress. */
   drainPollMs?: number;
+  /** Checks the supervisor PIN of refunds and voids; none: no supervisor PIN is set up. */
+  supervisor?: PinGuard;
 }
 
 /** `TerminalPort` over the running `Terminal`: the only place the UIs touch the product. */
 export class TerminalAdapter implements TerminalPort {
   private readonly clock: Clock;
   private readonly startedAt: number;
+  private operator: string | undefined;
 
   constructor(
     private readonly terminal: Terminal,
@@ -141,6 +145,26 @@ export class TerminalAdapter implements TerminalPort {
     return this.cfg.terminal.language;
   }
 
+  get timeouts() {
+    return { cardMs: this.cfg.reader.readTimeoutMs, hostMs: this.cfg.host.responseTimeoutMs };
+  }
+
+  get supervisorRequired() {
+    return this.cfg.ui.supervisorRequired;
+  }
+
+  signIn(operator: string): void {
+    this.operator = operator;
+  }
+
+  checkSupervisor(pin: string): LoginResult {
+    return this.options.supervisor ? this.options.supervisor.check(pin) : { ok: false, reason: 'not-configured' };
+  }
+
+  showCustomer(line1: string, line2?: string): void {
+    this.terminal.reader.display(line1, line2).catch(() => undefined);
+  }
+
   status(): StatusSnapshot {
     const s = this.terminal.status();
     return { host: this.terminal.link.state, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
@@ -151,15 +175,15 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
-    return this.payment(this.terminal.sale(amount, progressTo(onProgress)));
+    return this.payment(this.terminal.sale(amount, progressTo(onProgress), { operator: this.operator }));
   }
 
   refund(amount: number, originalId: number | undefined, onProgress: (p: Progress) => void): Promise<PaymentResult> {
-    return this.payment(this.terminal.refund(amount, { originalId }, progressTo(onProgress)));
+    return this.payment(this.terminal.refund(amount, { originalId, operator: this.operator }, progressTo(onProgress)));
   }
 
   voidTransaction(id: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
-    return this.payment(this.terminal.void(id, progressTo(onProgress)));
+    return this.payment(this.terminal.void(id, progressTo(onProgress), { operator: this.operator }));
   }
 
   private async payment(run: Promise<PaymentOutcome & { printed: boolean; printError?: string }>): Promise<PaymentResult> {
@@ -168,6 +192,7 @@ export class TerminalAdapter implements TerminalPort {
     return {
       approved: r.result === 'approved' || offline,
       cancelled: r.result === 'cancelled',
+      notCompleted: r.result === 'not_completed',
       offline,
       code: r.code,
       retry: r.retry,
@@ -199,8 +224,11 @@ export class TerminalAdapter implements TerminalPort {
     }
   }
 
+  /** The payment of the last slip that came out of the printer: what "reprint last" gives the customer again. */
   lastTransaction(): TxnView | undefined {
-    return this.oneTxn(`SELECT id FROM transactions WHERE last4 IS NOT NULL ORDER BY id DESC LIMIT 1`);
+    return this.oneTxn(
+      `SELECT transaction_id AS id FROM print_jobs WHERE state = 'printed' AND transaction_id IS NOT NULL ORDER BY printed_at DESC, id DESC LIMIT 1`,
+    );
   }
 
   /** The last payment the cashier was told DECLINED; a cancel is not one. */
@@ -224,9 +252,9 @@ export class TerminalAdapter implements TerminalPort {
     if (q.rrn !== undefined) add('rrn = ?', q.rrn);
     const ids = this.terminal.db
       .prepare<unknown[], { id: number }>(
-        `SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+        `SELECT id FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
       )
-      .all(...args, q.limit ?? 20);
+      .all(...args, q.limit ?? 20, q.offset ?? 0);
     return ids.map((r) => view(this.terminal.journal.get(r.id)));
   }
 

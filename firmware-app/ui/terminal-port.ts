@@ -2,6 +2,7 @@ import { PosError } from '../../drivers/base/errors.js';
 import type { CurrencyCode } from '../core/money.js';
 import type { RetryAdvice } from '../payments/retry-advice.js';
 import type { Language } from './cashier/strings.js';
+import type { LoginResult } from './diagnostics/pin.js';
 
 /**
  * What the cashier console and the diagnostic menu need from the running terminal. The
@@ -37,6 +38,8 @@ export interface PaymentResult {
   approved: boolean;
   /** Cancelled before anything was sent: not a decline. */
   cancelled?: boolean;
+  /** A device fault ended it before anything was sent: nothing charged, not a decline. */
+  notCompleted?: boolean;
   /** Approved by the terminal's offline rules; forwarded to the host later (SAF). */
   offline?: boolean;
   /** Catalog code explaining a non-approval. */
@@ -58,6 +61,8 @@ export interface TxnQuery {
   authCode?: string;
   rrn?: string;
   limit?: number;
+  /** Results to skip (newest first), for paging. */
+  offset?: number;
 }
 
 export interface QueueInfo {
@@ -152,6 +157,15 @@ export class FeatureUnavailableError extends PosError {
 export interface CashierPort {
   readonly currency: CurrencyCode;
   readonly language: Language;
+  /** How long the reader waits for a card and the host for its answer (the console's countdowns). */
+  readonly timeouts: { cardMs: number; hostMs: number };
+  /** Refund and void need the supervisor PIN (ui.supervisorRequired); a refund without its original always does. */
+  readonly supervisorRequired: boolean;
+  /** The operator number (操作员号) typed at sign-in, journaled with each payment from now on. */
+  signIn(operator: string): void;
+  checkSupervisor(pin: string): LoginResult;
+  /** Shows a result or the idle text on the reader's customer display; a display failure is not the cashier's concern. */
+  showCustomer(line1: string, line2?: string): void;
   status(): StatusSnapshot;
   /** Throws a PosError (AMOUNT_INVALID...) when the amount is not acceptable. */
   validateAmount(amount: number): void;

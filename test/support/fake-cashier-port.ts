@@ -1,5 +1,6 @@
 import type { Clock } from '../../drivers/base/clock.js';
 import { AmountError } from '../../firmware-app/core/money.js';
+import type { LoginResult } from '../../firmware-app/ui/diagnostics/pin.js';
 import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
 import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
 
@@ -29,6 +30,28 @@ export function txn(over: Partial<TxnView> = {}): TxnView {
 export class FakePort implements CashierPort {
   readonly currency = 'CNY' as const;
   readonly language = 'en' as const;
+  readonly timeouts = { cardMs: 30_000, hostMs: 30_000 };
+  supervisorRequired = true;
+  /** The supervisor PIN this fake accepts; every wrong one counts down `supervisorAttempts`, then it locks. */
+  supervisorPin = '1111';
+  supervisorAttempts = 3;
+  operators: string[] = [];
+  /** What the customer display was asked to show, line pairs in order. */
+  customer: string[][] = [];
+  signIn(operator: string): void {
+    this.operators.push(operator);
+  }
+  checkSupervisor(pin: string): LoginResult {
+    if (this.supervisorAttempts <= 0) return { ok: false, reason: 'locked', lockedForMs: 60_000 };
+    if (pin === this.supervisorPin) return { ok: true };
+    this.supervisorAttempts--;
+    return this.supervisorAttempts <= 0
+      ? { ok: false, reason: 'locked', lockedForMs: 60_000 }
+      : { ok: false, reason: 'wrong-pin', attemptsLeft: this.supervisorAttempts };
+  }
+  showCustomer(line1: string, line2?: string): void {
+    this.customer.push(line2 === undefined ? [line1] : [line1, line2]);
+  }
   statusValue: StatusSnapshot = { host: 'online', reader: 'connected', printer: 'ready', safDepth: 0 };
   next: PaymentResult = { approved: true, code: null, transaction: txn(), printed: true };
   progress: Progress[] = ['waiting-for-card', 'card-read', 'waiting-for-host', 'printing'];
@@ -114,6 +137,9 @@ export class FakePort implements CashierPort {
   }
   find(q: TxnQuery): TxnView[] {
     this.queries.push(q);
-    return this.txns.filter((t) => (q.last4 === undefined || t.last4 === q.last4) && (q.amount === undefined || t.amount === q.amount));
+    const offset = q.offset ?? 0;
+    return this.txns
+      .filter((t) => (q.last4 === undefined || t.last4 === q.last4) && (q.amount === undefined || t.amount === q.amount))
+      .slice(offset, offset + (q.limit ?? 20));
   }
 }

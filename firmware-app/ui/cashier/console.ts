@@ -1,13 +1,17 @@
 import { systemClock, type Clock, type TimerHandle } from '../../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../../drivers/base/errors.js';
-import { formatAmount, parseAmount } from '../../core/money.js';
-import { explain } from '../../declines/catalog.js';
-import { describeTransaction, formatDateTime } from '../format.js';
-import { readIdleAmount } from './idle.js';
-import type { CashierPort, PaymentResult, Progress, TxnQuery, TxnView } from '../terminal-port.js';
+import { parseAmount } from '../../core/money.js';
+import { REVERSAL_NOTICE } from '../../declines/reversal-notice.js';
+import { formatDateTime } from '../format.js';
+import type { CashierPort, PaymentResult, Progress, TxnView } from '../terminal-port.js';
 import { ansi, renderMenu, type MenuItem, type Tty } from '../tty.js';
+import { Countdown } from './countdown.js';
+import { buildQuery, pickFromResults } from './find.js';
+import { readIdleAmount } from './idle.js';
+import { customerLines, explainDecline, showResult } from './result.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
-import { REVERSAL_NOTICE, reversalNotice } from '../../declines/reversal-notice.js';
+import { askSupervisor } from './supervisor.js';
+import { describeTxn, money, voidRefusal } from './words.js';
 
 export interface CashierOptions {
   clock?: Clock;
@@ -50,10 +54,10 @@ const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
 
 /**
  * The cashier console: a status line with the date and time pinned to the top row (a scroll
- * region keeps it there whatever the screen below does). Its idle screen is amount entry, as
- * on a counter terminal; every other task is in the menu behind F1 (or `m`), and a result
- * goes back to the idle screen by itself. No key at the counter leaves it: only the
- * technician menu (behind its PIN) shuts the terminal down.
+ * region keeps it there whatever the screen below does). The operator signs in with their
+ * number first. Its idle screen is amount entry, as on a counter terminal; every other task is
+ * in the menu behind F1 (or `m`), and a result goes back to the idle screen by itself. No key
+ * at the counter leaves it: only the technician menu (behind its PIN) shuts the terminal down.
  */
 export class CashierConsole {
   private lang: Language;
@@ -61,6 +65,8 @@ export class CashierConsole {
   private timer: TimerHandle | undefined;
   private lastStatus = '';
   private running = false;
+  private operator = '';
+  private readonly countdown: Countdown;
 
   constructor(
     private readonly port: CashierPort,
@@ -69,6 +75,7 @@ export class CashierConsole {
   ) {
     this.lang = port.language;
     this.clock = options.clock ?? systemClock;
+    this.countdown = new Countdown(tty, this.clock, () => this.lang);
   }
 
   get language(): Language {
@@ -80,6 +87,7 @@ export class CashierConsole {
     this.running = true;
     this.scheduleRefresh();
     try {
+      await this.signIn();
       for (;;) {
         this.home();
         this.tty.line(this.tr('idleHint'));
@@ -100,7 +108,23 @@ export class CashierConsole {
     } finally {
       this.running = false;
       if (this.timer) this.clock.clearTimeout(this.timer);
+      this.countdown.stop();
       this.tty.write(`${ansi.saveCursor}\x1b[r${ansi.restoreCursor}\n${this.tr('bye')}\n`);
+    }
+  }
+
+  /** The operator number (操作员号) the payments of this session are journaled and printed with. */
+  private async signIn(): Promise<void> {
+    for (;;) {
+      this.home(this.tr('signInTitle'));
+      const text = await this.tty.readLine(this.tr('signInPrompt'), { maxLength: 4 });
+      if (this.tty.inputEnded) throw new ConsoleEndedError();
+      const number = text?.trim() ?? '';
+      if (/^\d{1,4}$/.test(number)) {
+        this.operator = number.padStart(2, '0');
+        this.port.signIn(this.operator);
+        return;
+      }
     }
   }
 
@@ -156,10 +180,15 @@ export class CashierConsole {
     return t(this.lang, key, vars);
   }
 
+  private money(amount: number): string {
+    return money(this.lang, amount, this.port.currency);
+  }
+
   statusLine(): string {
     const s = this.port.status();
     const w = (state: string) => stateWord(this.lang, state);
-    return `${this.tr('host')} ${w(s.host)} | ${this.tr('saf')} ${s.safDepth} | ${this.tr('printer')} ${w(s.printer)} | ${this.tr('reader')} ${w(s.reader)}`;
+    const op = this.operator ? ` | ${this.tr('operator')} ${this.operator}` : '';
+    return `${this.tr('host')} ${w(s.host)} | ${this.tr('saf')} ${s.safDepth} | ${this.tr('printer')} ${w(s.printer)} | ${this.tr('reader')} ${w(s.reader)}${op}`;
   }
 
   private drawStatus(force: boolean): void {
@@ -195,8 +224,8 @@ export class CashierConsole {
 
   /**
    * Keeps a payment's result on screen for ui.resultHoldMs, then the idle screen comes back by
-   * itself. A key pressed meanwhile ends the wait and is handed to the idle screen, so the
-   * first digit of the next amount is not lost.
+   * itself, on the customer display too. A key pressed meanwhile ends the wait and is handed
+   * to the idle screen, so the first digit of the next amount is not lost.
    */
   private async hold(): Promise<void> {
     const ms = this.options.resultHoldMs ?? DEFAULT_RESULT_HOLD_MS;
@@ -204,9 +233,11 @@ export class CashierConsole {
     this.tty.write(`${this.tr('holdHint', { seconds: String(Math.ceil(ms / 1000)) })} `);
     const k = await this.tty.keyWithin(ms, this.clock);
     if (k) this.tty.unread(k);
+    this.port.showCustomer(this.tr('customer-idle'));
   }
 
   private failure(err: unknown): void {
+    this.countdown.stop();
     const message =
       isPosError(err) && err.code === 'UI_FEATURE_UNAVAILABLE'
         ? this.tr('unavailable')
@@ -232,30 +263,60 @@ export class CashierConsole {
     }
   }
 
-  private async payment(kind: 'sale' | 'refund'): Promise<void> {
-    this.home(this.tr(kind));
-    const amount = await this.askAmount();
-    if (amount === null) return;
-    await this.charge(kind, amount);
+  /** Why a sale cannot start now (reader gone, printer out of paper or open), in words; null when it can. */
+  private saleBlocked(): string | null {
+    const s = this.port.status();
+    if (s.reader !== 'connected') return this.tr('blocked-reader');
+    if (s.printer.startsWith('paper out')) return this.tr('blocked-paper');
+    if (s.printer.startsWith('cover open')) return this.tr('blocked-cover');
+    return null;
   }
 
-  /** Asks what a refund needs besides the amount, runs the payment and holds its result on screen. */
-  private async charge(kind: 'sale' | 'refund', amount: number): Promise<void> {
+  private async payment(kind: 'sale' | 'refund'): Promise<void> {
+    this.home(this.tr(kind));
+    if (
+      kind === 'refund' &&
+      this.port.supervisorRequired &&
+      !(await askSupervisor(this.tty, this.lang, (p) => this.port.checkSupervisor(p)))
+    )
+      return;
+    const amount = await this.askAmount();
+    if (amount === null) return;
+    await this.charge(kind, amount, kind === 'refund' && this.port.supervisorRequired);
+  }
+
+  /**
+   * Asks what a refund needs besides the amount and has it confirmed, runs the payment and holds
+   * its result on screen. `authorised`: the supervisor already gave their PIN for this refund.
+   */
+  private async charge(kind: 'sale' | 'refund', amount: number, authorised = false): Promise<void> {
+    const blocked = this.saleBlocked();
+    if (blocked !== null) {
+      this.tty.line(ansi.bold(`${this.tr('cannotSell')}: ${blocked}`));
+      return this.hold();
+    }
     let originalId: number | undefined;
     if (kind === 'refund') {
       const text = await this.tty.readLine(this.tr('refundOriginal'), { maxLength: 10 });
       if (text === null) return;
       if (text.trim() !== '') {
-        const original = this.port.transaction(Number(text.trim()));
+        const original = /^\d+$/.test(text.trim()) ? this.port.transaction(Number(text.trim())) : undefined;
         if (!original) {
           this.tty.line(this.tr('invalid'));
           return this.done();
         }
-        this.tty.line(describeTransaction(original));
+        this.tty.line(`${this.tr('refundOf', { amount: this.money(amount) })} ${describeTxn(this.lang, original)}`);
         originalId = original.id;
+      } else {
+        // A refund nobody can check against a sale: always the supervisor's decision, whatever the setting.
+        this.tty.line(`${this.tr('refund')} ${this.money(amount)}`);
+        this.tty.line(ansi.bold(this.tr('unreferencedNote')));
+        if (!authorised && !(await askSupervisor(this.tty, this.lang, (p) => this.port.checkSupervisor(p)))) return;
       }
+      const confirm = await this.tty.readLine(this.tr('refundConfirm'), { maxLength: 1 });
+      if (confirm === null) return;
     }
-    this.tty.line(`${this.tr(kind)} ${this.port.currency} ${formatAmount(amount, this.port.currency)}`);
+    this.tty.line(`${this.tr(kind)} ${this.money(amount)}`);
     this.tty.line(this.tr('cancelHint'));
     await this.runPayment((onProgress) =>
       kind === 'sale' ? this.port.sale(amount, onProgress) : this.port.refund(amount, originalId, onProgress),
@@ -265,6 +326,7 @@ export class CashierConsole {
 
   private async voidOne(): Promise<void> {
     this.home(this.tr('void'));
+    if (this.port.supervisorRequired && !(await askSupervisor(this.tty, this.lang, (p) => this.port.checkSupervisor(p)))) return;
     const text = await this.tty.readLine(this.tr('voidPrompt'), { maxLength: 10 });
     if (text === null || text.trim() === '') return;
     const id = Number(text.trim());
@@ -275,10 +337,10 @@ export class CashierConsole {
     }
     // A void cannot be taken back: the cashier sees which payment it is before it goes out,
     // and a payment that cannot be voided is refused before any confirmation is asked.
-    this.tty.line(describeTransaction(txn));
+    this.tty.line(`${this.tr('voidOf', { amount: this.money(txn.amount) })} ${describeTxn(this.lang, txn)}`);
     const refused = this.port.whyNotVoidable(id);
     if (refused !== null) {
-      this.tty.line(ansi.bold(`${this.tr('notVoidable')}: ${refused}`));
+      this.tty.line(ansi.bold(`${this.tr('notVoidable')}: ${voidRefusal(this.lang, refused)}`));
       return this.done();
     }
     const confirm = await this.tty.readLine(this.tr('voidConfirm'), { maxLength: 1 });
@@ -287,20 +349,28 @@ export class CashierConsole {
     return this.hold();
   }
 
+  /** One step of a payment on screen: the waits count down the reader's and the host's time. */
+  private progress(p: Progress): void {
+    if (p === 'done') return;
+    if (p === 'waiting-for-card') return this.countdown.start(this.tr(p), this.port.timeouts.cardMs);
+    if (p === 'waiting-for-host') return this.countdown.start(this.tr(p), this.port.timeouts.hostMs);
+    this.countdown.stop();
+    this.tty.line(this.tr(p));
+  }
+
   /** Runs a payment with its progress on screen; Escape asks the reader to cancel, and is refused once the request is out. */
   private async runPayment(start: (onProgress: (p: Progress) => void) => Promise<PaymentResult>): Promise<void> {
     let result: PaymentResult;
     try {
-      const work = start((p) => {
-        if (p !== 'done') this.tty.line(this.tr(p));
-      });
+      const work = start((p) => this.progress(p));
       result = await this.tty.whileRunning(work, (k) => {
         if (k.name === 'escape' || (k.ctrl && k.name === 'c')) {
           this.port
             .cancel()
             .then((r) => {
-              if (r === 'cancelling') this.tty.line(this.tr('cancelling'));
-              else if (r === 'too-late') this.tty.line(ansi.bold(this.tr('cancelTooLate')));
+              if (r === 'idle') return;
+              this.countdown.stop();
+              this.tty.line(r === 'cancelling' ? this.tr('cancelling') : ansi.bold(this.tr('cancelTooLate')));
             })
             .catch(() => undefined);
         }
@@ -309,33 +379,10 @@ export class CashierConsole {
       this.failure(err);
       return;
     }
-    this.showResult(result);
-  }
-
-  private showResult(r: PaymentResult): void {
-    const x = r.transaction;
-    if (r.approved) {
-      const refs = `${x.authCode ? ` auth ${x.authCode}` : ''}${x.rrn ? ` RRN ${x.rrn}` : ''}${x.stan ? ` STAN ${x.stan}` : ''}`;
-      const label = x.type === 'void' ? this.tr('voided') : x.type === 'refund' ? this.tr('refundApproved') : this.tr('approved');
-      this.tty.line(ansi.bold(`${label}${r.offline ? ` ${this.tr('offline')}` : ''}${refs} (transaction ${x.id})`));
-    } else if (r.cancelled) {
-      this.tty.line(ansi.bold(`${this.tr('cancelled')}: ${explain(r.code ?? '').cashier[this.lang]}`));
-    } else {
-      this.explainDecline(r.code ?? x.declineCode ?? '');
-      const notice = reversalNotice(x.type, x.state);
-      if (notice) this.tty.line(ansi.bold(notice[this.lang]));
-      if (r.retry) this.tty.line(ansi.bold(this.tr(`retry-${r.retry}`)));
-    }
-    if (r.printed) this.tty.line(this.tr('receiptPrinted'));
-    else if (r.printError) this.tty.line(`${this.tr('receiptNotPrinted')}: ${r.printError}`);
-  }
-
-  private explainDecline(code: string): void {
-    const entry = explain(code);
-    this.tty.line(ansi.bold(`${this.tr('declined')}: ${entry.cashier[this.lang]}`));
-    this.tty.line(`${this.tr('code')}: ${code}  (${entry.category})`);
-    this.tty.line(`${this.tr('whatToDo')}: ${entry.cashierHint}`);
-    this.tty.line(`${this.tr('tellCustomer')}: ${entry.customer[this.lang]}`);
+    this.countdown.stop();
+    showResult(this.tty, this.lang, result);
+    const [line1, line2] = customerLines(this.lang, result);
+    this.port.showCustomer(line1, line2);
   }
 
   private async reprintLast(): Promise<void> {
@@ -350,7 +397,7 @@ export class CashierConsole {
   }
 
   private async reprint(txn: TxnView): Promise<void> {
-    this.tty.line(describeTransaction(txn));
+    this.tty.line(describeTxn(this.lang, txn));
     this.tty.line(this.tr('printing'));
     try {
       const r = await this.port.reprint(txn.id);
@@ -367,9 +414,9 @@ export class CashierConsole {
       this.tty.line(this.tr('noDecline'));
       return this.done();
     }
-    this.tty.line(describeTransaction(txn));
+    this.tty.line(describeTxn(this.lang, txn));
     this.tty.line();
-    this.explainDecline(txn.declineCode ?? '');
+    explainDecline(this.tty, this.lang, txn.declineCode ?? '');
     return this.done();
   }
 
@@ -387,56 +434,17 @@ export class CashierConsole {
     this.tty.line(`  [Esc] ${this.tr('back')}`);
     const key = await this.tty.choose(items);
     if (key === null) return;
-    const text = await this.tty.readLine(`${items.find((i) => i.key === key)?.label ?? ''} - ${this.tr('valuePrompt')}`, { maxLength: 24 });
+    const label = items.find((i) => i.key === key)?.label ?? '';
+    const text = await this.tty.readLine(`${label} - ${this.tr('valuePrompt')}`, { maxLength: 24 });
     if (text === null) return;
-    const query = this.buildQuery(key, text.trim());
+    const query = buildQuery(key, text.trim(), this.port.currency, this.clock);
     if (!query) {
       this.tty.line(this.tr('invalid'));
       return this.done();
     }
-    const found = this.port.find({ ...query, limit: 9 });
-    this.tty.line();
-    if (found.length === 0) {
-      this.tty.line(this.tr('noResults'));
-      return this.done();
-    }
-    this.tty.line(`${this.tr('results')}:`);
-    found.forEach((x, i) => this.tty.line(`  [${i + 1}] ${describeTransaction(x)}`));
-    this.tty.line();
-    this.tty.line(this.tr('pickResult'));
-    const pick = await this.tty.choose(found.map((_, i) => ({ key: String(i + 1), label: '' })));
-    if (pick === null) return;
-    const txn = found[Number(pick) - 1];
-    if (txn) await this.reprint(txn);
+    const txn = await pickFromResults(this.tty, this.lang, this.port, query, () => this.home(`${this.tr('find')} - ${label}`));
+    if (txn === 'back') return;
+    if (txn !== 'none') await this.reprint(txn);
     return this.done();
-  }
-
-  private buildQuery(key: string, text: string): TxnQuery | undefined {
-    switch (key) {
-      case '1':
-        try {
-          return { amount: parseAmount(text, this.port.currency) };
-        } catch {
-          return undefined;
-        }
-      case '2': {
-        const m = /^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$/.exec(text);
-        if (!m) return undefined;
-        const at = (h: string, min: string) => {
-          const d = new Date(this.clock.now());
-          d.setHours(Number(h), Number(min), 0, 0);
-          return d.getTime();
-        };
-        return { from: at(m[1]!, m[2]!), to: at(m[3]!, m[4]!) + 59_999 };
-      }
-      case '3':
-        return /^\d{4}$/.test(text) ? { last4: text } : undefined;
-      case '4':
-        return /^[A-Za-z0-9 ]{1,6}$/.test(text) ? { authCode: text.toUpperCase() } : undefined;
-      case '5':
-        return /^\d{1,12}$/.test(text) ? { rrn: text.padStart(12, '0') } : undefined;
-      default:
-        return undefined;
-    }
   }
 }

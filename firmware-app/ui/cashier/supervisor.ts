@@ -1,0 +1,28 @@
+import type { LoginResult } from '../diagnostics/pin.js';
+import type { Tty } from '../tty.js';
+import { t, type Language } from './strings.js';
+
+/**
+ * Asks for the supervisor PIN until it is right, the cashier backs out (Esc) or the PIN
+ * locks; true when the supervisor authorised. Wrong PINs count towards the same kind of
+ * lockout as the technician PIN, kept across restarts by the terminal.
+ */
+export async function askSupervisor(tty: Tty, lang: Language, check: (pin: string) => LoginResult): Promise<boolean> {
+  for (;;) {
+    const pin = await tty.readLine(t(lang, 'supervisorPrompt'), { mask: true, maxLength: 12 });
+    if (pin === null) return false;
+    if (pin === '') continue;
+    const result = check(pin);
+    if (result.ok) return true;
+    if (result.reason === 'wrong-pin') {
+      tty.line(t(lang, 'supervisorWrong', { attempts: String(result.attemptsLeft) }));
+      continue;
+    }
+    tty.line(
+      result.reason === 'locked'
+        ? t(lang, 'supervisorLocked', { seconds: String(Math.ceil(result.lockedForMs / 1000)) })
+        : t(lang, 'supervisorMissing'),
+    );
+    return false;
+  }
+}
