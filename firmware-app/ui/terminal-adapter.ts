@@ -15,11 +15,13 @@ import { schemaVersion } from '../store/migrations.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import { outboxDepth } from '../upstream/outbox.js';
 import type { LoginResult, PinGuard } from './diagnostics/pin.js';
+import { batchReports } from './batch-reports.js';
 import { formatDateTime } from './format.js';
 import {
   FeatureUnavailableError,
   type AlertView,
   type AuditEntry,
+  type BatchReports,
   type BundleResult,
   type CardTestResult,
   type DeclineStat,
@@ -256,6 +258,10 @@ export class TerminalAdapter implements TerminalPort {
       )
       .all(...args, q.limit ?? 20, q.offset ?? 0);
     return ids.map((r) => view(this.terminal.journal.get(r.id)));
+  }
+
+  batchReports(): BatchReports {
+    return batchReports(this.terminal, this.currency);
   }
 
   private oneTxn(sql: string): TxnView | undefined {

@@ -65,6 +65,36 @@ export interface TxnQuery {
   offset?: number;
 }
 
+/** Count and amount (minor units) of one line of a batch. */
+export interface TallyView {
+  count: number;
+  amount: number;
+}
+
+export interface BatchReports {
+  /** The X report: the open batch so far, in the terminal's currency. */
+  current: {
+    batchNumber: number;
+    openedAt: number;
+    sales: TallyView;
+    refunds: TallyView;
+    voids: TallyView;
+    /** Approved offline, not yet accepted by the host. */
+    offlinePending: number;
+    /** Sent, being reversed or being voided: the host's figures may still differ. */
+    undecided: number;
+  };
+  /** The last batch settlement closed, with the figures agreed with the host. */
+  last?: {
+    batchNumber: number;
+    closedAt: number | null;
+    inBalance: boolean;
+    totals: { salesCount: number; salesAmount: number; refundsCount: number; refundsAmount: number } | null;
+    /** A catch-up run (the terminal was off at its time): the slot, whose day is the business day it closes. */
+    catchUpFor: number | null;
+  };
+}
+
 export interface QueueInfo {
   name: QueueName;
   count: number;
@@ -185,6 +215,7 @@ export interface CashierPort {
   lastTransaction(): TxnView | undefined;
   lastDecline(): TxnView | undefined;
   find(query: TxnQuery): TxnView[];
+  batchReports(): BatchReports;
 }
 
 export interface DiagnosticsPort {

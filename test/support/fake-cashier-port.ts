@@ -1,7 +1,15 @@
 import type { Clock } from '../../drivers/base/clock.js';
 import { AmountError } from '../../firmware-app/core/money.js';
 import type { LoginResult } from '../../firmware-app/ui/diagnostics/pin.js';
-import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
+import type {
+  BatchReports,
+  CashierPort,
+  PaymentResult,
+  Progress,
+  StatusSnapshot,
+  TxnQuery,
+  TxnView,
+} from '../../firmware-app/ui/terminal-port.js';
 import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
 
 export const NOW = new Date(2026, 10, 23, 14, 30, 0).getTime();
@@ -134,6 +142,20 @@ export class FakePort implements CashierPort {
   }
   lastDecline(): TxnView | undefined {
     return this.txns.filter((t) => t.declineCode).at(-1);
+  }
+  reports: BatchReports = {
+    current: {
+      batchNumber: 3,
+      openedAt: NOW - 3_600_000,
+      sales: { count: 4, amount: 10_000 },
+      refunds: { count: 1, amount: 1_500 },
+      voids: { count: 1, amount: 900 },
+      offlinePending: 2,
+      undecided: 0,
+    },
+  };
+  batchReports(): BatchReports {
+    return this.reports;
   }
   find(q: TxnQuery): TxnView[] {
     this.queries.push(q);

@@ -184,4 +184,35 @@ describe('cashier console control', () => {
     await fake.waitFor(/撤销 ¥12\.34： ?#4 .*消费 {2}¥12\.34 {2}拒绝[\s\S]*此交易不能撤销: 此交易拒绝，只有联机成功的消费才能撤销/);
     expect(fake.screen).not.toMatch(/declined/);
   });
+
+  it('shows the X report of the open batch, which closes nothing, and the last settlement saying it was a catch-up for its day', async () => {
+    port = new FakePort();
+    start();
+    await pick('7');
+    await fake.waitFor(/X report[\s\S]*Batch 000003, open since 2026-11-23 13:30:00/);
+    await fake.waitFor(
+      /Sales {6}\s+4 {2}\s+CNY 100\.00[\s\S]*Refunds\s+1\s+CNY -15\.00[\s\S]*Voids\s+1\s+CNY 9\.00[\s\S]*Net\s+5\s+CNY 85\.00/,
+    );
+    await fake.waitFor(/2 offline sale\(s\) not yet accepted by the host[\s\S]*Nothing is closed or sent by this report\./);
+    fake.type(' ');
+    await pick('8');
+    await fake.waitFor(/No batch has been settled yet\./);
+    fake.type(' ');
+    port.reports = {
+      ...port.reports,
+      last: {
+        batchNumber: 2,
+        closedAt: NOW - 7_200_000,
+        inBalance: true,
+        totals: { salesCount: 3, salesAmount: 4_500, refundsCount: 0, refundsAmount: 0 },
+        catchUpFor: new Date(2026, 10, 22, 23, 30).getTime(),
+      },
+    };
+    await pick('l');
+    await idle(fake.mark() - 200);
+    await pick('8');
+    await fake.waitFor(
+      /批次号 000002, 结算于 2026-11-23 12:30:00[\s\S]*补结算 \(结算时终端未开机\)，结算日期 2026-11-22[\s\S]*消费\s+3\s+¥45\.00[\s\S]*对账平/,
+    );
+  });
 });

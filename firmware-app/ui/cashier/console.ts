@@ -10,8 +10,9 @@ import { buildQuery, pickFromResults } from './find.js';
 import { readIdleAmount } from './idle.js';
 import { customerLines, explainDecline, showResult } from './result.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
-import { askSupervisor } from './supervisor.js';
-import { describeTxn, money, voidRefusal } from './words.js';
+import { askOperator, askSupervisor } from './supervisor.js';
+import { showLastSettlement, showXReport } from './reports.js';
+import { describeTxn, money, saleBlocked, voidRefusal } from './words.js';
 
 export interface CashierOptions {
   clock?: Clock;
@@ -39,7 +40,7 @@ export class ConsoleEndedError extends PosError {
 /** The default of ui.resultHoldMs, for a console built without the configuration (tests). */
 const DEFAULT_RESULT_HOLD_MS = 5000;
 
-type Action = 'sale' | 'refund' | 'void' | 'reprint' | 'find' | 'decline' | 'lang' | 'tech';
+type Action = 'sale' | 'refund' | 'void' | 'reprint' | 'find' | 'decline' | 'xReport' | 'lastSettlement' | 'lang' | 'tech';
 
 const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
   { key: '1', action: 'sale', text: 'sale' },
@@ -48,6 +49,8 @@ const MENU: readonly { key: string; action: Action; text: TextKey }[] = [
   { key: '4', action: 'reprint', text: 'reprint' },
   { key: '5', action: 'find', text: 'find' },
   { key: '6', action: 'decline', text: 'lastDecline' },
+  { key: '7', action: 'xReport', text: 'xReport' },
+  { key: '8', action: 'lastSettlement', text: 'lastSettlement' },
   { key: 'l', action: 'lang', text: 'language' },
   { key: 't', action: 'tech', text: 'technician' },
 ];
@@ -115,17 +118,11 @@ export class CashierConsole {
 
   /** The operator number (操作员号) the payments of this session are journaled and printed with. */
   private async signIn(): Promise<void> {
-    for (;;) {
-      this.home(this.tr('signInTitle'));
-      const text = await this.tty.readLine(this.tr('signInPrompt'), { maxLength: 4 });
-      if (this.tty.inputEnded) throw new ConsoleEndedError();
-      const number = text?.trim() ?? '';
-      if (/^\d{1,4}$/.test(number)) {
-        this.operator = number.padStart(2, '0');
-        this.port.signIn(this.operator);
-        return;
-      }
-    }
+    this.home(this.tr('signInTitle'));
+    const operator = await askOperator(this.tty, this.lang);
+    if (operator === null) throw new ConsoleEndedError();
+    this.operator = operator;
+    this.port.signIn(operator);
   }
 
   /** The function menu; Esc goes back to the idle screen, as does every task when it is done. */
@@ -163,6 +160,15 @@ export class CashierConsole {
       case 'decline':
         await this.lastDecline();
         break;
+      case 'xReport':
+      case 'lastSettlement': {
+        this.home(this.tr(action));
+        const reports = this.port.batchReports();
+        if (action === 'xReport') showXReport(this.tty, this.lang, this.port.currency, reports.current);
+        else showLastSettlement(this.tty, this.lang, this.port.currency, reports.last);
+        await this.done();
+        break;
+      }
       case 'lang':
         this.lang = this.lang === 'en' ? 'zh-CN' : 'en';
         this.lastStatus = '';
@@ -263,15 +269,6 @@ export class CashierConsole {
     }
   }
 
-  /** Why a sale cannot start now (reader gone, printer out of paper or open), in words; null when it can. */
-  private saleBlocked(): string | null {
-    const s = this.port.status();
-    if (s.reader !== 'connected') return this.tr('blocked-reader');
-    if (s.printer.startsWith('paper out')) return this.tr('blocked-paper');
-    if (s.printer.startsWith('cover open')) return this.tr('blocked-cover');
-    return null;
-  }
-
   private async payment(kind: 'sale' | 'refund'): Promise<void> {
     this.home(this.tr(kind));
     if (
@@ -290,7 +287,7 @@ export class CashierConsole {
    * its result on screen. `authorised`: the supervisor already gave their PIN for this refund.
    */
   private async charge(kind: 'sale' | 'refund', amount: number, authorised = false): Promise<void> {
-    const blocked = this.saleBlocked();
+    const blocked = saleBlocked(this.lang, this.port.status());
     if (blocked !== null) {
       this.tty.line(ansi.bold(`${this.tr('cannotSell')}: ${blocked}`));
       return this.hold();

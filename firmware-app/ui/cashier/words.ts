@@ -1,7 +1,7 @@
 import { formatAmount, type CurrencyCode } from '../../core/money.js';
 import type { DeclineCategory } from '../../declines/catalog.js';
 import { formatDateTime } from '../format.js';
-import type { TxnView } from '../terminal-port.js';
+import type { StatusSnapshot, TxnView } from '../terminal-port.js';
 import { t, type Language } from './strings.js';
 
 /*
@@ -55,10 +55,11 @@ export function categoryWord(lang: Language, category: DeclineCategory): string 
   return CATEGORY_WORDS[category][lang];
 }
 
-/** Money as the locale writes it: `¥12.34` in Chinese for yuan, `CNY 12.34` otherwise. */
+/** Money as the locale writes it: `¥12.34` (`-¥2.00`) in Chinese for yuan, `CNY 12.34` (`CNY -2.00`) otherwise. */
 export function money(lang: Language, amount: number, currency: CurrencyCode): string {
-  const digits = formatAmount(amount, currency);
-  return lang === 'zh-CN' && currency === 'CNY' ? `¥${digits}` : `${currency} ${digits}`;
+  const digits = formatAmount(Math.abs(amount), currency);
+  const sign = amount < 0 ? '-' : '';
+  return lang === 'zh-CN' && currency === 'CNY' ? `${sign}¥${digits}` : `${currency} ${sign}${digits}`;
 }
 
 /** One payment on one line, as the cashier's find, void and refund screens list it. */
@@ -89,4 +90,12 @@ export function voidRefusal(lang: Language, reason: string): string {
   if (reason === 'it has refunds; refund the rest instead') return t(lang, 'void-has-refunds');
   if (reason === 'the host reference is missing') return t(lang, 'void-no-reference');
   return reason;
+}
+
+/** Why a sale cannot start now (reader gone, printer out of paper or open), in words; null when it can. */
+export function saleBlocked(lang: Language, s: StatusSnapshot): string | null {
+  if (s.reader !== 'connected') return t(lang, 'blocked-reader');
+  if (s.printer.startsWith('paper out')) return t(lang, 'blocked-paper');
+  if (s.printer.startsWith('cover open')) return t(lang, 'blocked-cover');
+  return null;
 }
