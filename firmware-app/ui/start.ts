@@ -72,9 +72,9 @@ export async function runUi(
         return await new CashierConsole(adapter, tty, {
           clock,
           resultHoldMs: config.ui.resultHoldMs,
-          openDiagnostics: (t, header) => {
+          openDiagnostics: (t, header, language) => {
             const session = openSession('console');
-            return runDiagnosticsMenu(session, t, { clock, where: 'this terminal', header, shutDown: () => session.shutDown() });
+            return runDiagnosticsMenu(session, t, { clock, language, header, shutDown: () => session.shutDown() });
           },
         }).run();
       } finally {

@@ -21,10 +21,10 @@ export interface CashierOptions {
   /** How long a payment's result stays before the console goes back to the idle screen (ui.resultHoldMs). */
   resultHoldMs?: number;
   /**
-   * Opens the technician menu on this same screen; absent when the build has none. It
-   * answers `shutdown` when the technician shut the terminal down from it.
+   * Opens the technician menu on this same screen, in the console's language; absent when the
+   * build has none. It answers `shutdown` when the technician shut the terminal down from it.
    */
-  openDiagnostics?: (tty: Tty, header: () => void) => Promise<'shutdown' | undefined>;
+  openDiagnostics?: (tty: Tty, header: () => void, language: Language) => Promise<'shutdown' | undefined>;
 }
 
 /**
@@ -174,7 +174,7 @@ export class CashierConsole {
         this.lastStatus = '';
         break;
       case 'tech': {
-        const outcome = await this.options.openDiagnostics?.(this.tty, () => this.drawStatus(true));
+        const outcome = await this.options.openDiagnostics?.(this.tty, () => this.drawStatus(true), this.lang);
         this.lastStatus = '';
         return outcome;
       }

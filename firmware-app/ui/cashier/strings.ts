@@ -1,8 +1,10 @@
+import { TECHNICIAN_TEXT } from './technician-text.js';
+
 export type Language = 'en' | 'zh-CN';
 export const LANGUAGES: readonly Language[] = ['en', 'zh-CN'];
 
 /** Every text the cashier console shows, in both languages (data, not scattered strings). */
-const TEXT = {
+const CASHIER_TEXT = {
   title: { en: 'Cashier', 'zh-CN': '收银台' },
   host: { en: 'host', 'zh-CN': '主机' },
   saf: { en: 'SAF', 'zh-CN': '离线队列' },
@@ -166,7 +168,10 @@ const TEXT = {
   'customer-not-charged': { en: 'Not charged', 'zh-CN': '未扣款' },
   'customer-cancelled': { en: 'CANCELLED', 'zh-CN': '交易已取消' },
   'customer-idle': { en: 'WELCOME', 'zh-CN': '欢迎光临' },
-} as const satisfies Record<string, Record<Language, string>>;
+} as const;
+
+/** The one catalog of the console: the cashier's screens and the technician menu's. */
+const TEXT = { ...CASHIER_TEXT, ...TECHNICIAN_TEXT } as const satisfies Record<string, Record<Language, string>>;
 
 export type TextKey = keyof typeof TEXT;
 
