@@ -301,8 +301,15 @@ describe('cashier console in a real terminal', () => {
       /暂不能收款: 读卡器未连接，请检查连线/,
       zhIdle,
     );
-    expect(screen).toMatch(/代码: READER_DISCONNECTED {2}\(类别: 终端\)/);
+    expect(screen).toMatch(/代码: READER_DISCONNECTED {2}\(类别: 终端\)[\s\S]*处理建议: 请检查读卡器连线后重试。/);
     await zhIdle();
+
+    // The technician menu opens in the console's language too.
+    await zhMenu();
+    term.type('t');
+    await term.waitFor(/维护 - PIN \(本机\)[\s\S]*请输入维护密码 \(Esc 返回\):/);
+    term.keys('Escape');
+    await term.waitFor(/消费金额 \(CNY\):/);
     term.keys('F1');
     await term.waitFor(/\[1\] 消费/);
     term.type('l');

@@ -1,4 +1,5 @@
 import { explain } from '../../declines/catalog.js';
+import { cashierHint } from '../../declines/cashier-hints-zh.js';
 import { reversalNotice } from '../../declines/reversal-notice.js';
 import type { PaymentResult } from '../terminal-port.js';
 import { ansi, type Tty } from '../tty.js';
@@ -16,7 +17,7 @@ export function explainDecline(tty: Tty, lang: Language, code: string, word: 'de
   const entry = explain(code);
   tty.line(ansi.bold(`${t(lang, word)}: ${entry.cashier[lang]}`));
   tty.line(`${t(lang, 'code')}: ${code}  (${t(lang, 'category')}: ${categoryWord(lang, entry.category)})`);
-  tty.line(`${t(lang, 'whatToDo')}: ${entry.cashierHint}`);
+  tty.line(`${t(lang, 'whatToDo')}: ${cashierHint(code, lang)}`);
   tty.line(`${t(lang, 'tellCustomer')}: ${entry.customer[lang]}`);
 }
 
