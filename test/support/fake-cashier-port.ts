@@ -77,7 +77,8 @@ export class FakePort implements CashierPort {
   }
   validateAmount(amount: number): void {
     if (amount <= 0) throw new AmountError('amount must be a positive whole number of minor units');
-    if (amount > 10_000_000) throw new AmountError('amount 100000.01 is over the terminal limit 100000.00');
+    if (amount > 10_000_000)
+      throw new AmountError('amount 100000.01 is over the terminal limit 100000.00', { reason: 'AMOUNT_OVER_LIMIT' });
   }
   async sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
     this.sales.push(amount);

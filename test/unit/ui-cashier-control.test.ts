@@ -215,4 +215,21 @@ describe('cashier console control', () => {
       /批次号 000002, 结算于 2026-11-23 12:30:00[\s\S]*补结算 \(结算时终端未开机\)，结算日期 2026-11-22[\s\S]*消费\s+3\s+¥45\.00[\s\S]*对账平/,
     );
   });
+
+  it('says why an amount is refused in money and in the cashier language, never in minor units', async () => {
+    port = new FakePort();
+    start();
+    await idle();
+    fake.enter('0');
+    await fake.waitFor(/Not valid: the amount must be more than zero/);
+    await pick('l');
+    const mark = fake.mark();
+    await idle(mark - 200);
+    fake.enter('0');
+    fake.enter('12.345');
+    fake.enter('100000.01');
+    await fake.waitFor(/输入无效: 金额必须大于零[\s\S]*输入无效: CNY 金额最多 2 位小数[\s\S]*输入无效: 超过终端单笔限额 ¥100000\.00/, mark);
+    expect(fake.screen).not.toContain('minor units');
+    expect(port.sales).toEqual([]);
+  });
 });

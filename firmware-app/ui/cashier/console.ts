@@ -12,7 +12,7 @@ import { customerLines, explainDecline, showResult } from './result.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
 import { askOperator, askSupervisor } from './supervisor.js';
 import { showLastSettlement, showXReport } from './reports.js';
-import { describeTxn, money, saleBlocked, voidRefusal } from './words.js';
+import { amountProblem, describeTxn, money, saleBlocked, voidRefusal } from './words.js';
 
 export interface CashierOptions {
   clock?: Clock;
@@ -99,7 +99,7 @@ export class CashierConsole {
           currency: this.port.currency,
           prompt: this.tr('idleAmount', { currency: this.port.currency }),
           validate: (amount) => this.port.validateAmount(amount),
-          invalid: this.tr('invalid'),
+          refused: (err, text) => this.amountRefused(err, text),
         });
         if (input.kind === 'ended') throw new ConsoleEndedError();
         if (input.kind === 'amount') {
@@ -186,8 +186,10 @@ export class CashierConsole {
     return t(this.lang, key, vars);
   }
 
-  private money(amount: number): string {
-    return money(this.lang, amount, this.port.currency);
+  private readonly cash = (amount: number) => money(this.lang, amount, this.port.currency);
+
+  private amountRefused(err: unknown, text: string): string {
+    return `${this.tr('invalid')}: ${amountProblem(this.lang, err, text, this.port.currency)}`;
   }
 
   statusLine(): string {
@@ -264,7 +266,7 @@ export class CashierConsole {
         this.port.validateAmount(amount);
         return amount;
       } catch (err) {
-        this.tty.line(`${this.tr('invalid')}: ${isPosError(err) ? err.message : String(err)}`);
+        this.tty.line(this.amountRefused(err, text));
       }
     }
   }
@@ -302,18 +304,18 @@ export class CashierConsole {
           this.tty.line(this.tr('invalid'));
           return this.done();
         }
-        this.tty.line(`${this.tr('refundOf', { amount: this.money(amount) })} ${describeTxn(this.lang, original)}`);
+        this.tty.line(`${this.tr('refundOf', { amount: this.cash(amount) })} ${describeTxn(this.lang, original)}`);
         originalId = original.id;
       } else {
         // A refund nobody can check against a sale: always the supervisor's decision, whatever the setting.
-        this.tty.line(`${this.tr('refund')} ${this.money(amount)}`);
+        this.tty.line(`${this.tr('refund')} ${this.cash(amount)}`);
         this.tty.line(ansi.bold(this.tr('unreferencedNote')));
         if (!authorised && !(await askSupervisor(this.tty, this.lang, (p) => this.port.checkSupervisor(p)))) return;
       }
       const confirm = await this.tty.readLine(this.tr('refundConfirm'), { maxLength: 1 });
       if (confirm === null) return;
     }
-    this.tty.line(`${this.tr(kind)} ${this.money(amount)}`);
+    this.tty.line(`${this.tr(kind)} ${this.cash(amount)}`);
     this.tty.line(this.tr('cancelHint'));
     await this.runPayment((onProgress) =>
       kind === 'sale' ? this.port.sale(amount, onProgress) : this.port.refund(amount, originalId, onProgress),
@@ -334,7 +336,7 @@ export class CashierConsole {
     }
     // A void cannot be taken back: the cashier sees which payment it is before it goes out,
     // and a payment that cannot be voided is refused before any confirmation is asked.
-    this.tty.line(`${this.tr('voidOf', { amount: this.money(txn.amount) })} ${describeTxn(this.lang, txn)}`);
+    this.tty.line(`${this.tr('voidOf', { amount: this.cash(txn.amount) })} ${describeTxn(this.lang, txn)}`);
     const refused = this.port.whyNotVoidable(id);
     if (refused !== null) {
       this.tty.line(ansi.bold(`${this.tr('notVoidable')}: ${voidRefusal(this.lang, refused)}`));

@@ -162,6 +162,13 @@ const CASHIER_TEXT = {
     'zh-CN': '补结算 (结算时终端未开机)，结算日期 {day}',
   },
   noSettlement: { en: 'No batch has been settled yet.', 'zh-CN': '尚无结算记录。' },
+  'amount-decimals': { en: '{currency} allows {places} decimal places', 'zh-CN': '{currency} 金额最多 {places} 位小数' },
+  'amount-not-number': {
+    en: '"{text}" is not an amount (digits with an optional decimal point)',
+    'zh-CN': '"{text}" 不是金额 (请输入数字，可带小数点)',
+  },
+  'amount-zero': { en: 'the amount must be more than zero', 'zh-CN': '金额必须大于零' },
+  'amount-over-limit': { en: 'over the terminal limit {limit}', 'zh-CN': '超过终端单笔限额 {limit}' },
   'customer-approved': { en: 'APPROVED', 'zh-CN': '交易成功' },
   'customer-declined': { en: 'DECLINED', 'zh-CN': '交易失败' },
   'customer-not-completed': { en: 'NOT COMPLETED', 'zh-CN': '交易未完成' },

@@ -1,4 +1,5 @@
-import { formatAmount, type CurrencyCode } from '../../core/money.js';
+import { isPosError } from '../../../drivers/base/errors.js';
+import { CURRENCIES, formatAmount, parseAmount, type CurrencyCode } from '../../core/money.js';
 import type { DeclineCategory } from '../../declines/catalog.js';
 import { formatDateTime } from '../format.js';
 import type { StatusSnapshot, TxnView } from '../terminal-port.js';
@@ -98,4 +99,21 @@ export function saleBlocked(lang: Language, s: StatusSnapshot): string | null {
   if (s.printer.startsWith('paper out')) return t(lang, 'blocked-paper');
   if (s.printer.startsWith('cover open')) return t(lang, 'blocked-cover');
   return null;
+}
+
+/**
+ * Why a typed amount was refused, in the cashier's language and in money: never "minor units".
+ * The money module's messages have a known shape; another error is shown as it is.
+ */
+export function amountProblem(lang: Language, err: unknown, text: string, currency: CurrencyCode): string {
+  const message = isPosError(err) ? err.message : String(err);
+  if (!isPosError(err) || err.code !== 'AMOUNT_INVALID') return message;
+  if (/decimal places/.test(message)) return t(lang, 'amount-decimals', { currency, places: String(CURRENCIES[currency].exponent) });
+  if (/is not an amount/.test(message)) return t(lang, 'amount-not-number', { text: text.trim().slice(0, 20) });
+  if (/positive whole number/.test(message)) return t(lang, 'amount-zero');
+  if (err.details.reason === 'AMOUNT_OVER_LIMIT' || /too large/.test(message)) {
+    const limit = /limit (\d+(?:\.\d+)?)/.exec(message)?.[1];
+    return t(lang, 'amount-over-limit', { limit: limit === undefined ? '' : money(lang, parseAmount(limit, currency), currency) }).trim();
+  }
+  return message;
 }
