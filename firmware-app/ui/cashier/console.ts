@@ -12,7 +12,7 @@ import { customerLines, explainDecline, showResult } from './result.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
 import { askOperator, askSupervisor } from './supervisor.js';
 import { showLastSettlement, showXReport } from './reports.js';
-import { amountProblem, describeTxn, money, saleBlocked, voidRefusal } from './words.js';
+import { amountProblem, describeTxn, money, paymentRefusal, saleBlocked, voidRefusal } from './words.js';
 
 export interface CashierOptions {
   clock?: Clock;
@@ -246,10 +246,11 @@ export class CashierConsole {
 
   private failure(err: unknown): void {
     this.countdown.stop();
+    const refusal = paymentRefusal(this.lang, err, this.port.currency);
     const message =
       isPosError(err) && err.code === 'UI_FEATURE_UNAVAILABLE'
         ? this.tr('unavailable')
-        : `${this.tr('error')}: ${isPosError(err) ? err.message : String(err)}`;
+        : `${this.tr('error')}: ${refusal ?? (isPosError(err) ? err.message : String(err))}`;
     this.tty.line(message);
     // A storage failure after the 0200 left: the payment will be reversed, and says so in the cashier's language.
     if (isPosError(err) && err.details.afterSend === true) this.tty.line(ansi.bold(REVERSAL_NOTICE.pending[this.lang]));

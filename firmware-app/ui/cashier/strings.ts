@@ -169,6 +169,17 @@ const CASHIER_TEXT = {
   },
   'amount-zero': { en: 'the amount must be more than zero', 'zh-CN': '金额必须大于零' },
   'amount-over-limit': { en: 'over the terminal limit {limit}', 'zh-CN': '超过终端单笔限额 {limit}' },
+  'refund-exceeds': {
+    en: 'refund {requested} is more than the {refundable} still refundable on #{id}',
+    'zh-CN': '退货金额 {requested} 超过交易 #{id} 可退余额 {refundable}',
+  },
+  'not-refundable': { en: 'transaction #{id} cannot be refunded: {reason}', 'zh-CN': '交易 #{id} 不能退货：{reason}' },
+  'refund-not-approved': {
+    en: 'it is {state}; only paid sales can be refunded',
+    'zh-CN': '此交易{state}，只有已付款的消费才能退货',
+  },
+  'not-voidable': { en: 'transaction #{id} cannot be voided: {reason}', 'zh-CN': '交易 #{id} 不能撤销：{reason}' },
+  'payment-in-progress': { en: 'a payment is already in progress', 'zh-CN': '已有交易正在进行' },
   'customer-approved': { en: 'APPROVED', 'zh-CN': '交易成功' },
   'customer-declined': { en: 'DECLINED', 'zh-CN': '交易失败' },
   'customer-not-completed': { en: 'NOT COMPLETED', 'zh-CN': '交易未完成' },

@@ -117,3 +117,34 @@ export function amountProblem(lang: Language, err: unknown, text: string, curren
   }
   return message;
 }
+
+/**
+ * A payment refused before anything was recorded (refund over what is left, an original that
+ * cannot be refunded or voided), in the cashier's language and in money; null for other errors.
+ */
+export function paymentRefusal(lang: Language, err: unknown, currency: CurrencyCode): string | null {
+  if (!isPosError(err)) return null;
+  const d = err.details;
+  const id = String(d.originalId);
+  switch (err.code) {
+    case 'REFUND_EXCEEDS_ORIGINAL':
+      return t(lang, 'refund-exceeds', {
+        id,
+        requested: money(lang, Number(d.requested), currency),
+        refundable: money(lang, Number(d.refundable), currency),
+      });
+    case 'ORIGINAL_NOT_REFUNDABLE': {
+      // "it is a refund" (its type) or "it is declined" (its state).
+      const reason = String(d.reason);
+      const state = /^it is (\w+)$/.exec(reason)?.[1];
+      const text = state ? t(lang, 'refund-not-approved', { state: txnStateWord(lang, state) }) : voidRefusal(lang, reason);
+      return t(lang, 'not-refundable', { id, reason: text });
+    }
+    case 'ORIGINAL_NOT_VOIDABLE':
+      return t(lang, 'not-voidable', { id, reason: voidRefusal(lang, String(d.reason)) });
+    case 'PAYMENT_IN_PROGRESS':
+      return t(lang, 'payment-in-progress');
+    default:
+      return null;
+  }
+}
