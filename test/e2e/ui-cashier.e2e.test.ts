@@ -308,7 +308,11 @@ describe('cashier console in a real terminal', () => {
     await zhMenu();
     term.type('t');
     await term.waitFor(/维护 - PIN \(本机\)[\s\S]*请输入维护密码 \(Esc 返回\):/);
-    term.keys('Escape');
+    term.type('2468');
+    term.keys('Enter');
+    await term.waitFor(/\[1\] 设备信息与实时状态[\s\S]*\[s\] 关闭终端[\s\S]*\[x\] 退出维护菜单[\s\S]*请按键选择。/);
+    term.capture('technician-zh');
+    term.type('x');
     await term.waitFor(/消费金额 \(CNY\):/);
     term.keys('F1');
     await term.waitFor(/\[1\] 消费/);
