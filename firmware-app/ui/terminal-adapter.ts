@@ -172,6 +172,11 @@ export class TerminalAdapter implements TerminalPort {
     return { host: this.terminal.link.state, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
   }
 
+  /** A queued slip means the print queue is already talking to the printer: its answer will do. */
+  async pollDevices(): Promise<void> {
+    if (this.terminal.printing.state.pending === 0) await this.terminal.printing.refresh();
+  }
+
   validateAmount(amount: number): void {
     this.terminal.sales.validateAmount(amount);
   }

@@ -197,6 +197,8 @@ export interface CashierPort {
   /** Shows a result or the idle text on the reader's customer display; a display failure is not the cashier's concern. */
   showCustomer(line1: string, line2?: string): void;
   status(): StatusSnapshot;
+  /** Asks the devices for their status now (the printer is otherwise heard from only when it prints). */
+  pollDevices(): Promise<void>;
   /** Throws a PosError (AMOUNT_INVALID...) when the amount is not acceptable. */
   validateAmount(amount: number): void;
   sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult>;

@@ -185,6 +185,21 @@ describe('cashier console in a real terminal', () => {
     await backToIdle();
   });
 
+  it('sees the printer run out of paper while idle and starts no sale until paper is back', async () => {
+    sim.printer.setPaperOut(true);
+    try {
+      await term.waitFor(/printer paper out/, 30_000);
+      term.type('4.00');
+      term.keys('Enter');
+      await term.waitFor(/Cannot start a sale: the printer is out of paper - load paper/);
+      term.capture('cashier-paper-out');
+    } finally {
+      sim.printer.setPaperOut(false);
+    }
+    await backToIdle();
+    await term.waitFor(/printer ready/, 30_000);
+  });
+
   it('cancels a payment with Escape while the reader waits for the card', async () => {
     sim.reader.autoPresent = false;
     try {

@@ -72,6 +72,11 @@ export class FakePort implements CashierPort {
   private release: (() => void) | undefined;
   txns: TxnView[] = [txn()];
 
+  polls = 0;
+  pollDevices(): Promise<void> {
+    this.polls++;
+    return Promise.resolve();
+  }
   status(): StatusSnapshot {
     return this.statusValue;
   }

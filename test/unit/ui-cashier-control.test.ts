@@ -232,4 +232,22 @@ describe('cashier console control', () => {
     expect(fake.screen).not.toContain('minor units');
     expect(port.sales).toEqual([]);
   });
+
+  it('asks the devices for their status while the idle screen waits, and not while a payment runs', async () => {
+    port = new FakePort();
+    port.holdAtHost = true;
+    const clock = new ManualClock(NOW);
+    start({ clock, refreshMs: 1000, devicePollMs: 5000 });
+    await idle();
+    clock.advance(5000);
+    expect(port.polls).toBe(1);
+    clock.advance(5000);
+    expect(port.polls).toBe(2);
+    fake.enter('9.00');
+    await fake.waitFor(/Waiting for host/);
+    clock.advance(20_000);
+    expect(port.polls).toBe(2);
+    port.answer();
+    await fake.waitFor(/APPROVED/);
+  });
 });

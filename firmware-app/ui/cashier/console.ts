@@ -4,9 +4,9 @@ import { parseAmount } from '../../core/money.js';
 import { REVERSAL_NOTICE } from '../../declines/reversal-notice.js';
 import { formatDateTime } from '../format.js';
 import type { CashierPort, PaymentResult, Progress, TxnView } from '../terminal-port.js';
-import { ansi, renderMenu, type MenuItem, type Tty } from '../tty.js';
+import { ansi, renderMenu, type Tty } from '../tty.js';
 import { Countdown } from './countdown.js';
-import { buildQuery, pickFromResults } from './find.js';
+import { askQuery, pickFromResults } from './find.js';
 import { readIdleAmount } from './idle.js';
 import { customerLines, explainDecline, showResult } from './result.js';
 import { stateWord, t, type Language, type TextKey } from './strings.js';
@@ -18,6 +18,8 @@ export interface CashierOptions {
   clock?: Clock;
   /** How often the status line is refreshed. */
   refreshMs?: number;
+  /** How often the devices are asked for their status while the idle screen waits (the sale pre-checks read it). */
+  devicePollMs?: number;
   /** How long a payment's result stays before the console goes back to the idle screen (ui.resultHoldMs). */
   resultHoldMs?: number;
   /**
@@ -69,6 +71,8 @@ export class CashierConsole {
   private lastStatus = '';
   private running = false;
   private operator = '';
+  private atIdle = false;
+  private lastPoll = 0;
   private readonly countdown: Countdown;
 
   constructor(
@@ -95,12 +99,14 @@ export class CashierConsole {
         this.home();
         this.tty.line(this.tr('idleHint'));
         this.tty.line();
+        this.atIdle = true;
         const input = await readIdleAmount(this.tty, {
           currency: this.port.currency,
           prompt: this.tr('idleAmount', { currency: this.port.currency }),
           validate: (amount) => this.port.validateAmount(amount),
           refused: (err, text) => this.amountRefused(err, text),
         });
+        this.atIdle = false;
         if (input.kind === 'ended') throw new ConsoleEndedError();
         if (input.kind === 'amount') {
           this.home(this.tr('sale'));
@@ -210,6 +216,11 @@ export class CashierConsole {
   private scheduleRefresh(): void {
     this.timer = this.clock.setTimeout(() => {
       if (!this.running) return;
+      // Only at the idle screen: a payment or a print in progress owns the devices.
+      if (this.atIdle && this.clock.now() - this.lastPoll >= (this.options.devicePollMs ?? 5000)) {
+        this.lastPoll = this.clock.now();
+        this.port.pollDevices().catch(() => undefined);
+      }
       this.drawStatus(false);
       this.scheduleRefresh();
     }, this.options.refreshMs ?? 1000);
@@ -422,27 +433,13 @@ export class CashierConsole {
 
   private async find(): Promise<void> {
     this.home(this.tr('find'));
-    const items: MenuItem[] = [
-      { key: '1', label: this.tr('byAmount') },
-      { key: '2', label: this.tr('byTime') },
-      { key: '3', label: this.tr('byLast4') },
-      { key: '4', label: this.tr('byAuth') },
-      { key: '5', label: this.tr('byRrn') },
-    ];
-    this.tty.line(`${this.tr('findBy')}:`);
-    for (const l of renderMenu(items)) this.tty.line(l);
-    this.tty.line(`  [Esc] ${this.tr('back')}`);
-    const key = await this.tty.choose(items);
-    if (key === null) return;
-    const label = items.find((i) => i.key === key)?.label ?? '';
-    const text = await this.tty.readLine(`${label} - ${this.tr('valuePrompt')}`, { maxLength: 24 });
-    if (text === null) return;
-    const query = buildQuery(key, text.trim(), this.port.currency, this.clock);
-    if (!query) {
+    const asked = await askQuery(this.tty, this.lang, this.port.currency, this.clock);
+    if (asked === 'back') return;
+    if (asked === 'invalid') {
       this.tty.line(this.tr('invalid'));
       return this.done();
     }
-    const txn = await pickFromResults(this.tty, this.lang, this.port, query, () => this.home(`${this.tr('find')} - ${label}`));
+    const txn = await pickFromResults(this.tty, this.lang, this.port, asked.query, () => this.home(`${this.tr('find')} - ${asked.label}`));
     if (txn === 'back') return;
     if (txn !== 'none') await this.reprint(txn);
     return this.done();

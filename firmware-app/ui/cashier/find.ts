@@ -9,7 +9,7 @@ import { describeTxn } from './words.js';
 export const PAGE_SIZE = 9;
 
 /** Reads the criterion the cashier typed; undefined when it does not parse. */
-export function buildQuery(key: string, text: string, currency: CurrencyCode, clock: Clock): TxnQuery | undefined {
+function buildQuery(key: string, text: string, currency: CurrencyCode, clock: Clock): TxnQuery | undefined {
   switch (key) {
     case '1':
       try {
@@ -36,6 +36,29 @@ export function buildQuery(key: string, text: string, currency: CurrencyCode, cl
     default:
       return undefined;
   }
+}
+
+/** Asks what to find by and the value: the query and the criterion's label, `back` on Esc, `invalid` when the value does not parse. */
+export async function askQuery(
+  tty: Tty,
+  lang: Language,
+  currency: CurrencyCode,
+  clock: Clock,
+): Promise<{ query: TxnQuery; label: string } | 'back' | 'invalid'> {
+  const items: MenuItem[] = (['byAmount', 'byTime', 'byLast4', 'byAuth', 'byRrn'] as const).map((k, i) => ({
+    key: String(i + 1),
+    label: t(lang, k),
+  }));
+  tty.line(`${t(lang, 'findBy')}:`);
+  for (const l of renderMenu(items)) tty.line(l);
+  tty.line(`  [Esc] ${t(lang, 'back')}`);
+  const key = await tty.choose(items);
+  if (key === null) return 'back';
+  const label = items.find((i) => i.key === key)?.label ?? '';
+  const text = await tty.readLine(`${label} - ${t(lang, 'valuePrompt')}`, { maxLength: 24 });
+  if (text === null) return 'back';
+  const query = buildQuery(key, text.trim(), currency, clock);
+  return query ? { query, label } : 'invalid';
 }
 
 /**
