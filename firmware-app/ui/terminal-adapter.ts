@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
@@ -8,13 +8,14 @@ import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
 import { DECLINE_STATES, declineStatistics } from '../declines/statistics.js';
 import type { Logger, LogLevel } from '../logging/logger.js';
-import { scrubString, scrubValue } from '../logging/redact.js';
+import { scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
 import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
 import { schemaVersion } from '../store/migrations.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import { outboxDepth } from '../upstream/outbox.js';
 import type { LoginResult, PinGuard } from './diagnostics/pin.js';
+import { logLine, maskSecrets, readVersion, tailFile } from './diagnostics/process-info.js';
 import { batchReports } from './batch-reports.js';
 import { formatDateTime } from './format.js';
 import {
@@ -42,18 +43,6 @@ import {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-const SECRET_KEY = /pin|hash|secret|password|token|credential|apikey|api_key|privatekey/i;
-
-/** The configuration as a technician may see it: every secret-looking value masked. */
-export function maskSecrets(value: unknown, key = ''): unknown {
-  if (SECRET_KEY.test(key) && value !== '' && value !== null && value !== undefined) return '********';
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskSecrets(v, k)]));
-  }
-  return value;
-}
-
 function view(t: Transaction): TxnView {
   return {
     id: t.id,
@@ -68,42 +57,6 @@ function view(t: Transaction): TxnView {
     declineCode: t.declineCode,
     createdAt: t.createdAt,
   };
-}
-
-function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Reads at most the last `maxBytes` of a file (a log tail must not load a whole log). */
-function tailFile(file: string, maxBytes: number): string {
-  const size = statSync(file).size;
-  const start = Math.max(0, size - maxBytes);
-  const buf = Buffer.alloc(size - start);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, buf, 0, buf.length, start);
-  } finally {
-    closeSync(fd);
-  }
-  return buf.toString('utf8');
-}
-
-/** One pino JSON line as a technician reads it: time, level, component, message. */
-function logLine(raw: string): string {
-  try {
-    const o = JSON.parse(raw) as { time?: number; level?: number; component?: string; msg?: string; err?: { message?: string } };
-    const level = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }[o.level ?? 30] ?? String(o.level);
-    return scrubString(
-      `${o.time ? formatDateTime(o.time).slice(11) : ''} ${level.padEnd(5)} ${(o.component ?? '-').padEnd(9)} ${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`,
-    );
-  } catch {
-    return scrubString(raw);
-  }
 }
 
 /** The engine's steps as the cashier sees them; after the host answers, the slip prints. */

@@ -3,7 +3,7 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { runDiagnosticsMenu } from '../../firmware-app/ui/diagnostics/menu.js';
 import { hashPin, PinGuard, verifyPin } from '../../firmware-app/ui/diagnostics/pin.js';
 import { LocalDiagnosticsSession } from '../../firmware-app/ui/diagnostics/session.js';
-import { maskSecrets } from '../../firmware-app/ui/terminal-adapter.js';
+import { maskSecrets } from '../../firmware-app/ui/diagnostics/process-info.js';
 import type { AuditEntry, DiagnosticsPort, DrainProgress, QueueInfo, QueueName } from '../../firmware-app/ui/terminal-port.js';
 import { progressBar } from '../../firmware-app/ui/tty.js';
 import { FakeTty } from '../support/fake-tty.js';
