@@ -56,6 +56,11 @@ export interface PaymentOutcome {
   retry?: RetryAdvice;
 }
 
+/** Who rang the payment up: the operator number signed in at the console, journaled with it. */
+export interface Attribution {
+  operator?: string;
+}
+
 export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
 
 /** The console and receipts speak of sales; refunds and voids report the same way. */

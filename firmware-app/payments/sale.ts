@@ -26,16 +26,12 @@ import {
   type PaymentOutcome,
   type PaymentProgress,
   type PaymentSettings,
+  type Attribution,
 } from './outcome.js';
 
 export * from './outcome.js';
 
 type Progress = (p: PaymentProgress) => void;
-
-/** Who rang the payment up: the operator number signed in at the console, journaled with it. */
-export interface Attribution {
-  operator?: string;
-}
 
 /** Refund states that use up the original's refundable amount. */
 const REFUND_COUNTED: readonly TxnState[] = TXN_STATES.filter(refundHoldsAmount);
