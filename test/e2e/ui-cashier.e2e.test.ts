@@ -84,8 +84,11 @@ describe('cashier console in a real terminal', () => {
       authCode: sale.auth,
       rrn: sale.rrn,
     });
+    // The customer display shows the result too, then goes back to idle with the screen.
+    await expect.poll(() => sim.reader.screen, { timeout: 10_000 }).toEqual(['APPROVED', 'CNY 12.34']);
     // No key pressed: the result gives way to the idle screen after ui.resultHoldMs.
     await term.waitFor(IDLE, 30_000);
+    await expect.poll(() => sim.reader.screen, { timeout: 10_000 }).toEqual(['WELCOME', '']);
   });
 
   it('shows a decline with its code, reason and what to do, and again under "last decline"', async () => {
@@ -270,6 +273,7 @@ describe('cashier console in a real terminal', () => {
     term.keys('Enter');
     const [, stan, id] = await term.waitFor(/交易成功 APPROVED 授权码 \S+ RRN \d{12} STAN (\d{6}) \(交易号 (\d+)\)/, 30_000);
     expect(sim.host.ledger.get('TERM0001', stan!)).toMatchObject({ status: 'posted', amount: 3605 });
+    await expect.poll(() => sim.reader.screen, { timeout: 10_000 }).toEqual(['交易成功', '¥36.05']);
     await term.waitFor(/秒后返回收款界面，或按任意键。/);
     await zhIdle();
 
