@@ -39,7 +39,7 @@ describe('fault matrix, end to end', () => {
   async function sale(amount: string, timeoutMs = 45_000): Promise<{ text: string; stan: string | undefined }> {
     const from = terminal.stdout.length;
     terminal.type(amount);
-    await terminal.waitFor(/(?:APPROVED|DECLINED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, timeoutMs, from);
+    await terminal.waitFor(/(?:APPROVED|DECLINED|NOT COMPLETED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, timeoutMs, from);
     const text = terminal.stdout.slice(from);
     return { text, stan: text.match(/STAN (\d{6})/)?.[1] };
   }
