@@ -266,6 +266,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
     printing,
     receipts,
     jobs,
+    settlement,
     upstream,
     devices,
   });

@@ -12,13 +12,14 @@ import type { JobRun, JobScheduler } from './jobs/scheduler.js';
 import type { Logger } from './logging/logger.js';
 import type { Journal, Transaction } from './payments/journal.js';
 import { recoverPayments } from './payments/recovery.js';
-import type { CancelResult, PaymentEngine, PaymentOutcome, SaleOutcome, SaleProgress } from './payments/sale.js';
+import type { Attribution, CancelResult, PaymentEngine, PaymentOutcome, SaleOutcome, SaleProgress } from './payments/sale.js';
 import type { JobReport, PrintQueue } from './printing/queue.js';
 import type { ReceiptJobs } from './printing/receipts.js';
 import type { ReceiptLanguage } from './receipts/layout.js';
 import type { ReversalManager } from './reversals/manager.js';
 import type { SafForwarder } from './saf/forwarder.js';
 import type { SafQueueState } from './saf/queue.js';
+import type { Settlement } from './settlement/settlement.js';
 import type { Alert } from './store/alert-repo.js';
 import type { AuditRecord } from './store/audit-repo.js';
 import { storageFailure } from './store/storage.js';
@@ -63,6 +64,7 @@ export interface TerminalParts {
   printing: PrintQueue;
   receipts: ReceiptJobs;
   jobs: JobScheduler;
+  settlement: Settlement;
   upstream: OutboxFlusher | undefined;
   /** Payments and the technician's card-read test take turns at the reader. */
   devices: DeviceArbiter;
@@ -115,18 +117,24 @@ export class Terminal {
    * bound; a slip that could not print stays queued (`receiptQueued`) and prints later.
    * Only one sale at a time.
    */
-  sale(amount: number, onProgress?: (p: SaleProgress) => void): Promise<CounterOutcome<SaleOutcome>> {
-    return this.exclusive(() => this.parts.sales.sale({ amount }, onProgress));
+  sale(amount: number, onProgress?: (p: SaleProgress) => void, by: Attribution = {}): Promise<CounterOutcome<SaleOutcome>> {
+    return this.exclusive(() => this.parts.sales.sale({ amount, ...by }, onProgress));
   }
 
   /** Refund (online only), linked to its original sale when `originalId` is given; prints like a sale. */
-  refund(amount: number, options: { originalId?: number } = {}, onProgress?: (p: SaleProgress) => void): Promise<CounterOutcome> {
-    return this.exclusive(() => this.parts.sales.refund({ amount, originalId: options.originalId }, onProgress));
+  refund(
+    amount: number,
+    options: { originalId?: number } & Attribution = {},
+    onProgress?: (p: SaleProgress) => void,
+  ): Promise<CounterOutcome> {
+    return this.exclusive(() =>
+      this.parts.sales.refund({ amount, originalId: options.originalId, operator: options.operator }, onProgress),
+    );
   }
 
   /** Voids an approved sale of the open batch (online only). */
-  void(originalId: number, onProgress?: (p: SaleProgress) => void): Promise<CounterOutcome> {
-    return this.exclusive(() => this.parts.sales.void({ originalId }, onProgress));
+  void(originalId: number, onProgress?: (p: SaleProgress) => void, by: Attribution = {}): Promise<CounterOutcome> {
+    return this.exclusive(() => this.parts.sales.void({ originalId, ...by }, onProgress));
   }
 
   /** Why the payment cannot be voided, or null: asked by the void screen before it asks to confirm. */
@@ -156,6 +164,32 @@ export class Terminal {
   /** The last payment the cashier was told DECLINED; a cancel is not one. */
   lastDecline(): Transaction | undefined {
     return this.parts.journal.latestIn(DECLINE_STATES);
+  }
+
+  /** The payment of the last slip that came out of the printer: what "reprint last" gives the customer again. */
+  lastPrintedPayment(): Transaction | undefined {
+    const id = this.parts.printing.lastPrintedTransactionId();
+    return id === undefined ? undefined : this.parts.journal.get(id);
+  }
+
+  /** Shows a line on the reader's customer display; a display failure is not the cashier's concern. */
+  showCustomer(line1: string, line2?: string): void {
+    this.parts.reader.display(line1, line2).catch(() => undefined);
+  }
+
+  /** Asks the printer for its status now; a queued slip means the queue is already talking to it. */
+  async pollPrinter(): Promise<void> {
+    if (this.parts.printing.state.pending === 0) await this.parts.printing.refresh();
+  }
+
+  /** The open batch, its totals and the batch records: the X report and the last settlement. */
+  get batches(): Pick<Settlement, 'openBatch' | 'totals' | 'batches'> {
+    return this.parts.settlement;
+  }
+
+  /** The settlement job's runs, newest first (the last settlement says whether it was a catch-up). */
+  settlementRuns(limit: number): JobRun[] {
+    return this.parts.jobs.history({ job: JOB.settlement, limit });
   }
 
   find(query: TransactionQuery): Transaction[] {
@@ -254,9 +288,9 @@ export class Terminal {
     this.parts.store.audit.append({ at: this.parts.clock.now(), ...entry });
   }
 
-  /** The technician-PIN lockout state, kept across restarts. */
-  lockout(): ReturnType<Store['lockout']> {
-    return this.parts.store.lockout();
+  /** A PIN's lockout state (the technician's unless another key is named), kept across restarts. */
+  lockout(key?: string): ReturnType<Store['lockout']> {
+    return this.parts.store.lockout(key);
   }
 
   private exclusive<T extends PaymentOutcome>(payment: () => Promise<T>): Promise<CounterOutcome<T>> {

@@ -291,6 +291,13 @@ export const configSchema = z
       .object({
         /** How long a payment's result stays on screen before the console goes back to amount entry by itself; a key goes back at once (and counts there). */
         resultHoldMs: z.number().int().min(0).max(600_000).default(5000),
+        /** Refund and void ask for the supervisor PIN; a refund without its original sale asks for it even when this is off. */
+        supervisorRequired: z.boolean().default(true),
+        /** scrypt hash of the supervisor PIN (`npm run diag -- --hash-pin`); empty refuses every supervisor step (the embedded simulator uses PIN 1111). */
+        supervisorPinHash: z
+          .string()
+          .refine((v) => v === '' || PIN_HASH_PATTERN.test(v), 'must be a scrypt$N$r$p$salt$hash string from npm run diag -- --hash-pin')
+          .default(''),
       })
       .prefault({}),
     /** Start the simulator inside the process and point every device at it. */

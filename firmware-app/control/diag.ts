@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { isPosError } from '../../drivers/base/errors.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { resolveDataPath } from '../terminal.js';
+import { t, type Language } from '../ui/cashier/strings.js';
 import { runDiagnosticsMenu } from '../ui/diagnostics/menu.js';
 import { hashPin } from '../ui/diagnostics/pin.js';
 import { Tty } from '../ui/tty.js';
@@ -65,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let path = args.socket;
+  // The menu speaks the terminal's configured language when the configuration is at hand.
+  let language: Language = 'en';
   if (!path) {
     try {
       const config = loadConfig({ file: args.config, env: process.env });
@@ -73,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       path = resolveDataPath(config, config.diagnostics.controlSocket);
+      language = config.terminal.language;
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`diag: ${err.message}\n`);
@@ -92,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     process.exit(1);
   });
   try {
-    await runDiagnosticsMenu(session, tty, { where: `remote, ${path}` });
+    await runDiagnosticsMenu(session, tty, { language, where: t(language, 'tech-remote', { path }) });
   } finally {
     finished = true;
     tty.close();

@@ -56,7 +56,14 @@ export class Journal {
     this.observers.push(observer);
   }
 
-  create(input: { type: TxnType; amount: number; currency: CurrencyCode; originalId?: number }): Transaction {
+  create(input: {
+    type: TxnType;
+    amount: number;
+    currency: CurrencyCode;
+    originalId?: number;
+    operator?: string;
+    unreferenced?: boolean;
+  }): Transaction {
     const { store } = this;
     return store.tx(() => {
       const now = this.clock.now();
@@ -68,6 +75,8 @@ export class Journal {
         currency: input.currency,
         originalId: input.originalId ?? null,
         batchNumber: store.currentBatch(),
+        operator: input.operator ?? null,
+        unreferenced: input.unreferenced ?? false,
         now,
       });
       const detail = { amount: input.amount, currency: input.currency };

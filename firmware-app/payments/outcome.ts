@@ -45,7 +45,15 @@ export interface PaymentSettings {
   cvm: CvmSettings;
 }
 
-export type PaymentResult = 'approved' | 'offline_approved' | 'declined' | 'reversal_pending' | 'declined_local' | 'cancelled';
+export type PaymentResult =
+  | 'approved'
+  | 'offline_approved'
+  | 'declined'
+  | 'reversal_pending'
+  | 'declined_local'
+  | 'cancelled'
+  /** A device fault ended it before anything was sent: nothing charged, and no decline. */
+  | 'not_completed';
 
 export interface PaymentOutcome {
   result: PaymentResult;
@@ -56,6 +64,11 @@ export interface PaymentOutcome {
   message: string;
   /** For a payment being reversed: what ringing it again would do now. */
   retry?: RetryAdvice;
+}
+
+/** Who rang the payment up: the operator number signed in at the console, journaled with it. */
+export interface Attribution {
+  operator?: string;
 }
 
 export type PaymentProgress = 'waiting-for-card' | 'card-read' | 'entering-pin' | 'sending-pending-reversal' | 'waiting-for-host' | 'done';
@@ -85,7 +98,9 @@ export function paymentOutcome(result: PaymentResult, transaction: Transaction, 
         ? 'APPROVED OFFLINE'
         : result === 'cancelled'
           ? `CANCELLED: ${explain(code ?? '').cashier.en}`
-          : `DECLINED: ${explain(code ?? '').cashier.en}${notice ? `. ${notice.en}` : ''}`;
+          : result === 'not_completed'
+            ? `NOT COMPLETED: ${explain(code ?? '').cashier.en}`
+            : `DECLINED: ${explain(code ?? '').cashier.en}${notice ? `. ${notice.en}` : ''}`;
   return { result, transaction, code, message };
 }
 

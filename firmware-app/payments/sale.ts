@@ -34,6 +34,7 @@ import {
   type PaymentOutcome,
   type PaymentProgress,
   type PaymentSettings,
+  type Attribution,
 } from './outcome.js';
 
 export * from './outcome.js';
@@ -87,9 +88,14 @@ export class PaymentEngine {
     }
   }
 
-  async sale(input: { amount: number; currency?: string }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+  async sale(input: { amount: number; currency?: string } & Attribution, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
     this.validateAmount(input.amount, input.currency);
-    const txn = this.deps.journal.create({ type: 'sale', amount: input.amount, currency: this.deps.settings.currency });
+    const txn = this.deps.journal.create({
+      type: 'sale',
+      amount: input.amount,
+      currency: this.deps.settings.currency,
+      operator: input.operator,
+    });
     this.deps.logger.child('payments').info({ txn: txn.id, type: 'sale', amount: input.amount }, 'sale started');
     return this.withCard(txn, onProgress);
   }
@@ -99,7 +105,7 @@ export class PaymentEngine {
    * than was paid, counting earlier refunds of the same sale.
    */
   async refund(
-    input: { amount: number; currency?: string; originalId?: number },
+    input: { amount: number; currency?: string; originalId?: number } & Attribution,
     onProgress: Progress = () => undefined,
   ): Promise<PaymentOutcome> {
     const { journal, store, settings } = this.deps;
@@ -113,7 +119,14 @@ export class PaymentEngine {
       if (input.amount > original.amount - refunded)
         throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
     }
-    const txn = journal.create({ type: 'refund', amount: input.amount, currency: settings.currency, originalId: input.originalId });
+    const txn = journal.create({
+      type: 'refund',
+      amount: input.amount,
+      currency: settings.currency,
+      originalId: input.originalId,
+      operator: input.operator,
+      unreferenced: input.originalId === undefined,
+    });
     this.deps.logger
       .child('payments')
       .info({ txn: txn.id, type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
@@ -136,7 +149,7 @@ export class PaymentEngine {
    * Online only. A sale with refunds is not voidable: the void would give the whole amount
    * back on top of the refunds.
    */
-  async void(input: { originalId: number }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
+  async void(input: { originalId: number } & Attribution, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
     const { store, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const original = journal.get(input.originalId);
@@ -144,10 +157,11 @@ export class PaymentEngine {
     if (refused !== null || !original.stan || !original.transmittedAt || !original.rrn)
       throw new NotVoidableError(original.id, refused ?? 'the host reference is missing');
 
+    const voidRow = { type: 'void', amount: original.amount, currency: original.currency, originalId: original.id } as const;
     // Nothing is sent for a refused void: it is journaled and declined locally.
     const refuse = (code: string, reason: string, event: LifecycleEvent) => {
       const refused = store.tx(() => {
-        const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+        const v = journal.create({ ...voidRow, operator: input.operator });
         return journal.apply(v.id, event, { declineCode: code }, { reason }, 'created');
       });
       return paymentOutcome('declined_local', refused, code);
@@ -160,7 +174,7 @@ export class PaymentEngine {
     if (!link.ready) return refuse('OFFLINE_VOID_NOT_ALLOWED', 'link not ready', unreachable);
     const at = new Date(clock.now());
     const sent = store.tx(() => {
-      const v = journal.create({ type: 'void', amount: original.amount, currency: original.currency, originalId: original.id });
+      const v = journal.create({ ...voidRow, operator: input.operator });
       journal.apply(original.id, { kind: 'VoidSent' }, {}, { voidId: v.id }, 'approved');
       const stan = store.nextStan();
       return journal.apply(
@@ -281,9 +295,10 @@ export class PaymentEngine {
         log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
         return paymentOutcome('cancelled', cancelled, by);
       }
-      const declined = journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code }, 'created');
-      log.warn({ txn: txn.id, code }, 'card read failed');
-      return paymentOutcome('declined_local', declined, code);
+      // A reader fault is no decline: nothing was sent and nothing charged, so the payment ends not completed.
+      const faulted = journal.apply(txn.id, { kind: 'Faulted' }, { declineCode: code }, { error: code }, 'created');
+      log.warn({ txn: txn.id, code }, 'card read failed; payment not completed');
+      return paymentOutcome('not_completed', faulted, code);
     }
     onProgress('card-read');
     try {

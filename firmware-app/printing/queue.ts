@@ -113,6 +113,11 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     return job;
   }
 
+  /** The payment whose slip came out of the printer last ("reprint last"). */
+  lastPrintedTransactionId(): number | undefined {
+    return this.repo.lastPrintedTransactionId();
+  }
+
   jobsFor(transactionId: number): PrintJob[] {
     return this.repo.forTransaction(transactionId);
   }

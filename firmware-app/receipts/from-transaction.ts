@@ -14,16 +14,6 @@ export interface ReceiptContext {
   eReceiptUrl: string;
 }
 
-/**
- * Journal fields a slip prints when the journal records them: the operator number taken at
- * sign-in, and how the cardholder was verified. A journal without them prints no operator line
- * and asks for a signature.
- */
-export interface SlipFacts {
-  operator?: string | null;
-  pinVerified?: boolean | null;
-}
-
 /** What the slip says: the transaction as the journal knows it now. */
 export function resultOf(state: TxnState): ReceiptResult {
   return receiptResult(state);
@@ -39,7 +29,7 @@ function declineText(code: string, copy: ReceiptCopy, language: ReceiptLanguage)
   return (copy === 'customer' ? entry.customer : entry.cashier)[language];
 }
 
-export function receiptForTransaction(txn: Transaction & SlipFacts, ctx: ReceiptContext, copy: ReceiptCopy, reprint = false): ReceiptData {
+export function receiptForTransaction(txn: Transaction, ctx: ReceiptContext, copy: ReceiptCopy, reprint = false): ReceiptData {
   const result = resultOf(txn.state);
   const reasonCode = txn.declineCode ?? txn.responseCode;
   return {
@@ -64,7 +54,7 @@ export function receiptForTransaction(txn: Transaction & SlipFacts, ctx: Receipt
     notice: reversalNotice(txn.type, txn.state)?.[ctx.language],
     offline: isOfflineApproval(txn.state),
     unreferenced: txn.type === 'refund' && txn.originalId === null,
-    pinVerified: txn.pinVerified === true,
+    pinVerified: txn.pinVerified,
     copy,
     reprint,
     // The e-receipt is a record of a payment; a decline has none to show.

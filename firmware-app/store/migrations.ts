@@ -240,6 +240,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // payment before it, none of which carried a PIN.
     sql: `
     ALTER TABLE transactions ADD COLUMN pin_verified INTEGER NOT NULL DEFAULT 0 CHECK (pin_verified IN (0, 1));
+      `,
+  },
+  {
+    name: 'operator number and unreferenced refunds on transactions',
+    // The operator (操作员号) signed in at the console is journaled on each payment and printed on
+    // its slips; a refund without its original sale was let through by a supervisor and its slip says so.
+    sql: `
+    ALTER TABLE transactions ADD COLUMN operator TEXT;
+    ALTER TABLE transactions ADD COLUMN unreferenced INTEGER NOT NULL DEFAULT 0 CHECK (unreferenced IN (0, 1));
     `,
   },
 ];

@@ -70,6 +70,9 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
       head: db.prepare<[string, number], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' AND id NOT IN ${IDS} ORDER BY id LIMIT ?`),
       count: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM print_jobs WHERE state = 'queued'`),
       get: db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE id = ?`),
+      lastPrinted: db.prepare<[], { id: number }>(
+        `SELECT transaction_id AS id FROM print_jobs WHERE state = 'printed' AND transaction_id IS NOT NULL ORDER BY printed_at DESC, id DESC LIMIT 1`,
+      ),
       forTransaction: db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE transaction_id = ? ORDER BY id`),
       addAttempts: db.prepare<[number, number, string]>(`UPDATE print_jobs SET attempts = attempts + ?, updated_at = ? WHERE id IN ${IDS}`),
       failed: db.prepare<[string | null, number, string]>(
@@ -96,6 +99,11 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
   get(id: number): PrintJob | undefined {
     const row = this.s.get.get(id);
     return row ? fromRow(row) : undefined;
+  }
+
+  /** The payment whose slip came out of the printer last. */
+  lastPrintedTransactionId(): number | undefined {
+    return this.s.lastPrinted.get()?.id;
   }
 
   forTransaction(transactionId: number): PrintJob[] {

@@ -78,9 +78,9 @@ export class Store {
     assertStorageHeadroom(this.db, this.file);
   }
 
-  /** The technician-PIN lockout state, kept in `settings`. */
-  lockout(): ReturnType<typeof lockoutStore> {
-    return lockoutStore(this.db);
+  /** A PIN's lockout state (the technician's unless another key is named), kept in `settings`. */
+  lockout(key?: string): ReturnType<typeof lockoutStore> {
+    return lockoutStore(this.db, key);
   }
 
   backup(target: BackupTarget): Promise<BackupInfo> {

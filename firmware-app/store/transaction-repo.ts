@@ -25,6 +25,10 @@ export interface Transaction {
   declineCode: string | null;
   /** The host approved this sale with the cardholder's PIN (field 52): the slip says so and needs no signature. */
   pinVerified: boolean;
+  /** The cashier's operator number (操作员号) signed in at the console; null from other entry points. */
+  operator: string | null;
+  /** A refund made without its original sale, on a supervisor's authority. */
+  unreferenced: boolean;
   originalId: number | null;
   batchNumber: number;
   createdAt: number;
@@ -68,6 +72,8 @@ export interface TransactionQuery {
   authCode?: string;
   rrn?: string;
   limit?: number;
+  /** Results to skip: the console pages through every match. */
+  offset?: number;
 }
 
 export class TransactionNotFoundError extends PosError {
@@ -110,6 +116,8 @@ interface Row {
   response_code: string | null;
   decline_code: string | null;
   pin_verified: number;
+  operator: string | null;
+  unreferenced: number;
   original_id: number | null;
   batch_number: number;
   created_at: number;
@@ -145,6 +153,8 @@ function fromRow(r: Row): Transaction {
     responseCode: r.response_code,
     declineCode: r.decline_code,
     pinVerified: r.pin_verified === 1,
+    operator: r.operator,
+    unreferenced: r.unreferenced === 1,
     originalId: r.original_id,
     batchNumber: r.batch_number,
     createdAt: r.created_at,
@@ -178,8 +188,8 @@ export class TransactionRepo {
 
   constructor(private readonly db: Db) {
     this.insertRow = db.prepare<unknown[], Row>(
-      `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO transactions (uuid, type, state, amount, currency, original_id, batch_number, operator, unreferenced, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     );
     this.insertEvent = db.prepare(
       `INSERT INTO transaction_events (transaction_id, from_state, to_state, at, detail) VALUES (?, ?, ?, ?, ?)`,
@@ -214,10 +224,13 @@ export class TransactionRepo {
     currency: CurrencyCode;
     originalId: number | null;
     batchNumber: number;
+    operator: string | null;
+    unreferenced: boolean;
     now: number;
   }): Transaction {
-    const { uuid, type, state, amount, currency, originalId, batchNumber, now } = input;
-    return fromRow(this.insertRow.get(uuid, type, state, amount, currency, originalId, batchNumber, now, now)!);
+    const { uuid, type, state, amount, currency, originalId, batchNumber, operator, unreferenced, now } = input;
+    const row = this.insertRow.get(uuid, type, state, amount, currency, originalId, batchNumber, operator, unreferenced ? 1 : 0, now, now);
+    return fromRow(row!);
   }
 
   /** Writes the new state with the patch's columns; the lifecycle check is the caller's. */
@@ -296,9 +309,9 @@ export class TransactionRepo {
     if (q.last4 !== undefined) add('last4 = ?', q.last4);
     if (q.authCode !== undefined) add('upper(trim(auth_code)) = ?', q.authCode.trim().toUpperCase());
     if (q.rrn !== undefined) add('rrn = ?', q.rrn);
-    const sql = `SELECT * FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const sql = `SELECT * FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`;
     return this.shape<Row>(sql)
-      .all(...args, q.limit ?? 20)
+      .all(...args, q.limit ?? 20, q.offset ?? 0)
       .map(fromRow);
   }
 

@@ -1,6 +1,3 @@
-import { formatAmount } from '../core/money.js';
-import type { TxnView } from './terminal-port.js';
-
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** Local date and time as the terminal's screens show it: `2026-11-23 14:05:09`. */
@@ -16,20 +13,4 @@ export function formatAge(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86_400)}d`;
-}
-
-/** One payment on one line, as the cashier's find, void and refund screens list it. */
-export function describeTransaction(x: TxnView): string {
-  const parts = [
-    `#${x.id}`,
-    formatDateTime(x.createdAt),
-    x.type,
-    `${x.currency} ${formatAmount(x.amount, x.currency)}`,
-    x.state,
-    x.last4 ? `****${x.last4}` : '',
-    x.authCode ? `auth ${x.authCode}` : '',
-    x.rrn ? `RRN ${x.rrn}` : '',
-    x.declineCode && x.state !== 'approved' ? `code ${x.declineCode}` : '',
-  ];
-  return parts.filter(Boolean).join('  ');
 }

@@ -7,6 +7,7 @@ import { resolveDataPath, type Terminal } from '../terminal.js';
 import { CashierConsole } from './cashier/console.js';
 import { runDiagnosticsMenu } from './diagnostics/menu.js';
 import { hashPin, PinGuard, type LockoutStore } from './diagnostics/pin.js';
+import { SUPERVISOR_LOCKOUT } from '../store/lockout.js';
 import { LocalDiagnosticsSession } from './diagnostics/session.js';
 import { runPrompt } from './prompt.js';
 import { TerminalAdapter } from './terminal-adapter.js';
@@ -22,9 +23,19 @@ export const EXIT_SHUT_DOWN = 5;
 /** The technician PIN of the embedded simulator when no hash is configured (demo and laptop use only). */
 export const SIM_DEFAULT_PIN = '0000';
 
+/** The supervisor PIN of the embedded simulator when no hash is configured (demo and laptop use only). */
+export const SIM_SUPERVISOR_PIN = '1111';
+
 export function pinGuardFor(config: Config, clock: Clock, store?: LockoutStore): PinGuard {
   const d = config.diagnostics;
   const pinHash = d.pinHash || (config.sim ? hashPin(SIM_DEFAULT_PIN) : '');
+  return new PinGuard({ pinHash, maxFailures: d.maxPinFailures, lockoutMs: d.lockoutMs, maxLockoutMs: d.lockoutMaxMs }, clock, store);
+}
+
+/** The supervisor PIN of refunds and voids: the technician PIN's lockout rules, its own counts. */
+export function supervisorGuardFor(config: Config, clock: Clock, store?: LockoutStore): PinGuard {
+  const d = config.diagnostics;
+  const pinHash = config.ui.supervisorPinHash || (config.sim ? hashPin(SIM_SUPERVISOR_PIN) : '');
   return new PinGuard({ pinHash, maxFailures: d.maxPinFailures, lockoutMs: d.lockoutMs, maxLockoutMs: d.lockoutMaxMs }, clock, store);
 }
 
@@ -39,7 +50,8 @@ export async function runUi(
 ): Promise<'shutdown' | 'ended'> {
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
-  const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger });
+  const supervisor = supervisorGuardFor(config, clock, terminal.lockout(SUPERVISOR_LOCKOUT));
+  const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger, supervisor });
   const guard = pinGuardFor(config, clock, terminal.lockout());
   const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
   let control: ControlServer | undefined;
@@ -60,9 +72,9 @@ export async function runUi(
         return await new CashierConsole(adapter, tty, {
           clock,
           resultHoldMs: config.ui.resultHoldMs,
-          openDiagnostics: (t, header) => {
+          openDiagnostics: (t, header, language) => {
             const session = openSession('console');
-            return runDiagnosticsMenu(session, t, { clock, where: 'this terminal', header, shutDown: () => session.shutDown() });
+            return runDiagnosticsMenu(session, t, { clock, language, header, shutDown: () => session.shutDown() });
           },
         }).run();
       } finally {

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
@@ -6,16 +6,20 @@ import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
 import type { Logger, LogLevel } from '../logging/logger.js';
-import { scrubString, scrubValue } from '../logging/redact.js';
+import { scrubValue } from '../logging/redact.js';
 import { TransactionNotFoundError, type Transaction } from '../payments/journal.js';
 import type { PaymentOutcome, PaymentProgress } from '../payments/sale.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import type { Language } from './cashier/strings.js';
+import type { LoginResult, PinGuard } from './diagnostics/pin.js';
+import { logLine, maskSecrets, readVersion, tailFile } from './diagnostics/process-info.js';
+import { batchReports } from './batch-reports.js';
 import { formatDateTime } from './format.js';
 import {
   FeatureUnavailableError,
   type AlertView,
   type AuditEntry,
+  type BatchReports,
   type BundleResult,
   type CardTestResult,
   type DeclineStat,
@@ -36,18 +40,6 @@ import {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-const SECRET_KEY = /pin|hash|secret|password|token|credential|apikey|api_key|privatekey/i;
-
-/** The configuration as a technician may see it: every secret-looking value masked. */
-export function maskSecrets(value: unknown, key = ''): unknown {
-  if (SECRET_KEY.test(key) && value !== '' && value !== null && value !== undefined) return '********';
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskSecrets(v, k)]));
-  }
-  return value;
-}
-
 function view(t: Transaction): TxnView {
   return {
     id: t.id,
@@ -64,42 +56,6 @@ function view(t: Transaction): TxnView {
   };
 }
 
-function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Reads at most the last `maxBytes` of a file (a log tail must not load a whole log). */
-function tailFile(file: string, maxBytes: number): string {
-  const size = statSync(file).size;
-  const start = Math.max(0, size - maxBytes);
-  const buf = Buffer.alloc(size - start);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, buf, 0, buf.length, start);
-  } finally {
-    closeSync(fd);
-  }
-  return buf.toString('utf8');
-}
-
-/** One pino JSON line as a technician reads it: time, level, component, message. */
-function logLine(raw: string): string {
-  try {
-    const o = JSON.parse(raw) as { time?: number; level?: number; component?: string; msg?: string; err?: { message?: string } };
-    const level = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }[o.level ?? 30] ?? String(o.level);
-    return scrubString(
-      `${o.time ? formatDateTime(o.time).slice(11) : ''} ${level.padEnd(5)} ${(o.component ?? '-').padEnd(9)} ${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`,
-    );
-  } catch {
-    return scrubString(raw);
-  }
-}
-
 /** The engine's steps as the cashier sees them; after the host answers, the slip prints. */
 function progressTo(onProgress: (p: Progress) => void): (p: PaymentProgress) => void {
   return (p) => onProgress(p === 'done' ? 'printing' : p);
@@ -111,12 +67,15 @@ export interface AdapterOptions {
   clock?: Clock;
   /** Poll interval of a forced drain's progress. */
   drainPollMs?: number;
+  /** Checks the supervisor PIN of refunds and voids; none: no supervisor PIN is set up. */
+  supervisor?: PinGuard;
 }
 
 /** `TerminalPort` over the running `Terminal`: the only place the UIs touch the product. */
 export class TerminalAdapter implements TerminalPort {
   private readonly clock: Clock;
   private readonly startedAt: number;
+  private operator: string | undefined;
 
   constructor(
     private readonly terminal: Terminal,
@@ -142,9 +101,34 @@ export class TerminalAdapter implements TerminalPort {
     this.terminal.setSlipLanguage(language);
   }
 
+  get timeouts() {
+    return { cardMs: this.cfg.reader.readTimeoutMs, hostMs: this.cfg.host.responseTimeoutMs };
+  }
+
+  get supervisorRequired() {
+    return this.cfg.ui.supervisorRequired;
+  }
+
+  signIn(operator: string): void {
+    this.operator = operator;
+  }
+
+  checkSupervisor(pin: string): LoginResult {
+    return this.options.supervisor ? this.options.supervisor.check(pin) : { ok: false, reason: 'not-configured' };
+  }
+
+  showCustomer(line1: string, line2?: string): void {
+    this.terminal.showCustomer(line1, line2);
+  }
+
   status(): StatusSnapshot {
     const s = this.terminal.status();
     return { host: s.host, reader: s.reader, printer: s.printer, safDepth: s.saf.depth };
+  }
+
+  /** A queued slip means the print queue is already talking to the printer: its answer will do. */
+  async pollDevices(): Promise<void> {
+    await this.terminal.pollPrinter();
   }
 
   validateAmount(amount: number): void {
@@ -152,15 +136,15 @@ export class TerminalAdapter implements TerminalPort {
   }
 
   sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
-    return this.payment(this.terminal.sale(amount, progressTo(onProgress)));
+    return this.payment(this.terminal.sale(amount, progressTo(onProgress), { operator: this.operator }));
   }
 
   refund(amount: number, originalId: number | undefined, onProgress: (p: Progress) => void): Promise<PaymentResult> {
-    return this.payment(this.terminal.refund(amount, { originalId }, progressTo(onProgress)));
+    return this.payment(this.terminal.refund(amount, { originalId, operator: this.operator }, progressTo(onProgress)));
   }
 
   voidTransaction(id: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
-    return this.payment(this.terminal.void(id, progressTo(onProgress)));
+    return this.payment(this.terminal.void(id, progressTo(onProgress), { operator: this.operator }));
   }
 
   private async payment(run: Promise<PaymentOutcome & { printed: boolean; printError?: string }>): Promise<PaymentResult> {
@@ -169,6 +153,7 @@ export class TerminalAdapter implements TerminalPort {
     return {
       approved: r.result === 'approved' || offline,
       cancelled: r.result === 'cancelled',
+      notCompleted: r.result === 'not_completed',
       offline,
       code: r.code,
       retry: r.retry,
@@ -200,8 +185,9 @@ export class TerminalAdapter implements TerminalPort {
     }
   }
 
+  /** The payment of the last slip that came out of the printer: what "reprint last" gives the customer again. */
   lastTransaction(): TxnView | undefined {
-    const txn = this.terminal.lastCardPayment();
+    const txn = this.terminal.lastPrintedPayment();
     return txn ? view(txn) : undefined;
   }
 
@@ -213,6 +199,10 @@ export class TerminalAdapter implements TerminalPort {
 
   find(q: TxnQuery): TxnView[] {
     return this.terminal.find(q).map(view);
+  }
+
+  batchReports(): BatchReports {
+    return batchReports(this.terminal, this.currency);
   }
 
   async deviceInfo(): Promise<DeviceInfo> {

@@ -2,6 +2,7 @@ import { PosError } from '../../drivers/base/errors.js';
 import type { CurrencyCode } from '../core/money.js';
 import type { RetryAdvice } from '../payments/retry-advice.js';
 import type { Language } from './cashier/strings.js';
+import type { LoginResult } from './diagnostics/pin.js';
 
 /**
  * What the cashier console and the diagnostic menu need from the running terminal. The
@@ -38,6 +39,8 @@ export interface PaymentResult {
   approved: boolean;
   /** Cancelled before anything was sent: not a decline. */
   cancelled?: boolean;
+  /** A device fault ended it before anything was sent: nothing charged, not a decline. */
+  notCompleted?: boolean;
   /** Approved by the terminal's offline rules; forwarded to the host later (SAF). */
   offline?: boolean;
   /** Catalog code explaining a non-approval. */
@@ -59,6 +62,38 @@ export interface TxnQuery {
   authCode?: string;
   rrn?: string;
   limit?: number;
+  /** Results to skip (newest first), for paging. */
+  offset?: number;
+}
+
+/** Count and amount (minor units) of one line of a batch. */
+export interface TallyView {
+  count: number;
+  amount: number;
+}
+
+export interface BatchReports {
+  /** The X report: the open batch so far, in the terminal's currency. */
+  current: {
+    batchNumber: number;
+    openedAt: number;
+    sales: TallyView;
+    refunds: TallyView;
+    voids: TallyView;
+    /** Approved offline, not yet accepted by the host. */
+    offlinePending: number;
+    /** Sent, being reversed or being voided: the host's figures may still differ. */
+    undecided: number;
+  };
+  /** The last batch settlement closed, with the figures agreed with the host. */
+  last?: {
+    batchNumber: number;
+    closedAt: number | null;
+    inBalance: boolean;
+    totals: { salesCount: number; salesAmount: number; refundsCount: number; refundsAmount: number } | null;
+    /** A catch-up run (the terminal was off at its time): the slot, whose day is the business day it closes. */
+    catchUpFor: number | null;
+  };
 }
 
 export interface QueueInfo {
@@ -155,7 +190,18 @@ export interface CashierPort {
   readonly language: Language;
   /** Slips printed from now on use this language (the cashier switched the console). */
   setSlipLanguage(language: Language): void;
+  /** How long the reader waits for a card and the host for its answer (the console's countdowns). */
+  readonly timeouts: { cardMs: number; hostMs: number };
+  /** Refund and void need the supervisor PIN (ui.supervisorRequired); a refund without its original always does. */
+  readonly supervisorRequired: boolean;
+  /** The operator number (操作员号) typed at sign-in, journaled with each payment from now on. */
+  signIn(operator: string): void;
+  checkSupervisor(pin: string): LoginResult;
+  /** Shows a result or the idle text on the reader's customer display; a display failure is not the cashier's concern. */
+  showCustomer(line1: string, line2?: string): void;
   status(): StatusSnapshot;
+  /** Asks the devices for their status now (the printer is otherwise heard from only when it prints). */
+  pollDevices(): Promise<void>;
   /** Throws a PosError (AMOUNT_INVALID...) when the amount is not acceptable. */
   validateAmount(amount: number): void;
   sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult>;
@@ -174,6 +220,7 @@ export interface CashierPort {
   lastTransaction(): TxnView | undefined;
   lastDecline(): TxnView | undefined;
   find(query: TxnQuery): TxnView[];
+  batchReports(): BatchReports;
 }
 
 export interface DiagnosticsPort {

@@ -161,6 +161,7 @@ const RESPONSE_TIMEOUT_MS = 1_000;
 const APPROVED = /(?:^|\n)(?:> )?APPROVED auth \S+ RRN \d+ STAN (\d{6}) \(transaction (\d+)\)/;
 const APPROVED_OFFLINE = /(?:^|\n)(?:> )?APPROVED OFFLINE auth \S+ STAN (\d{6}) \(transaction (\d+)\)/;
 const DECLINED = /(?:^|\n)(?:> )?DECLINED: [^\n]*\(transaction (\d+)\)/;
+const NOT_COMPLETED = /(?:^|\n)(?:> )?NOT COMPLETED: [^\n]*\(transaction (\d+)\)/;
 const ERROR = /(?:^|\n)(?:> )?Error: ([^\n]*)/;
 
 const alive = (t: TerminalProcess) => t.child.exitCode === null && t.child.signalCode === null;
@@ -337,7 +338,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       let out = '';
       for (;;) {
         out = t.stdout.slice(from);
-        if (!alive(t) || APPROVED.test(out) || APPROVED_OFFLINE.test(out) || DECLINED.test(out) || ERROR.test(out)) break;
+        if (
+          !alive(t) ||
+          APPROVED.test(out) ||
+          APPROVED_OFFLINE.test(out) ||
+          DECLINED.test(out) ||
+          NOT_COMPLETED.test(out) ||
+          ERROR.test(out)
+        )
+          break;
         if (Date.now() > deadline) {
           problems.push(`sale ${sale.index}: no outcome within 60 s (hung?)`);
           break;
@@ -350,6 +359,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       const online = out.match(APPROVED);
       const offline = out.match(APPROVED_OFFLINE);
       const declined = out.match(DECLINED);
+      const notCompleted = out.match(NOT_COMPLETED);
       if (online) {
         approvals.push({ stan: online[1]!, txnId: Number(online[2]), offline: false });
         outcomes.push({ sale: sale.index, amount: sale.amount, outcome: 'approved', txnId: Number(online[2]) });
@@ -359,6 +369,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         if (sale.fault === 'hot-card') scriptedLosses.add(Number(offline[2]));
       } else if (declined) {
         outcomes.push({ sale: sale.index, amount: sale.amount, outcome: 'declined', txnId: Number(declined[1]) });
+      } else if (notCompleted) {
+        outcomes.push({ sale: sale.index, amount: sale.amount, outcome: 'not-completed', txnId: Number(notCompleted[1]) });
       } else if (alive(t)) {
         const err = out.match(ERROR);
         problems.push(`sale ${sale.index}: ${err ? `error "${err[1]}"` : 'no outcome'}`);

@@ -5,7 +5,7 @@ export interface ConsoleOutcome {
   sale: number;
   /** Minor units, as typed at the console. */
   amount: number;
-  outcome: 'approved' | 'offline' | 'declined';
+  outcome: 'approved' | 'offline' | 'declined' | 'not-completed';
   txnId: number;
 }
 
@@ -14,6 +14,7 @@ const ALLOWED: Record<ConsoleOutcome['outcome'], readonly string[]> = {
   approved: ['approved'],
   offline: ['forwarded_approved', 'forwarded_declined'],
   declined: ['declined', 'declined_local', 'reversed'],
+  'not-completed': ['not_completed'],
 };
 
 /**

@@ -39,7 +39,7 @@ describe('fault matrix, end to end', () => {
   async function sale(amount: string, timeoutMs = 45_000): Promise<{ text: string; stan: string | undefined }> {
     const from = terminal.stdout.length;
     terminal.type(amount);
-    await terminal.waitFor(/(?:APPROVED|DECLINED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, timeoutMs, from);
+    await terminal.waitFor(/(?:APPROVED|DECLINED|NOT COMPLETED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, timeoutMs, from);
     const text = terminal.stdout.slice(from);
     return { text, stan: text.match(/STAN (\d{6})/)?.[1] };
   }
@@ -154,7 +154,7 @@ describe('fault matrix, end to end', () => {
     expect(hostHas(r.stan!)?.status).toBe('posted');
   });
 
-  it('reader unplugged mid-READ: "Card reader disconnected", no host traffic, and the next sale works after the replug', async () => {
+  it('reader unplugged mid-READ: NOT COMPLETED, "Card reader disconnected", no host traffic, and the next sale works after the replug', async () => {
     const before = sim.host.received.length;
     sim.reader.presentNothing();
     const from = terminal.stdout.length;
@@ -162,7 +162,8 @@ describe('fault matrix, end to end', () => {
     await terminal.waitFor(/Waiting for card\.\.\./, 15_000, from);
     await new Promise((r) => setTimeout(r, 200));
     await sim.unplugReader();
-    await terminal.waitFor(/DECLINED: Card reader disconnected/, 30_000, from);
+    await terminal.waitFor(/NOT COMPLETED: Card reader disconnected/, 30_000, from);
+    expect(terminal.stdout.slice(from)).not.toMatch(/DECLINED/);
     await terminal.waitFor(/What to do: Check the reader cable, then retry\./, 5_000, from);
     expect(sim.host.received.slice(before).filter((r) => r.message.mti === '0200')).toEqual([]);
     await sim.replugReader();

@@ -132,7 +132,7 @@ describe('card-data leak scan of every artefact', () => {
         if (card) sim.reader.presentCard(card);
         const from = terminal.stdout.length;
         terminal.type(amount);
-        await terminal.waitFor(/(?:APPROVED|DECLINED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, 30_000, from);
+        await terminal.waitFor(/(?:APPROVED|DECLINED|NOT COMPLETED|Error)[^\n]*\n(?:[^\n]*\n)*?> $/, 30_000, from);
       };
       for (const card of TEST_CARDS) await sale('15.00', card.name);
       // Over the CVM limit: a wrong PIN, then the right one, each block under its own KSN.

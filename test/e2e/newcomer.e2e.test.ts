@@ -39,13 +39,16 @@ describe('a newcomer following the README', () => {
     });
     cleanups.push(() => term.kill());
     await term.waitFor(/host online \| SAF 0 \| printer ready \| reader connected/, 90_000);
+    await term.waitFor(/Operator number/);
+    term.type('01');
+    term.keys('Enter');
     await term.waitFor(/Sale amount \(CNY\):/);
     term.type('12.34');
     term.keys('Enter');
     await term.waitFor(/Receipt printed\./, 30_000);
     const screen = term.screen();
     expect(screen).toMatch(/DECLINED: Insufficient funds/);
-    expect(screen).toMatch(/Code: 51 {2}\(issuer\)/);
+    expect(screen).toMatch(/Code: 51 {2}\(Category: issuer\)/);
     expect(screen).toMatch(/What to do: Ask for another card or a smaller amount\./);
     expect(screen).toMatch(/Tell the customer: Insufficient funds/);
     expect(screen).not.toMatch(/APPROVED/);

@@ -29,6 +29,10 @@ describe('technician diagnostic menu in a real terminal', () => {
     dataDir = cfg.dataDir;
     pos = TmuxTerminal.start('pos', [process.execPath, MAIN, '--config', cfg.configPath], { cwd: REPO });
     await pos.waitFor(/host online \| SAF 0 \| printer ready \| reader connected/, 60_000);
+    await pos.waitFor(/Operator number/);
+    pos.type('01');
+    pos.keys('Enter');
+    await pos.waitFor(/Sale amount \(CNY\):/);
     diag = TmuxTerminal.start('diag', [process.execPath, DIAG, '--config', cfg.configPath], { cwd: REPO });
     await diag.waitFor(/Technician PIN/);
   }, 90_000);

@@ -1,6 +1,15 @@
 import type { Clock } from '../../drivers/base/clock.js';
 import { AmountError } from '../../firmware-app/core/money.js';
-import type { CashierPort, PaymentResult, Progress, StatusSnapshot, TxnQuery, TxnView } from '../../firmware-app/ui/terminal-port.js';
+import type { LoginResult } from '../../firmware-app/ui/diagnostics/pin.js';
+import type {
+  BatchReports,
+  CashierPort,
+  PaymentResult,
+  Progress,
+  StatusSnapshot,
+  TxnQuery,
+  TxnView,
+} from '../../firmware-app/ui/terminal-port.js';
 import { FeatureUnavailableError } from '../../firmware-app/ui/terminal-port.js';
 import type { Language } from '../../firmware-app/ui/cashier/strings.js';
 
@@ -30,6 +39,28 @@ export function txn(over: Partial<TxnView> = {}): TxnView {
 export class FakePort implements CashierPort {
   readonly currency = 'CNY' as const;
   readonly language = 'en' as const;
+  readonly timeouts = { cardMs: 30_000, hostMs: 30_000 };
+  supervisorRequired = true;
+  /** The supervisor PIN this fake accepts; every wrong one counts down `supervisorAttempts`, then it locks. */
+  supervisorPin = '1111';
+  supervisorAttempts = 3;
+  operators: string[] = [];
+  /** What the customer display was asked to show, line pairs in order. */
+  customer: string[][] = [];
+  signIn(operator: string): void {
+    this.operators.push(operator);
+  }
+  checkSupervisor(pin: string): LoginResult {
+    if (this.supervisorAttempts <= 0) return { ok: false, reason: 'locked', lockedForMs: 60_000 };
+    if (pin === this.supervisorPin) return { ok: true };
+    this.supervisorAttempts--;
+    return this.supervisorAttempts <= 0
+      ? { ok: false, reason: 'locked', lockedForMs: 60_000 }
+      : { ok: false, reason: 'wrong-pin', attemptsLeft: this.supervisorAttempts };
+  }
+  showCustomer(line1: string, line2?: string): void {
+    this.customer.push(line2 === undefined ? [line1] : [line1, line2]);
+  }
   statusValue: StatusSnapshot = { host: 'online', reader: 'connected', printer: 'ready', safDepth: 0 };
   next: PaymentResult = { approved: true, code: null, transaction: txn(), printed: true };
   progress: Progress[] = ['waiting-for-card', 'card-read', 'waiting-for-host', 'printing'];
@@ -47,12 +78,18 @@ export class FakePort implements CashierPort {
     this.slipLanguages.push(language);
   }
 
+  polls = 0;
+  pollDevices(): Promise<void> {
+    this.polls++;
+    return Promise.resolve();
+  }
   status(): StatusSnapshot {
     return this.statusValue;
   }
   validateAmount(amount: number): void {
     if (amount <= 0) throw new AmountError('amount must be a positive whole number of minor units');
-    if (amount > 10_000_000) throw new AmountError('amount 100000.01 is over the terminal limit 100000.00');
+    if (amount > 10_000_000)
+      throw new AmountError('amount 100000.01 is over the terminal limit 100000.00', { reason: 'AMOUNT_OVER_LIMIT' });
   }
   async sale(amount: number, onProgress: (p: Progress) => void): Promise<PaymentResult> {
     this.sales.push(amount);
@@ -118,8 +155,25 @@ export class FakePort implements CashierPort {
   lastDecline(): TxnView | undefined {
     return this.txns.filter((t) => t.declineCode).at(-1);
   }
+  reports: BatchReports = {
+    current: {
+      batchNumber: 3,
+      openedAt: NOW - 3_600_000,
+      sales: { count: 4, amount: 10_000 },
+      refunds: { count: 1, amount: 1_500 },
+      voids: { count: 1, amount: 900 },
+      offlinePending: 2,
+      undecided: 0,
+    },
+  };
+  batchReports(): BatchReports {
+    return this.reports;
+  }
   find(q: TxnQuery): TxnView[] {
     this.queries.push(q);
-    return this.txns.filter((t) => (q.last4 === undefined || t.last4 === q.last4) && (q.amount === undefined || t.amount === q.amount));
+    const offset = q.offset ?? 0;
+    return this.txns
+      .filter((t) => (q.last4 === undefined || t.last4 === q.last4) && (q.amount === undefined || t.amount === q.amount))
+      .slice(offset, offset + (q.limit ?? 20));
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { ReaderCommandError } from '../../drivers/card-reader/errors.js';
+import { ReaderCommandError, ReaderDisconnectedError, ReaderTimeoutError } from '../../drivers/card-reader/errors.js';
 import type { CardReadResult, EntryMode, PinPolicy, PinResult } from '../../drivers/card-reader/types.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
@@ -248,6 +248,23 @@ describe('payments engine: sale', () => {
     expect(await cancelled).toBe('cancelling');
     expect(await engine.cancel()).toBe('idle');
   });
+
+  it('a reader fault ends the sale NOT COMPLETED with its reason, never declined, and nothing goes to the host', async () => {
+    const faults: [Error, string][] = [
+      [new ReaderDisconnectedError('/dev/ttyS1', 'unplugged'), 'READER_DISCONNECTED'],
+      [new ReaderTimeoutError('READ', 1000), 'READER_TIMEOUT'],
+      [new ReaderCommandError('READ', 'CARD_READ_FAILED'), 'READER_CARD_READ_FAILED'],
+      [new ReaderCommandError('READ', 'TIMEOUT'), 'READER_NO_CARD'],
+    ];
+    for (const [fault, code] of faults) {
+      reader.fail = fault;
+      const outcome = await engine.sale({ amount: 100 });
+      expect(outcome).toMatchObject({ result: 'not_completed', code });
+      expect(outcome.message).toMatch(/^NOT COMPLETED: /);
+      expect(outcome.transaction.state).toBe('not_completed');
+    }
+    expect(host.sent).toEqual([]);
+  });
 });
 
 describe('payments engine: refund', () => {
@@ -261,6 +278,19 @@ describe('payments engine: refund', () => {
     });
     expect((await engine.refund({ amount: 1_000, originalId: sale.transaction.id })).result).toBe('approved');
     await expect(engine.refund({ amount: 1, originalId: sale.transaction.id })).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_ORIGINAL' });
+  });
+
+  it('journals the operator on every payment, and marks a refund made without its original as unreferenced', async () => {
+    const sale = await engine.sale({ amount: 3_000, operator: '07' });
+    const linked = await engine.refund({ amount: 500, originalId: sale.transaction.id, operator: '07' });
+    const blind = await engine.refund({ amount: 400, operator: '03' });
+    const other = await engine.sale({ amount: 900, operator: '03' });
+    const voided = await engine.void({ originalId: other.transaction.id, operator: '01' });
+    const row = (id: number) => journal.get(id);
+    expect(row(sale.transaction.id)).toMatchObject({ operator: '07', unreferenced: false });
+    expect(row(linked.transaction.id)).toMatchObject({ operator: '07', unreferenced: false });
+    expect(row(blind.transaction.id)).toMatchObject({ operator: '03', unreferenced: true, state: 'approved' });
+    expect(row(voided.transaction.id)).toMatchObject({ operator: '01', type: 'void', unreferenced: false });
   });
 
   it('a declined refund does not use up the original', async () => {

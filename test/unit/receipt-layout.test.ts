@@ -155,6 +155,8 @@ describe('receipt layout', () => {
       pinVerified: false,
       originalId: null,
       batchNumber: 1,
+      operator: null,
+      unreferenced: false,
       createdAt: AT.getTime(),
       updatedAt: AT.getTime(),
     };

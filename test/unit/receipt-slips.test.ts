@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explain } from '../../firmware-app/declines/catalog.js';
 import type { Transaction } from '../../firmware-app/payments/journal.js';
-import { receiptForTransaction, type ReceiptContext, type SlipFacts } from '../../firmware-app/receipts/from-transaction.js';
+import { receiptForTransaction, type ReceiptContext } from '../../firmware-app/receipts/from-transaction.js';
 import {
   columnsFor,
   formatDateTime,
@@ -23,7 +23,7 @@ const CTX: ReceiptContext = {
   eReceiptUrl: 'https://r.example/',
 };
 
-const SALE: Transaction & SlipFacts = {
+const SALE: Transaction = {
   id: 7,
   uuid: 'u-7',
   type: 'sale',
@@ -38,6 +38,7 @@ const SALE: Transaction & SlipFacts = {
   panToken: 'tok',
   entryMode: 'CHIP',
   pinVerified: false,
+  unreferenced: false,
   authCode: 'A1B2C3',
   rrn: '123456789012',
   responseCode: '00',
@@ -52,10 +53,7 @@ const SALE: Transaction & SlipFacts = {
 const DECLINE_43: Transaction = { ...SALE, state: 'declined', authCode: null, rrn: '123456789013', responseCode: '43', declineCode: '43' };
 
 /** The printer simulator's reading of the slip the terminal would queue. */
-function slip(
-  txn: Transaction & SlipFacts,
-  opts: { copy?: ReceiptCopy; ctx?: Partial<ReceiptContext>; width?: PaperWidth; reprint?: boolean } = {},
-) {
+function slip(txn: Transaction, opts: { copy?: ReceiptCopy; ctx?: Partial<ReceiptContext>; width?: PaperWidth; reprint?: boolean } = {}) {
   const data = receiptForTransaction(txn, { ...CTX, ...opts.ctx }, opts.copy ?? 'customer', opts.reprint ?? false);
   return decodeToText(renderReceipt(layoutReceipt(data), opts.width ?? 58));
 }
@@ -150,7 +148,7 @@ describe('the customer copy of a decline', () => {
 
 describe('a Chinese slip has no English word', () => {
   const zh = { language: 'zh-CN' as const, merchantName: '示例便利店' };
-  const cases: Array<[string, Transaction & SlipFacts, ReceiptCopy, boolean]> = [
+  const cases: Array<[string, Transaction, ReceiptCopy, boolean]> = [
     ['approval, merchant copy, reprinted', SALE, 'merchant', true],
     [
       'contactless approval taken offline',

@@ -18,6 +18,8 @@ describe('cashier console idle screen', () => {
     fake = new FakeTty();
     console_ = new CashierConsole(port, fake.tty, { clock: stillClock, ...options });
     done = console_.run();
+    // The operator signs in first, as at every start of the console.
+    fake.enter('01');
   };
 
   afterEach(async () => {

@@ -13,6 +13,8 @@ describe('cashier console', () => {
     fake = new FakeTty();
     console_ = new CashierConsole(port, fake.tty, { clock: stillClock, ...options });
     done = console_.run();
+    // The operator signs in first, as at every start of the console.
+    fake.enter('01');
   };
 
   afterEach(async () => {
@@ -185,6 +187,8 @@ describe('cashier console', () => {
     await menu();
     await fake.waitFor(/\[3\] Void/);
     fake.type('3');
+    await fake.waitFor(/Supervisor PIN/);
+    fake.enter('1111');
     await fake.waitFor(/Transaction number to void/);
     fake.enter('5');
     await fake.waitFor(/Cannot void this payment: it has refunds/);
@@ -256,7 +260,7 @@ describe('cashier console', () => {
     fake.type('l');
     await fake.waitFor(/输入金额后按回车收款 \(Esc 清除\)。F1 或 m：功能菜单。\s+消费金额 \(CNY\): /);
     expect(console_.language).toBe('zh-CN');
-    expect(console_.statusLine()).toBe('主机 在线 | 离线队列 0 | 打印机 就绪 | 读卡器 已连接');
+    expect(console_.statusLine()).toBe('主机 在线 | 离线队列 0 | 打印机 就绪 | 读卡器 已连接 | 操作员 01');
     await menu();
     await fake.waitFor(/\[l\] Language: English/);
     const mark = fake.mark();
@@ -272,12 +276,17 @@ describe('cashier console', () => {
     await menu();
     await fake.waitFor(/\[2\] Refund/);
     fake.type('2');
+    await fake.waitFor(/Supervisor PIN/);
+    fake.enter('1111');
     await fake.waitFor(/Amount/);
     fake.enter('5.00');
     await fake.waitFor(/Original sale number/);
     fake.enter('1');
+    // Amount and original on screen before anything is sent.
+    await fake.waitFor(/Refund CNY 5\.00 of #1 .*sale {2}CNY 12\.34 {2}approved[\s\S]*Enter to refund, Esc to go back/);
+    expect(port.refunds).toEqual([]);
+    fake.enter('');
     await fake.waitFor(/REFUND APPROVED auth A00001/);
-    expect(fake.screen).toContain('#1');
     expect(port.refunds).toEqual([{ amount: 500, originalId: 1 }]);
   });
 
@@ -288,9 +297,11 @@ describe('cashier console', () => {
     await menu();
     await fake.waitFor(/\[3\] Void/);
     fake.type('3');
+    await fake.waitFor(/Supervisor PIN/);
+    fake.enter('1111');
     await fake.waitFor(/Transaction number to void/);
     fake.enter('5');
-    await fake.waitFor(/#5 .*CNY 42\.00[\s\S]*Enter to void this payment, Esc to keep it/);
+    await fake.waitFor(/Void CNY 42\.00: #5 .*CNY 42\.00[\s\S]*Enter to void this payment, Esc to keep it/);
     expect(port.voided).toEqual([]);
     fake.enter('');
     await fake.waitFor(/VOIDED auth \S+ .*\(transaction 100\)/);
@@ -304,9 +315,13 @@ describe('cashier console', () => {
     await menu();
     await fake.waitFor(/\[2\] Refund/);
     fake.type('2');
+    await fake.waitFor(/Supervisor PIN/);
+    fake.enter('1111');
     await fake.waitFor(/Amount/);
     fake.enter('1');
     await fake.waitFor(/Original sale number/);
+    fake.enter('');
+    await fake.waitFor(/Enter to refund/);
     fake.enter('');
     await fake.waitFor(/Not available on this terminal/);
   });

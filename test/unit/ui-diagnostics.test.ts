@@ -3,7 +3,7 @@ import type { Clock } from '../../drivers/base/clock.js';
 import { runDiagnosticsMenu } from '../../firmware-app/ui/diagnostics/menu.js';
 import { hashPin, PinGuard, verifyPin } from '../../firmware-app/ui/diagnostics/pin.js';
 import { LocalDiagnosticsSession } from '../../firmware-app/ui/diagnostics/session.js';
-import { maskSecrets } from '../../firmware-app/ui/terminal-adapter.js';
+import { maskSecrets } from '../../firmware-app/ui/diagnostics/process-info.js';
 import type { AuditEntry, DiagnosticsPort, DrainProgress, QueueInfo, QueueName } from '../../firmware-app/ui/terminal-port.js';
 import { progressBar } from '../../firmware-app/ui/tty.js';
 import { FakeTty } from '../support/fake-tty.js';
@@ -346,5 +346,32 @@ describe('screen helpers', () => {
       b: 'keep',
       empty: { secret: '' },
     });
+  });
+});
+
+describe('technician menu in Chinese', () => {
+  it('speaks the console language: menu, PIN, screens, tables and states, with figures and codes as they are', async () => {
+    const fake = new FakeTty();
+    const port = new FakeDiagPort();
+    const done = runDiagnosticsMenu(new LocalDiagnosticsSession(port, new PinGuard(guardOpts, new FakeClock()), 'console'), fake.tty, {
+      clock: new FakeClock(),
+      language: 'zh-CN',
+    });
+    await fake.waitFor(/维护 - PIN \(本机\)[\s\S]*请输入维护密码 \(Esc 返回\):/);
+    fake.enter('1357');
+    await fake.waitFor(/密码错误，还可再试 4 次，之后菜单将锁定。/);
+    fake.enter('2468');
+    await fake.waitFor(/\[1\] 设备信息与实时状态[\s\S]*\[x\] 退出维护菜单[\s\S]*请按键选择。/);
+    fake.type('6');
+    await fake.waitFor(/代码\s+笔数\s+类别\s+原因\s+51\s+4\s+发卡行\s+余额不足/);
+    fake.type(' ');
+    await fake.waitFor(/\[5\] 队列/);
+    const mark = fake.mark();
+    fake.type('5');
+    await fake.waitFor(/离线交易\s+3 {2}2m[\s\S]*强制发送: \[s\] 离线交易/, mark);
+    const screen = fake.since(mark);
+    expect(screen).not.toMatch(/Reversals|Print queue|waiting|oldest/);
+    fake.end();
+    await done;
   });
 });

@@ -1,4 +1,3 @@
-import { isPosError } from '../../../drivers/base/errors.js';
 import { parseAmount, type CurrencyCode } from '../../core/money.js';
 import type { Tty } from '../tty.js';
 
@@ -11,8 +10,8 @@ export interface IdleEntry {
   prompt: string;
   /** Throws when the terminal would refuse the amount (zero, over the limit). */
   validate: (amount: number) => void;
-  /** The word before the reason an amount is refused. */
-  invalid: string;
+  /** The line that says why a typed amount was refused. */
+  refused: (err: unknown, text: string) => string;
 }
 
 /** Keys that open the function menu: F1, or `m` on a keyboard without function keys. */
@@ -49,7 +48,7 @@ export async function readIdleAmount(tty: Tty, entry: IdleEntry): Promise<IdleIn
         tty.write('\n');
         return { kind: 'amount', amount };
       } catch (err) {
-        tty.write(`\n${entry.invalid}: ${isPosError(err) ? err.message : String(err)}\n${entry.prompt}`);
+        tty.write(`\n${entry.refused(err, value)}\n${entry.prompt}`);
         value = '';
       }
     } else if (k.ch !== undefined && /^[0-9.]$/.test(k.ch) && value.length < MAX_AMOUNT_CHARS) {

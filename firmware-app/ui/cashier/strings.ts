@@ -1,8 +1,10 @@
+import { TECHNICIAN_TEXT } from './technician-text.js';
+
 export type Language = 'en' | 'zh-CN';
 export const LANGUAGES: readonly Language[] = ['en', 'zh-CN'];
 
 /** Every text the cashier console shows, in both languages (data, not scattered strings). */
-const TEXT = {
+const CASHIER_TEXT = {
   title: { en: 'Cashier', 'zh-CN': '收银台' },
   host: { en: 'host', 'zh-CN': '主机' },
   saf: { en: 'SAF', 'zh-CN': '离线队列' },
@@ -86,7 +88,109 @@ const TEXT = {
     'zh-CN': '重试：主机连接中断，此笔无法离线批准，请顾客换其他支付方式',
   },
   bye: { en: 'Goodbye.', 'zh-CN': '再见。' },
-} as const satisfies Record<string, Record<Language, string>>;
+  operator: { en: 'operator', 'zh-CN': '操作员' },
+  signInTitle: { en: 'Sign in', 'zh-CN': '签到' },
+  signInPrompt: { en: 'Operator number (1-4 digits), then Enter: ', 'zh-CN': '请输入操作员号 (1-4 位数字) 后按回车: ' },
+  supervisorPrompt: { en: 'Supervisor PIN (Esc to go back): ', 'zh-CN': '请输入主管密码 (Esc 返回): ' },
+  supervisorWrong: {
+    en: 'Wrong supervisor PIN. {attempts} attempt(s) left before it locks.',
+    'zh-CN': '主管密码错误，还可再试 {attempts} 次。',
+  },
+  supervisorLocked: {
+    en: 'Supervisor PIN LOCKED after repeated wrong PINs. Try again in {seconds} s.',
+    'zh-CN': '主管密码多次输入错误，已锁定，请 {seconds} 秒后再试。',
+  },
+  supervisorMissing: {
+    en: 'No supervisor PIN is set up on this terminal (ui.supervisorPinHash); call your technician.',
+    'zh-CN': '本终端未设置主管密码 (ui.supervisorPinHash)，请联系维护人员。',
+  },
+  unreferencedNote: {
+    en: "No original sale: this refund is marked as made without its original, on the supervisor's authority.",
+    'zh-CN': '无原交易：此笔退货将标注为无原交易退货，需主管授权。',
+  },
+  refundOf: { en: 'Refund {amount} of', 'zh-CN': '退货 {amount}，原交易' },
+  refundConfirm: { en: 'Enter to refund, Esc to go back: ', 'zh-CN': '按回车确认退货，Esc 返回: ' },
+  voidOf: { en: 'Void {amount}:', 'zh-CN': '撤销 {amount}：' },
+  notCompleted: { en: 'NOT COMPLETED', 'zh-CN': '交易未完成 NOT COMPLETED' },
+  notCharged: { en: 'Nothing was charged.', 'zh-CN': '未扣款。' },
+  cannotSell: { en: 'Cannot start a sale', 'zh-CN': '暂不能收款' },
+  'blocked-reader': {
+    en: 'the card reader is not connected - check its cable',
+    'zh-CN': '读卡器未连接，请检查连线',
+  },
+  'blocked-paper': { en: 'the printer is out of paper - load paper', 'zh-CN': '打印机缺纸，请装纸' },
+  'blocked-cover': { en: 'the printer cover is open - close it', 'zh-CN': '打印机纸仓盖打开，请合上' },
+  secondsLeft: { en: '{seconds} s', 'zh-CN': '{seconds} 秒' },
+  nextPage: { en: 'next page', 'zh-CN': '下一页' },
+  prevPage: { en: 'previous page', 'zh-CN': '上一页' },
+  page: { en: 'page {page}', 'zh-CN': '第 {page} 页' },
+  category: { en: 'Category', 'zh-CN': '类别' },
+  transaction: { en: 'transaction', 'zh-CN': '交易号' },
+  authCode: { en: 'auth', 'zh-CN': '授权码' },
+  'void-is-type': { en: 'it is a {type}', 'zh-CN': '这是一笔{type}交易' },
+  'void-not-approved': {
+    en: 'it is {state}; only sales approved online can be voided',
+    'zh-CN': '此交易{state}，只有联机成功的消费才能撤销',
+  },
+  'void-batch-closed': { en: 'its batch is closed', 'zh-CN': '该批次已结算' },
+  'void-has-refunds': {
+    en: 'it has refunds; refund the rest instead',
+    'zh-CN': '该笔消费已有退货，请对剩余金额做退货',
+  },
+  'void-no-reference': { en: 'the host reference is missing', 'zh-CN': '缺少主机参考号' },
+  xReport: { en: 'X report (batch totals so far)', 'zh-CN': '交易汇总 (当前批次)' },
+  lastSettlement: { en: 'Last settlement report', 'zh-CN': '上次结算报告' },
+  batch: { en: 'Batch {batch}', 'zh-CN': '批次号 {batch}' },
+  openedAt: { en: 'open since {at}', 'zh-CN': '开始于 {at}' },
+  closedAt: { en: 'closed {at}', 'zh-CN': '结算于 {at}' },
+  sales: { en: 'Sales', 'zh-CN': '消费' },
+  refunds: { en: 'Refunds', 'zh-CN': '退货' },
+  voids: { en: 'Voids', 'zh-CN': '撤销' },
+  net: { en: 'Net', 'zh-CN': '净额' },
+  offlinePending: {
+    en: '{count} offline sale(s) not yet accepted by the host (not in the totals)',
+    'zh-CN': '{count} 笔离线消费尚未被主机接受 (未计入汇总)',
+  },
+  undecided: {
+    en: '{count} payment(s) still with the host or being reversed (not in the totals)',
+    'zh-CN': '{count} 笔交易仍在等待主机或冲正中 (未计入汇总)',
+  },
+  xReportNote: { en: 'Nothing is closed or sent by this report.', 'zh-CN': '本查询不结算，也不上送。' },
+  inBalance: { en: 'IN BALANCE with the host', 'zh-CN': '对账平' },
+  outOfBalance: { en: 'OUT OF BALANCE with the host - call your technician', 'zh-CN': '对账不平，请联系维护人员' },
+  catchUp: {
+    en: 'Catch-up settlement (the terminal was off at its time), closing business day {day}',
+    'zh-CN': '补结算 (结算时终端未开机)，结算日期 {day}',
+  },
+  noSettlement: { en: 'No batch has been settled yet.', 'zh-CN': '尚无结算记录。' },
+  'amount-decimals': { en: '{currency} allows {places} decimal places', 'zh-CN': '{currency} 金额最多 {places} 位小数' },
+  'amount-not-number': {
+    en: '"{text}" is not an amount (digits with an optional decimal point)',
+    'zh-CN': '"{text}" 不是金额 (请输入数字，可带小数点)',
+  },
+  'amount-zero': { en: 'the amount must be more than zero', 'zh-CN': '金额必须大于零' },
+  'amount-over-limit': { en: 'over the terminal limit {limit}', 'zh-CN': '超过终端单笔限额 {limit}' },
+  'refund-exceeds': {
+    en: 'refund {requested} is more than the {refundable} still refundable on #{id}',
+    'zh-CN': '退货金额 {requested} 超过交易 #{id} 可退余额 {refundable}',
+  },
+  'not-refundable': { en: 'transaction #{id} cannot be refunded: {reason}', 'zh-CN': '交易 #{id} 不能退货：{reason}' },
+  'refund-not-approved': {
+    en: 'it is {state}; only paid sales can be refunded',
+    'zh-CN': '此交易{state}，只有已付款的消费才能退货',
+  },
+  'not-voidable': { en: 'transaction #{id} cannot be voided: {reason}', 'zh-CN': '交易 #{id} 不能撤销：{reason}' },
+  'payment-in-progress': { en: 'a payment is already in progress', 'zh-CN': '已有交易正在进行' },
+  'customer-approved': { en: 'APPROVED', 'zh-CN': '交易成功' },
+  'customer-declined': { en: 'DECLINED', 'zh-CN': '交易失败' },
+  'customer-not-completed': { en: 'NOT COMPLETED', 'zh-CN': '交易未完成' },
+  'customer-not-charged': { en: 'Not charged', 'zh-CN': '未扣款' },
+  'customer-cancelled': { en: 'CANCELLED', 'zh-CN': '交易已取消' },
+  'customer-idle': { en: 'WELCOME', 'zh-CN': '欢迎光临' },
+} as const;
+
+/** The one catalog of the console: the cashier's screens and the technician menu's. */
+const TEXT = { ...CASHIER_TEXT, ...TECHNICIAN_TEXT } as const satisfies Record<string, Record<Language, string>>;
 
 export type TextKey = keyof typeof TEXT;
 

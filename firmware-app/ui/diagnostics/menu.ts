@@ -1,43 +1,49 @@
 import { systemClock, type Clock } from '../../../drivers/base/clock.js';
 import { isPosError } from '../../../drivers/base/errors.js';
+import { explain } from '../../declines/catalog.js';
+import { stateWord, t, type Language, type TextKey } from '../cashier/strings.js';
+import { categoryWord } from '../cashier/words.js';
+import { displayWidth } from '../../receipts/width.js';
 import { formatAge, formatDateTime } from '../format.js';
 import type { QueueName } from '../terminal-port.js';
 import { ansi, progressBar, renderMenu, type MenuItem, type Tty } from '../tty.js';
 import type { DiagnosticsSession } from './session.js';
 
-const MENU: readonly MenuItem[] = [
-  { key: '1', label: 'Device info and live status' },
-  { key: '2', label: 'Card-read test' },
-  { key: '3', label: 'Test print' },
-  { key: '4', label: 'Host echo test' },
-  { key: '5', label: 'Queues (SAF, reversals, outbox, print) and forced drain' },
-  { key: '6', label: 'Decline statistics' },
-  { key: '7', label: 'Alerts' },
-  { key: '8', label: 'Job history and run-now' },
-  { key: '9', label: 'Log tail' },
-  { key: 'l', label: 'Log level (until restart)' },
-  { key: 'c', label: 'Configuration (secrets masked)' },
-  { key: 'e', label: 'Export diagnostics bundle' },
-  { key: 'x', label: 'Exit technician menu' },
+const MENU: readonly { key: string; text: TextKey }[] = [
+  { key: '1', text: 'tech-device' },
+  { key: '2', text: 'tech-card-test' },
+  { key: '3', text: 'tech-test-print' },
+  { key: '4', text: 'tech-echo' },
+  { key: '5', text: 'tech-queues' },
+  { key: '6', text: 'tech-decline-stats' },
+  { key: '7', text: 'tech-alerts' },
+  { key: '8', text: 'tech-jobs' },
+  { key: '9', text: 'tech-log' },
+  { key: 'l', text: 'tech-log-level' },
+  { key: 'c', text: 'tech-config' },
+  { key: 'e', text: 'tech-export' },
+  { key: 'x', text: 'tech-exit' },
 ];
 
 /** Offered only on the terminal's own console: the remote menu cannot end the process it talks to. */
-const SHUTDOWN_ITEM: MenuItem = { key: 's', label: 'Shut down terminal' };
+const SHUTDOWN_ITEM = { key: 's', text: 'tech-shutdown' } as const;
 
 /** How often the live status line of the device screen is redrawn. */
 const LIVE_REFRESH_MS = 1000;
 
 const QUEUE_KEYS: Record<string, QueueName> = { s: 'saf', r: 'reversals', o: 'outbox', p: 'print' };
-const QUEUE_LABEL: Record<QueueName, string> = {
-  saf: 'SAF (offline sales)',
-  reversals: 'Reversals',
-  outbox: 'Upstream outbox',
-  print: 'Print queue',
+const QUEUE_LABEL: Record<QueueName, TextKey> = {
+  saf: 'tech-queue-saf',
+  reversals: 'tech-queue-reversals',
+  outbox: 'tech-queue-outbox',
+  print: 'tech-queue-print',
 };
 
 export interface DiagnosticsMenuOptions {
   clock?: Clock;
-  /** Screen title; says where the menu runs (the terminal itself, or a second shell). */
+  /** The language of the screens: the cashier console's, or the configured one for `npm run diag`. */
+  language?: Language;
+  /** Screen title; says where the menu runs (the terminal itself, or a second shell). Default: this terminal, in the menu's language. */
   where?: string;
   /** Redraws what the host screen keeps on row 1 (the cashier status line); the menu then starts on row 2. */
   header?: () => void;
@@ -58,45 +64,48 @@ export async function runDiagnosticsMenu(
   options: DiagnosticsMenuOptions = {},
 ): Promise<'shutdown' | undefined> {
   const clock = options.clock ?? systemClock;
-  const where = options.where ?? 'this terminal';
+  const lang = options.language ?? 'en';
+  const tr: Tr = (key, vars) => t(lang, key, vars);
+  const where = options.where ?? tr('tech-this-terminal');
   const screen = (title: string) => {
     tty.write(`${ansi.clear}${ansi.moveTo(options.header ? 2 : 1)}`);
     options.header?.();
-    tty.line(ansi.bold(`pos-companion - Technician - ${title}`));
+    tty.line(ansi.bold(`pos-companion - ${tr('tech-title')} - ${title}`));
     tty.line();
   };
   const done = async () => {
     tty.line();
-    tty.write('Press any key. ');
+    tty.write(`${tr('anyKey')} `);
     return tty.pause();
   };
-  const fail = (err: unknown) => tty.line(`Error: ${isPosError(err) ? `${err.message} (${err.code})` : String(err)}`);
+  const fail = (err: unknown) => tty.line(`${tr('error')}: ${isPosError(err) ? `${err.message} (${err.code})` : String(err)}`);
 
   screen(`PIN (${where})`);
-  if (!(await login(session, tty, done))) return undefined;
+  if (!(await login(session, tty, tr, done))) return undefined;
 
-  const menu = options.shutDown ? [...MENU.slice(0, -1), SHUTDOWN_ITEM, MENU.at(-1)!] : MENU;
+  const menu: MenuItem[] = (options.shutDown ? [...MENU.slice(0, -1), SHUTDOWN_ITEM, MENU.at(-1)!] : MENU).map((m) => ({
+    key: m.key,
+    label: tr(m.text),
+  }));
   try {
     for (;;) {
       screen(where);
       for (const l of renderMenu(menu)) tty.line(l);
       tty.line();
-      tty.write('Press a key. ');
+      tty.write(`${tr('choose')} `);
       const key = await tty.choose(menu);
       if (key === null || key === 'x') return undefined;
       const item = menu.find((m) => m.key === key)!;
       screen(item.label);
       if (key === SHUTDOWN_ITEM.key && options.shutDown) {
-        const confirm = await tty.readLine('Payments stop until the service starts it again. Enter to shut down, Esc to go back: ', {
-          maxLength: 1,
-        });
+        const confirm = await tty.readLine(tr('tech-shutdown-confirm'), { maxLength: 1 });
         if (confirm === null) continue;
         await options.shutDown();
         return 'shutdown';
       }
       let more = true;
       try {
-        more = await SCREENS[key]!(session, tty, clock, done);
+        more = await SCREENS[key]!(session, tty, { clock, done, tr, lang });
       } catch (err) {
         fail(err);
         more = await done();
@@ -108,51 +117,64 @@ export async function runDiagnosticsMenu(
   }
 }
 
-async function login(session: DiagnosticsSession, tty: Tty, done: () => Promise<boolean>): Promise<boolean> {
+async function login(session: DiagnosticsSession, tty: Tty, tr: Tr, done: () => Promise<boolean>): Promise<boolean> {
   for (;;) {
-    const pin = await tty.readLine('Technician PIN (Esc to go back): ', { mask: true, maxLength: 12 });
+    const pin = await tty.readLine(tr('tech-pin'), { mask: true, maxLength: 12 });
     if (pin === null) return false;
     let result;
     try {
       result = await session.login(pin);
     } catch (err) {
-      tty.line(`Error: ${isPosError(err) ? err.message : String(err)}`);
+      tty.line(`${tr('error')}: ${isPosError(err) ? err.message : String(err)}`);
       await done();
       return false;
     }
     if (result.ok) return true;
     if (result.reason === 'wrong-pin') {
-      tty.line(`Wrong PIN. ${result.attemptsLeft} attempt(s) left before the menu locks.`);
+      tty.line(tr('tech-wrong-pin', { attempts: String(result.attemptsLeft) }));
       continue;
     }
     if (result.reason === 'locked') {
-      tty.line(`Menu LOCKED after repeated wrong PINs. Try again in ${Math.ceil(result.lockedForMs / 1000)} s.`);
+      tty.line(tr('tech-locked', { seconds: String(Math.ceil(result.lockedForMs / 1000)) }));
     } else {
-      tty.line('No technician PIN is configured (diagnostics.pinHash); the menu stays closed.');
+      tty.line(tr('tech-no-pin'));
     }
     await done();
     return false;
   }
 }
 
-type Screen = (session: DiagnosticsSession, tty: Tty, clock: Clock, done: () => Promise<boolean>) => Promise<boolean>;
+type Tr = (key: TextKey, vars?: Record<string, string>) => string;
+
+/** What every screen gets besides the session and the terminal. */
+interface ScreenContext {
+  clock: Clock;
+  done: () => Promise<boolean>;
+  tr: Tr;
+  lang: Language;
+}
+
+type Screen = (session: DiagnosticsSession, tty: Tty, c: ScreenContext) => Promise<boolean>;
 
 const SCREENS: Record<string, Screen> = {
-  '1': async (s, tty, clock) => {
+  '1': async (s, tty, { clock, tr, lang }) => {
     const info = await s.deviceInfo();
-    tty.line(`Terminal ${info.terminalId}  merchant ${info.merchantId}  version ${info.version}  node ${info.node}`);
-    tty.line(`Uptime ${formatAge(info.uptimeSeconds * 1000)}  database schema v${info.schemaVersion}`);
+    tty.line(tr('tech-terminal', { id: info.terminalId, mid: info.merchantId, version: info.version, node: info.node }));
+    tty.line(tr('tech-uptime', { uptime: formatAge(info.uptimeSeconds * 1000), schema: String(info.schemaVersion) }));
     const r = info.reader;
     tty.line(
-      `Reader   ${r.path}  ${r.error ? `info unavailable: ${r.error}` : `${r.vendor ?? ''} ${r.model ?? ''} s/n ${r.serial ?? ''} fw ${r.firmware ?? ''}`}`,
+      `${tr('tech-reader-line')}  ${r.path}  ${r.error ? tr('tech-info-unavailable', { error: r.error }) : `${r.vendor ?? ''} ${r.model ?? ''} s/n ${r.serial ?? ''} fw ${r.firmware ?? ''}`}`,
     );
-    tty.line(`Printer  ${info.printer.path}`);
-    tty.line(`Host     ${info.host.address}:${info.host.port}`);
+    tty.line(`${tr('tech-printer-line')}  ${info.printer.path}`);
+    tty.line(`${tr('tech-host-line')}  ${info.host.address}:${info.host.port}`);
     tty.line();
-    tty.line('Live status (refreshed every second), any key to go back:');
+    tty.line(tr('tech-live'));
     for (;;) {
       const st = await s.status();
-      tty.write(`\r${ansi.clearLine}host ${st.host} | SAF ${st.safDepth} | printer ${st.printer} | reader ${st.reader}`);
+      const w = (state: string) => stateWord(lang, state);
+      tty.write(
+        `\r${ansi.clearLine}${tr('host')} ${w(st.host)} | ${tr('saf')} ${st.safDepth} | ${tr('printer')} ${w(st.printer)} | ${tr('reader')} ${w(st.reader)}`,
+      );
       const key = await tty.keyWithin(LIVE_REFRESH_MS, clock);
       if (key) {
         tty.line();
@@ -160,43 +182,45 @@ const SCREENS: Record<string, Screen> = {
       }
     }
   },
-  '2': async (s, tty, _clock, done) => {
-    tty.line('Present a card to the reader...');
+  '2': async (s, tty, { done, tr }) => {
+    tty.line(tr('tech-present-card'));
     const r = await s.cardReadTest();
-    tty.line(r.ok ? `Card read OK: ${r.maskedPan ?? ''} (${r.entryMode ?? ''})` : `Card read FAILED: ${r.error ?? ''}`);
-    return done();
-  },
-  '3': async (s, tty, _clock, done) => {
-    tty.line('Printing a test page...');
-    const r = await s.testPrint();
-    tty.line(r.printed ? 'Test print OK.' : `Test print FAILED: ${r.error ?? ''}`);
-    return done();
-  },
-  '4': async (s, tty, _clock, done) => {
-    tty.line('Sending 0800 echo (301) to the host...');
-    const r = await s.hostEcho();
     tty.line(
-      r.ok
-        ? `Host echo OK: response ${r.responseCode ?? ''}, round trip ${r.rttMs} ms`
-        : `Host echo FAILED after ${r.rttMs} ms: ${r.error ?? ''}`,
+      r.ok ? tr('tech-card-ok', { pan: r.maskedPan ?? '', mode: r.entryMode ?? '' }) : tr('tech-card-failed', { error: r.error ?? '' }),
     );
     return done();
   },
-  '5': async (s, tty, clock) => {
+  '3': async (s, tty, { done, tr }) => {
+    tty.line(tr('tech-printing'));
+    const r = await s.testPrint();
+    tty.line(r.printed ? tr('tech-print-ok') : tr('tech-print-failed', { error: r.error ?? '' }));
+    return done();
+  },
+  '4': async (s, tty, { done, tr }) => {
+    tty.line(tr('tech-echo-sending'));
+    const r = await s.hostEcho();
+    tty.line(
+      r.ok
+        ? tr('tech-echo-ok', { code: r.responseCode ?? '', ms: String(r.rttMs) })
+        : tr('tech-echo-failed', { ms: String(r.rttMs), error: r.error ?? '' }),
+    );
+    return done();
+  },
+  '5': async (s, tty, { clock, tr }) => {
     for (;;) {
       const queues = await s.queues();
-      tty.line(`${'queue'.padEnd(22)}${'waiting'.padStart(8)}  oldest`);
+      tty.line(`${padWide(tr('tech-col-queue'), 22)}${padWide(tr('tech-col-waiting'), 8, 'start')}  ${tr('tech-col-oldest')}`);
       for (const q of queues) {
         tty.line(
-          `${QUEUE_LABEL[q.name].padEnd(22)}${String(q.count).padStart(8)}  ${q.oldestAt === null ? '-' : formatAge(clock.now() - q.oldestAt)}`,
+          `${padWide(tr(QUEUE_LABEL[q.name]), 22)}${String(q.count).padStart(8)}  ${q.oldestAt === null ? '-' : formatAge(clock.now() - q.oldestAt)}`,
         );
       }
       tty.line();
-      tty.line('Force a drain: [s] SAF  [r] reversals  [o] outbox  [p] print    [Esc] back');
+      tty.line(tr('tech-drain-keys'));
       const key = await tty.choose(Object.keys(QUEUE_KEYS).map((k) => ({ key: k, label: '' })));
       if (key === null) return true;
       const queue = QUEUE_KEYS[key]!;
-      tty.line(`Draining ${QUEUE_LABEL[queue]}...`);
+      tty.line(tr('tech-draining', { queue: tr(QUEUE_LABEL[queue]) }));
       let shown = '';
       const result = await s.drain(queue, (p) => {
         const bar = progressBar(p.done, p.total);
@@ -207,72 +231,87 @@ const SCREENS: Record<string, Screen> = {
       tty.write(`\r${ansi.clearLine}${progressBar(result.done, result.total)}\n`);
       tty.line(
         result.remaining === 0
-          ? `Drained: ${result.done} sent, queue empty.`
-          : `Stopped with ${result.remaining} still waiting (${result.done} sent).`,
+          ? tr('tech-drained', { done: String(result.done) })
+          : tr('tech-drain-stopped', { remaining: String(result.remaining), done: String(result.done) }),
       );
       tty.line();
     }
   },
-  '6': async (s, tty, _clock, done) => {
+  '6': async (s, tty, { done, tr, lang }) => {
     const stats = await s.declineStats();
-    if (stats.length === 0) tty.line('No declines recorded.');
+    if (stats.length === 0) tty.line(tr('tech-no-declines'));
     else {
-      tty.line(`${'code'.padEnd(20)}${'count'.padStart(6)}  ${'category'.padEnd(9)} reason`);
-      for (const d of stats) tty.line(`${d.code.padEnd(20)}${String(d.count).padStart(6)}  ${d.category.padEnd(9)} ${d.text}`);
+      tty.line(
+        `${padWide(tr('tech-col-code'), 20)}${padWide(tr('tech-col-count'), 6, 'start')}  ${padWide(tr('tech-col-category'), 9)} ${tr('tech-col-reason')}`,
+      );
+      for (const d of stats) {
+        const entry = explain(d.code);
+        tty.line(
+          `${d.code.padEnd(20)}${String(d.count).padStart(6)}  ${padWide(categoryWord(lang, entry.category), 9)} ${entry.cashier[lang]}`,
+        );
+      }
     }
     return done();
   },
-  '7': async (s, tty, _clock, done) => {
+  '7': async (s, tty, { done, tr }) => {
     const alerts = await s.alerts();
-    if (alerts.length === 0) tty.line('No alerts.');
+    if (alerts.length === 0) tty.line(tr('tech-no-alerts'));
     for (const a of alerts) {
-      tty.line(`${formatDateTime(a.raisedAt)}  ${a.severity.padEnd(8)} ${a.clearedAt === null ? 'OPEN   ' : 'cleared'}  ${a.message}`);
+      tty.line(
+        `${formatDateTime(a.raisedAt)}  ${a.severity.padEnd(8)} ${a.clearedAt === null ? tr('tech-alert-open') : tr('tech-alert-cleared')}  ${a.message}`,
+      );
     }
     return done();
   },
-  '8': async (s, tty, _clock, done) => {
+  '8': async (s, tty, { done, tr }) => {
     for (;;) {
       const { runs, names } = await s.jobs();
-      if (runs.length === 0) tty.line('No job has run yet.');
+      if (runs.length === 0) tty.line(tr('tech-no-jobs'));
       for (const r of runs) {
         tty.line(`${formatDateTime(r.startedAt)}  ${r.job.padEnd(16)} ${r.outcome.padEnd(8)} ${r.error ?? ''}`);
       }
       tty.line();
       if (names.length === 0) {
-        tty.line('No scheduler on this terminal: jobs cannot be run from here.');
+        tty.line(tr('tech-no-scheduler'));
         return done();
       }
-      const items = names.slice(0, 9).map((n, i) => ({ key: String(i + 1), label: `Run now: ${n}` }));
+      const items = names.slice(0, 9).map((n, i) => ({ key: String(i + 1), label: tr('tech-run-now', { job: n }) }));
       for (const l of renderMenu(items)) tty.line(l);
-      tty.line('  [Esc] back');
+      tty.line(`  [Esc] ${tr('back')}`);
       const key = await tty.choose(items);
       if (key === null) return true;
       const name = names[Number(key) - 1]!;
-      tty.line(`Running ${name}...`);
+      tty.line(tr('tech-running', { job: name }));
       tty.line(`${name}: ${await s.runJob(name)}`);
       tty.line();
     }
   },
-  '9': async (s, tty, _clock, done) => {
+  '9': async (s, tty, { done, tr }) => {
     const lines = await s.logTail(Math.max(5, tty.rows - 8));
-    if (lines.length === 0) tty.line('The log is empty or goes to stdout (journald).');
+    if (lines.length === 0) tty.line(tr('tech-log-empty'));
     for (const l of lines) tty.line(l);
     return done();
   },
-  l: async (s, tty, _clock, done) => {
-    const level = await tty.readLine('New level (fatal, error, warn, info, debug, trace, silent; Esc to go back): ', { maxLength: 8 });
+  l: async (s, tty, { done, tr }) => {
+    const level = await tty.readLine(tr('tech-level-prompt'), { maxLength: 8 });
     if (level === null) return true;
-    tty.line(`Log level is now ${await s.setLogLevel(level.trim())} (the configuration file applies again after a restart).`);
+    tty.line(tr('tech-level-set', { level: await s.setLogLevel(level.trim()) }));
     return done();
   },
-  c: async (s, tty, _clock, done) => {
+  c: async (s, tty, { done }) => {
     for (const l of JSON.stringify(await s.config(), null, 2).split('\n')) tty.line(l);
     return done();
   },
-  e: async (s, tty, _clock, done) => {
-    tty.line('Collecting status, queues, statistics, alerts, jobs, masked configuration and log tail (no card data)...');
+  e: async (s, tty, { done, tr }) => {
+    tty.line(tr('tech-collecting'));
     const r = await s.exportBundle();
-    tty.line(`Bundle written: ${r.path} (${r.bytes} bytes)`);
+    tty.line(tr('tech-bundle', { path: r.path, bytes: String(r.bytes) }));
     return done();
   },
 };
+
+/** Pads to a column width counting a CJK character as two columns, so tables line up in Chinese too. */
+function padWide(text: string, width: number, side: 'start' | 'end' = 'end'): string {
+  const pad = ' '.repeat(Math.max(0, width - displayWidth(text)));
+  return side === 'start' ? pad + text : text + pad;
+}
