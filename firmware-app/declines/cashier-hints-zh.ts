@@ -50,6 +50,8 @@ export const CASHIER_HINT_ZH: Readonly<Record<string, string>> = {
   READER_LINK_ERROR: '请重试；如仍失败，请检查读卡器连线。',
   READER_PROTOCOL: '请重试；如仍失败，请联系维护人员。',
   PIN_TRIES_EXCEEDED: '请顾客换一张卡。',
+  PIN_REQUIRED: '请重新收款，并请顾客输入密码。',
+  OFFLINE_PIN_REQUIRED: '请减少金额 (免密限额内)、换其他支付方式，或等主机恢复。',
   PRINTER_UNAVAILABLE: '请先处理打印机 (纸张、纸仓盖、连线)，再重试。',
   OFFLINE_DISABLED: '请等主机恢复后重试，或请顾客换其他支付方式。',
   OFFLINE_REFUND_NOT_ALLOWED: '请等主机恢复后再做退货。',

@@ -172,7 +172,10 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     const onPrinted = (job: PrintJob) => printed.push(job.id);
     this.on('printed', onPrinted);
     try {
-      await this.queue.drain();
+      // A pass started meanwhile (a job added as this one ended) may hold jobs someone awaits:
+      // waiters are told "still waiting" only once no pass is left to print them.
+      do await this.queue.drain();
+      while (this.queue.busy);
     } finally {
       this.off('printed', onPrinted);
       // Jobs the pass did not reach stay queued behind the one the printer stopped.

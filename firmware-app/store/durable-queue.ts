@@ -120,6 +120,7 @@ const STORAGE_FAULT_PAUSE_MS = 1000;
 export class DurableQueue<R extends QueueRow, A> {
   private readonly inFlight = new Map<Promise<StepResult>, readonly number[]>();
   private passing: Promise<number> | undefined;
+  private passRunning = false;
   private timer: TimerHandle | undefined;
   private started = false;
   private stopped = false;
@@ -149,7 +150,7 @@ export class DurableQueue<R extends QueueRow, A> {
 
   /** A pass or a transmission is under way. */
   get busy(): boolean {
-    return this.passing !== undefined || this.inFlight.size > 0;
+    return this.passRunning || this.inFlight.size > 0;
   }
 
   /** Stops taking rows and waits up to `graceMs` for the batches in flight; an unanswered one stays queued, its send counted. */
@@ -187,10 +188,7 @@ export class DurableQueue<R extends QueueRow, A> {
     const force = options.force ?? false;
     // A forced drain must not settle for a pass that honoured the backoff: it waits for it, then runs its own.
     if (force && this.passing) await this.passing;
-    this.passing ??= this.pass(force).finally(() => {
-      this.passing = undefined;
-    });
-    const sent = await this.passing;
+    const sent = await this.joinOrRun(force);
     return { sent, remaining: this.deps.repo.waiting() };
   }
 
@@ -213,32 +211,48 @@ export class DurableQueue<R extends QueueRow, A> {
     return [...this.inFlight.values()].flat();
   }
 
+  /**
+   * Joins the pass that is still looking at the table, or starts one. A pass that has finished
+   * looking is never joined, even while its promise has yet to settle: a row committed since
+   * would be reported as not sent.
+   */
+  private joinOrRun(force: boolean): Promise<number> {
+    if (!this.passRunning || !this.passing) this.passing = this.pass(force);
+    return this.passing;
+  }
+
   private async pass(force: boolean): Promise<number> {
-    const { repo, clock } = this.deps;
-    const { window, batchSize } = this.settings;
-    const tried = new Set<number>();
-    let sent = 0;
-    let halted = false;
-    this.deps.beforePass?.(clock.now());
-    while (!this.stopped && !halted && this.isReady()) {
-      const free = Math.min(window - this.inFlight.size, MAX_ROWS_PER_LOOK);
-      const rows = free > 0 ? repo.due(clock.now(), free * batchSize, [...this.busyIds(), ...tried], force) : [];
-      for (let i = 0; i < rows.length; i += batchSize) {
-        const batch = rows.slice(i, i + batchSize);
-        sent += batch.length;
-        void this.launch(batch).then((result) => {
-          const kind = result.verdict?.kind;
-          if (kind === 'done' || kind === 'dead') return;
-          // Still waiting: not again in this pass (a forced pass ignores the backoff that would keep it out).
-          for (const r of batch) tried.add(r.id);
-          if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
-        });
+    this.passRunning = true;
+    try {
+      const { repo, clock } = this.deps;
+      const { window, batchSize } = this.settings;
+      const tried = new Set<number>();
+      let sent = 0;
+      let halted = false;
+      this.deps.beforePass?.(clock.now());
+      while (!this.stopped && !halted && this.isReady()) {
+        const free = Math.min(window - this.inFlight.size, MAX_ROWS_PER_LOOK);
+        const rows = free > 0 ? repo.due(clock.now(), free * batchSize, [...this.busyIds(), ...tried], force) : [];
+        for (let i = 0; i < rows.length; i += batchSize) {
+          const batch = rows.slice(i, i + batchSize);
+          sent += batch.length;
+          void this.launch(batch).then((result) => {
+            const kind = result.verdict?.kind;
+            if (kind === 'done' || kind === 'dead') return;
+            // Still waiting: not again in this pass (a forced pass ignores the backoff that would keep it out).
+            for (const r of batch) tried.add(r.id);
+            if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
+          });
+        }
+        if (this.inFlight.size === 0) break;
+        await Promise.race(this.inFlight.keys());
       }
-      if (this.inFlight.size === 0) break;
-      await Promise.race(this.inFlight.keys());
+      this.scheduleWake();
+      return sent;
+    } finally {
+      // Cleared in the same turn the pass stops looking, so nobody joins a pass that is over.
+      this.passRunning = false;
     }
-    this.scheduleWake();
-    return sent;
   }
 
   private isReady(): boolean {

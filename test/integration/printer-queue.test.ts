@@ -199,6 +199,7 @@ describe('receipts through the durable print queue', () => {
     const sale = await t.terminal.sale(880);
     expect(sale.result).toBe('declined');
     const id = sale.transaction.id;
+    // Reprinted as the decline slip's pass ends: the report waits for the pass that prints it.
     expect((await t.terminal.reprint(id)).printed).toBe(true);
     const slips = await receipts(2);
     const entry = explain('43');
