@@ -25,7 +25,7 @@ import { PrintQueue, type JobReport } from './printing/queue.js';
 import { ReceiptJobs } from './printing/receipts.js';
 import { openDatabase, WalCheckpointer, type Db, type WalCheckpointOptions } from './store/db.js';
 import { attachHighWater, highWaterFile } from './store/high-water.js';
-import { assertStorageHeadroom, storageFailure } from './store/storage.js';
+import { assertStorageHeadroom, assertStorageWritable, storageFailure } from './store/storage.js';
 import { schemaVersion } from './store/migrations.js';
 import { JOB, standardJobs } from './jobs/catalog.js';
 import { appVersion } from './jobs/heartbeat.js';
@@ -406,13 +406,15 @@ export class Terminal {
   }
 
   /**
-   * A payment starts only with room in the journal (a full disk refuses it before the card
-   * is read). A payment stranded in online_sent by a storage failure while the process kept
-   * running is sent to reversal now, as a restart would.
+   * A payment starts only with room in the journal and the journal writable (a full disk or a
+   * read-only journal refuses it before the card is read). A payment stranded in online_sent
+   * by a storage failure while the process kept running is sent to reversal now, as a restart
+   * would.
    */
   private beforePayment(): void {
     try {
       assertStorageHeadroom(this.db, resolveDataPath(this.config, 'pos-companion.db'));
+      assertStorageWritable(this.db);
       this.recover();
     } catch (err) {
       throw storageFailure(err) ?? err;

@@ -10,6 +10,7 @@ import { enqueueSaf, safExposure } from '../saf/queue.js';
 import { currentBatch, nextStan } from '../store/counters.js';
 import type { Db } from '../store/db.js';
 import { ReversalFirstError, type ReversalFirstGate } from '../reversals/first.js';
+import type { PaymentDraft } from './draft.js';
 import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundExceedsOriginalError } from './errors.js';
 import type { Journal, Transaction, TxnPatch } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
@@ -74,9 +75,9 @@ export class PaymentEngine {
 
   async sale(input: { amount: number; currency?: string }, onProgress: Progress = () => undefined): Promise<PaymentOutcome> {
     this.validateAmount(input.amount, input.currency);
-    const txn = this.deps.journal.create({ type: 'sale', amount: input.amount, currency: this.deps.settings.currency });
-    this.deps.logger.child('payments').info({ txn: txn.id, type: 'sale', amount: input.amount }, 'sale started');
-    return this.withCard(txn, onProgress);
+    const draft: PaymentDraft = { type: 'sale', amount: input.amount, currency: this.deps.settings.currency };
+    this.deps.logger.child('payments').info({ type: 'sale', amount: input.amount }, 'sale started');
+    return this.withCard(draft, onProgress);
   }
 
   /**
@@ -104,11 +105,9 @@ export class PaymentEngine {
       if (input.amount > original.amount - refunded)
         throw new RefundExceedsOriginalError(original.id, input.amount, original.amount - refunded);
     }
-    const txn = journal.create({ type: 'refund', amount: input.amount, currency: settings.currency, originalId: input.originalId });
-    this.deps.logger
-      .child('payments')
-      .info({ txn: txn.id, type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
-    return this.withCard(txn, onProgress);
+    const draft: PaymentDraft = { type: 'refund', amount: input.amount, currency: settings.currency, originalId: input.originalId };
+    this.deps.logger.child('payments').info({ type: 'refund', amount: input.amount, original: input.originalId }, 'refund started');
+    return this.withCard(draft, onProgress);
   }
 
   /** Why the payment cannot be voided, or null: asked by the void screen before it asks to confirm. */
@@ -262,8 +261,8 @@ export class PaymentEngine {
     }
   }
 
-  private async withCard(txn: Transaction, onProgress: Progress): Promise<PaymentOutcome> {
-    const { journal, reader, settings } = this.deps;
+  private async withCard(draft: PaymentDraft, onProgress: Progress): Promise<PaymentOutcome> {
+    const { reader, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     let card: CardReadResult;
     // Cancellable from the first moment the cashier sees "Waiting for card...".
@@ -271,43 +270,51 @@ export class PaymentEngine {
     this.cancelRequested = false;
     onProgress('waiting-for-card');
     try {
-      const label = txn.type === 'refund' ? 'REFUND ' : '';
+      const label = draft.type === 'refund' ? 'REFUND ' : '';
       await reader
-        .display(`${label}${settings.currency} ${formatAmount(txn.amount, settings.currency)}`, 'Tap or insert card')
+        .display(`${label}${settings.currency} ${formatAmount(draft.amount, settings.currency)}`, 'Tap or insert card')
         .catch(() => undefined);
       // A cancel while the prompt was being shown found no READ to stop: honour it before reading.
       if (this.cancelRequested) throw new ReaderCommandError('READ', 'CANCELLED');
-      card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
+      card = await reader.read({ amount: draft.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
     } catch (err) {
       this.phase = 'idle';
       const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
       if (code === 'READER_CANCELLED') {
         // A cancel is its own outcome, never a decline: the cashier's Esc or the cardholder's key on the reader.
         const by = this.cancelRequested ? 'CASHIER_CANCELLED' : code;
-        const cancelled = journal.apply(txn.id, { kind: 'Cancelled' }, { declineCode: by }, { by }, 'created');
-        log.info({ txn: txn.id, code: by }, 'payment cancelled before authorisation');
+        const cancelled = this.closeUnread(draft, { kind: 'Cancelled' }, { declineCode: by }, { by });
+        log.info({ txn: cancelled.id, code: by }, 'payment cancelled before authorisation');
         return paymentOutcome('cancelled', cancelled, by);
       }
-      const declined = journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code }, 'created');
-      log.warn({ txn: txn.id, code }, 'card read failed');
+      const declined = this.closeUnread(draft, { kind: 'RefusedLocally' }, { declineCode: code }, { error: code });
+      log.warn({ txn: declined.id, code }, 'card read failed');
       return paymentOutcome('declined_local', declined, code);
     }
     onProgress('card-read');
     try {
-      return await this.authorize(txn, card, onProgress);
+      return await this.authorize(draft, card, onProgress);
     } finally {
       this.phase = 'idle';
     }
   }
 
+  /** A payment that ended before a card was read: its row is created and closed in one commit. */
+  private closeUnread(draft: PaymentDraft, event: LifecycleEvent, patch: TxnPatch, detail: Record<string, unknown>): Transaction {
+    const { db, journal } = this.deps;
+    return db.transaction(() => journal.apply(journal.create(draft).id, event, patch, detail, 'created')).immediate();
+  }
+
   /**
    * Runs inside the transaction of the step that follows the read (online_sent, or the
-   * offline decision): card_read needs no commit of its own, since nothing leaves the
-   * process between the two, and one fsync less sits between the card and the 0200.
+   * offline decision): neither `created` nor card_read needs a commit of its own, since
+   * nothing leaves the process before that step, and a payment that never gets there
+   * needs no durable row (see draft.ts). Two fsyncs less sit between the card and the 0200.
    */
-  private recordCard(txn: Transaction, card: CardReadResult): Transaction {
-    return this.deps.journal.apply(
-      txn.id,
+  private recordCard(draft: PaymentDraft, card: CardReadResult): Transaction {
+    const { journal } = this.deps;
+    return journal.apply(
+      journal.create(draft).id,
       { kind: 'CardRead' },
       { maskedPan: card.maskedPan, last4: card.last4, panToken: card.panToken, entryMode: card.entryMode },
       { entryMode: card.entryMode },
@@ -315,8 +322,8 @@ export class PaymentEngine {
     );
   }
 
-  /** `txn` is still `created`: its card_read commits with what the link state decides. */
-  private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
+  /** `draft` is not written yet: its row and card_read commit with what the link state decides. */
+  private async authorize(draft: PaymentDraft, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     // Not ready (no connection, or connected but not signed on) means offline; a pending
@@ -325,23 +332,23 @@ export class PaymentEngine {
     if (refusal) {
       const refused = db
         .transaction(() => {
-          this.recordCard(txn, card);
+          const txn = this.recordCard(draft, card);
           return journal.apply(txn.id, { kind: 'RefusedLocally' }, { declineCode: refusal.code }, { reason: refusal.message }, 'card_read');
         })
         .immediate();
-      log.warn({ txn: txn.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
+      log.warn({ txn: refused.id, code: refusal.code }, 'pending reversal not delivered; payment refused, nothing sent');
       onProgress('done');
       return paymentOutcome('declined_local', refused, refusal.code);
     }
     // The link reports readiness synchronously and nothing awaits between here and the send,
     // so this check is the moment "nothing was sent" is known for certain. A connection just
     // given up as dead is not ready, so a sale rung then is decided offline at once.
-    if (!link.ready) return this.decideOffline(txn, card, onProgress);
+    if (!link.ready) return this.decideOffline(draft, card, onProgress);
     const at = new Date(clock.now());
-    // card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
+    // The row, card_read, STAN allocation and online_sent commit together, before a byte leaves for the host.
     const sent = db
       .transaction(() => {
-        this.recordCard(txn, card);
+        const txn = this.recordCard(draft, card);
         const stan = nextStan(db);
         return journal.apply(
           txn.id,
@@ -353,7 +360,7 @@ export class PaymentEngine {
       })
       .immediate();
     const request = financialRequest(settings.identity, {
-      kind: txn.type === 'refund' ? 'refund' : 'sale',
+      kind: draft.type === 'refund' ? 'refund' : 'sale',
       stan: sent.stan!,
       amount: sent.amount,
       currency: settings.currency,
@@ -392,7 +399,7 @@ export class PaymentEngine {
         const pending = journal.apply(sent.id, { kind: 'TimedOut' }, { declineCode: code }, { reason: err.code }, 'online_sent');
         log.warn({ txn: pending.id, stan: pending.stan, code: err.code }, 'no usable answer from host; reversal pending');
         onProgress('done');
-        const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
+        const candidate = { type: draft.type, amount: draft.amount, entryMode: card.entryMode, panToken: card.panToken };
         const retry = retryAdvice(link.ready, () =>
           decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()),
         );
@@ -411,12 +418,12 @@ export class PaymentEngine {
    * The offline rules read the queue and the approval writes to it in one immediate
    * transaction, so the caps hold even if two decisions raced.
    */
-  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress): PaymentOutcome {
+  private decideOffline(draft: PaymentDraft, card: CardReadResult, onProgress: Progress): PaymentOutcome {
     const { db, journal, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     const decided = db
       .transaction(() => {
-        this.recordCard(txn, card);
+        const txn = this.recordCard(draft, card);
         const now = clock.now();
         const decision = decideOffline(
           settings.offline,

@@ -77,3 +77,17 @@ export function assertStorageHeadroom(db: Db, file: string): void {
   if (headroom < MIN_HEADROOM_BYTES)
     throw new StorageUnavailableError('STORE_FULL', { headroomBytes: headroom, neededBytes: MIN_HEADROOM_BYTES });
 }
+
+/**
+ * Throws STORE_READ_ONLY when the journal cannot take a write. A payment's first commit comes
+ * only once its card is read (payments/draft.ts), so the write lock is taken and given back
+ * here first: no write and no fsync, and no customer asked for a card the journal could not record.
+ */
+export function assertStorageWritable(db: Db): void {
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+  } catch (err) {
+    throw storageFailure(err) ?? err;
+  }
+}
