@@ -64,6 +64,13 @@ export interface PrintQueueOptions {
   pollIntervalMs: number;
 }
 
+/**
+ * Most jobs a pass prints before their marks commit. The marks are deferred and batched (one
+ * commit, one fsync, for a sale's slips); a crash before they commit reprints those slips at
+ * the next start, so the batch is bounded: a duplicate slip is the cost, never a lost one.
+ */
+const MARK_BATCH = 16;
+
 export class PrintJobNotFoundError extends PosError {
   constructor(id: number) {
     super('PRINT_JOB_NOT_FOUND', `print job ${id} does not exist`, { id });
@@ -127,6 +134,8 @@ export class PrintQueue extends EventEmitter {
   private word: PrinterWord = 'unknown';
   private lastError: { code: string; message: string } | undefined;
   private readonly waiters = new Map<number, Array<(r: JobReport) => void>>();
+  /** Printed by the pass in progress, their marks not committed yet. */
+  private readonly unmarked = new Set<number>();
 
   constructor(private readonly deps: { db: Db; printer: PrinterPort; clock: Clock; logger: Logger; options: PrintQueueOptions }) {
     super();
@@ -228,7 +237,7 @@ export class PrintQueue extends EventEmitter {
    */
   report(jobId: number): Promise<JobReport> {
     const job = this.get(jobId);
-    if (job.state === 'printed') return Promise.resolve({ printed: true, jobId });
+    if (job.state === 'printed' || this.unmarked.has(jobId)) return Promise.resolve({ printed: true, jobId });
     if (this.stopped && !this.running) return Promise.resolve(this.waitingReport(jobId));
     const done = new Promise<JobReport>((resolve) => {
       const list = this.waiters.get(jobId) ?? [];
@@ -239,42 +248,72 @@ export class PrintQueue extends EventEmitter {
     return done;
   }
 
+  /**
+   * Jobs are taken in id order. A printed job keeps its `queued` row until its mark commits,
+   * so the next job is the first queued one after the last printed; the marks commit together
+   * when the pass ends (with the failure of the job the printer stopped, if any).
+   */
   private async pass(): Promise<DrainResult> {
     const printed: number[] = [];
-    const { db, printer, clock, logger } = this.deps;
-    let failed = false;
-    for (;;) {
-      const row = db.prepare<[], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id LIMIT 1`).get();
-      if (!row) break;
-      const job = fromRow(row);
-      try {
-        if (!printer.connected) await printer.connect();
-        const after = await printer.print(job.payload);
-        const now = clock.now();
-        db.prepare(
-          `UPDATE print_jobs SET state = 'printed', attempts = attempts + 1, last_error = NULL, printed_at = ?, updated_at = ? WHERE id = ?`,
-        ).run(now, now, job.id);
-        printed.push(job.id);
-        this.observe(describeStatus(after), undefined);
-        this.settle(job.id, { printed: true, jobId: job.id });
-        this.emit('printed', this.get(job.id));
-      } catch (err) {
-        const info = errorInfo(err);
-        db.prepare(`UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`).run(
-          info.message,
-          clock.now(),
-          job.id,
-        );
-        this.observe(wordFor(err), info);
-        logger.warn({ job: job.id, kind: job.kind, code: info.code, printer: this.word }, 'print job kept queued');
-        failed = true;
-        break;
+    const { db, printer, logger } = this.deps;
+    let failed: { id: number; message: string } | undefined;
+    let last = 0;
+    try {
+      for (;;) {
+        const row = db.prepare<[number], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT 1`).get(last);
+        if (!row) break;
+        const job = fromRow(row);
+        last = job.id;
+        try {
+          if (!printer.connected) await printer.connect();
+          const after = await printer.print(job.payload);
+          printed.push(job.id);
+          this.unmarked.add(job.id);
+          this.observe(describeStatus(after), undefined);
+          this.settle(job.id, { printed: true, jobId: job.id });
+          if (this.unmarked.size >= MARK_BATCH) this.commitMarks();
+        } catch (err) {
+          const info = errorInfo(err);
+          failed = { id: job.id, message: info.message };
+          this.observe(wordFor(err), info);
+          logger.warn({ job: job.id, kind: job.kind, code: info.code, printer: this.word }, 'print job kept queued');
+          break;
+        }
       }
+    } finally {
+      this.commitMarks(failed);
     }
     // Jobs the pass did not reach stay queued behind the one the printer stopped.
     this.settleWaiting();
     if (failed) this.schedulePoll();
     return { printed, waiting: this.state.pending };
+  }
+
+  /** One commit for the printed jobs not marked yet, and the failed attempt if there was one. */
+  private commitMarks(failed?: { id: number; message: string }): void {
+    const { db, clock } = this.deps;
+    const ids = [...this.unmarked];
+    if (ids.length === 0 && !failed) return;
+    const now = clock.now();
+    const mark = db.prepare(
+      `UPDATE print_jobs SET state = 'printed', attempts = attempts + 1, last_error = NULL, printed_at = ?, updated_at = ? WHERE id = ?`,
+    );
+    try {
+      db.transaction(() => {
+        for (const id of ids) mark.run(now, now, id);
+        if (failed) {
+          db.prepare(`UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`).run(
+            failed.message,
+            now,
+            failed.id,
+          );
+        }
+      }).immediate();
+    } finally {
+      // Marks that could not commit leave their jobs queued: they print again, never vanish.
+      this.unmarked.clear();
+    }
+    for (const id of ids) this.emit('printed', this.get(id));
   }
 
   private hasPending(): boolean {
