@@ -124,18 +124,40 @@ export class SafForwarder {
     this.expireOld();
     while (!this.stopped && link.ready) {
       const free = settings.window - this.inFlight.size;
-      for (const item of dueSafItems(db, clock.now(), free, [...this.inFlight.keys()])) {
-        const sending = this.forward(item)
-          .catch((err: unknown) =>
-            this.log.error({ err, txn: item.transactionId, stan: item.stan }, 'advice bookkeeping failed; the row stays queued'),
-          )
-          .finally(() => this.inFlight.delete(item.id));
-        this.inFlight.set(item.id, sending);
-      }
+      for (const item of dueSafItems(db, clock.now(), free, [...this.inFlight.keys()])) this.send(item, false);
       if (this.inFlight.size === 0) break;
       await Promise.race(this.inFlight.values());
     }
     this.scheduleWake();
+  }
+
+  /** Sends one advice in a slot of the window; `counted`: see forward. */
+  private send(item: SafItem, counted: boolean): void {
+    const sending = this.forward(item, counted)
+      .catch((err: unknown) =>
+        this.log.error({ err, txn: item.transactionId, stan: item.stan }, 'advice bookkeeping failed; the row stays queued'),
+      )
+      .finally(() => this.inFlight.delete(item.id));
+    this.inFlight.set(item.id, sending);
+  }
+
+  /**
+   * Inside an acceptance's transaction: takes the next due advice for the slot being freed
+   * and counts its transmission in the same commit, so a drain costs one commit (one fsync)
+   * per advice and the next advice leaves as soon as it is durable, not after a second commit.
+   * The caller sends it right after the commit, before anything else can claim it.
+   */
+  private claimNext(): SafItem | undefined {
+    const { db, link, clock } = this.deps;
+    if (this.stopped || !link.ready) return undefined;
+    const [next] = dueSafItems(db, clock.now(), 1, [...this.inFlight.keys()]);
+    if (next) this.countSend(next, clock.now());
+    return next;
+  }
+
+  /** Counted before it leaves: whatever happens next, a later transmission is a 0221. */
+  private countSend(item: SafItem, at: number): void {
+    this.deps.db.prepare(`UPDATE saf_queue SET sends = sends + 1, updated_at = ? WHERE id = ?`).run(at, item.id);
   }
 
   private scheduleWake(): void {
@@ -158,12 +180,15 @@ export class SafForwarder {
     return backoffDelay(sends, backoffMinMs, backoffMaxMs, this.deps.random ?? Math.random);
   }
 
-  private async forward(item: SafItem): Promise<void> {
+  /**
+   * Sends one advice and records its answer. `counted`: its transmission was counted in the
+   * commit that accepted the advice before it (see claimNext).
+   */
+  private async forward(item: SafItem, counted: boolean): Promise<void> {
     const { db, link, clock, identity, settings } = this.deps;
     const sentAt = clock.now();
     const repeat = item.sends > 0;
-    // Counted before it leaves: whatever happens next, a later transmission is a 0221.
-    db.prepare(`UPDATE saf_queue SET sends = sends + 1, updated_at = ? WHERE id = ?`).run(sentAt, item.id);
+    if (!counted) this.countSend(item, sentAt);
     const message = adviceRequest(identity, {
       repeat,
       stan: item.stan,
@@ -189,20 +214,24 @@ export class SafForwarder {
     }
     const sends = item.sends + 1;
     if (responseCode === '00') {
-      db.transaction(() => {
-        this.deps.journal.apply(
-          item.transactionId,
-          { kind: 'AdviceAnswered', code: responseCode },
-          { responseCode, rrn },
-          { stan: item.stan, sends },
-          'offline_approved',
-        );
-        // Final: the encrypted card data had no use but this advice, so it goes now, not at retention.
-        db.prepare(
-          `UPDATE saf_queue SET state = 'forwarded', encrypted_blob = X'', last_response_code = ?, updated_at = ? WHERE id = ?`,
-        ).run(responseCode, clock.now(), item.id);
-      }).immediate();
+      const next = db
+        .transaction(() => {
+          this.deps.journal.apply(
+            item.transactionId,
+            { kind: 'AdviceAnswered', code: responseCode },
+            { responseCode, rrn },
+            { stan: item.stan, sends },
+            'offline_approved',
+          );
+          // Final: the encrypted card data had no use but this advice, so it goes now, not at retention.
+          db.prepare(
+            `UPDATE saf_queue SET state = 'forwarded', encrypted_blob = X'', last_response_code = ?, updated_at = ? WHERE id = ?`,
+          ).run(responseCode, clock.now(), item.id);
+          return this.claimNext();
+        })
+        .immediate();
       this.log.info({ txn: item.transactionId, stan: item.stan, sends }, 'advice accepted');
+      if (next) this.send(next, true);
       return;
     }
     if (SAF_RETRY_CODES.has(responseCode)) {
