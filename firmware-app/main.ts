@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { resolveDataPath, Terminal } from './terminal.js';
+import { EXIT_SHUT_DOWN, runUi } from './ui/start.js';
 import { restoreDatabase } from './jobs/backup.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
 import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
@@ -152,14 +153,9 @@ async function main(argv: string[]): Promise<number> {
       void shutdown(signal).then(() => process.exit(0));
     });
   }
-  // The consoles' modules load while the devices open and the host signs on, which the start
-  // waits for anyway, instead of before the start begins. A failed load is met at the await.
-  const ui = import('./ui/start.js');
-  ui.catch(() => undefined);
   try {
     await terminal.start();
     logger.info({ sim: config.sim }, 'terminal ready');
-    const { EXIT_SHUT_DOWN, runUi } = await ui;
     // The service manager's readiness signal (see docs/deploy/pos-companion.service).
     if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
     // The console ending any other way (its input closed, an error) rejects: a non-zero exit the service restarts.
