@@ -11,6 +11,9 @@ import { printJobRepo, type NewPrintJob, type PrintJob, type PrintJobRepo } from
 
 export type { NewPrintJob, PrintJob } from '../store/print-job-repo.js';
 
+/** Printed marks committed at once at most: a long pass still commits as it goes. */
+const MARK_BATCH = 16;
+
 /** What the queue needs from the printer; `PrinterClient` is one. */
 export interface PrinterPort {
   readonly connected: boolean;
@@ -88,7 +91,7 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     super();
     this.repo = printJobRepo(deps.db);
     this.queue = new DurableQueue(
-      { repo: this.repo, user: this, clock: deps.clock, logger: deps.logger },
+      { repo: this.repo, user: this, clock: deps.clock, logger: deps.logger, afterPass: () => this.commitMarks() },
       // One job at a time, in order; a job the printer stopped holds back the ones behind it.
       { name: 'print-queue', window: 1, batchSize: 1, backoffMinMs: 0, backoffMaxMs: 0, haltOnRetry: true },
     );
@@ -190,7 +193,7 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
    */
   report(jobId: number): Promise<JobReport> {
     const job = this.get(jobId);
-    if (job.state === 'printed') return Promise.resolve({ printed: true, jobId });
+    if (job.state === 'printed' || this.repo.isUnmarked(jobId)) return Promise.resolve({ printed: true, jobId });
     if (this.stopped && !this.queue.busy) return Promise.resolve(this.waitingReport(jobId));
     const done = new Promise<JobReport>((resolve) => {
       const list = this.waiters.get(jobId) ?? [];
@@ -212,11 +215,20 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     return { kind: 'retry', error: errorInfo(outcome.error).message, attempt: true, sent: true, delayMs: 0 };
   }
 
+  /**
+   * The slip is out: the cashier is told at once, and the "printed" marks of a pass commit
+   * together when it ends (a sale's two slips cost one deferred commit). A crash before that
+   * commit prints them again; it never loses one.
+   */
   finish([job]: readonly PrintJob[], _verdict: Verdict, outcome: Outcome<PrinterStatus>): void {
-    this.repo.printed(job!.id, this.deps.clock.now());
+    this.repo.markPrinted(job!.id);
     if (outcome.ok) this.observe(describeStatus(outcome.answer), undefined);
     this.settle(job!.id, { printed: true, jobId: job!.id });
-    this.emit('printed', this.get(job!.id));
+    if (this.repo.unmarkedCount >= MARK_BATCH) this.commitMarks();
+  }
+
+  private commitMarks(): void {
+    for (const id of this.repo.commitMarks(this.deps.clock.now())) this.emit('printed', this.get(id));
   }
 
   retried([job]: readonly PrintJob[], _verdict: Verdict, outcome: Outcome<PrinterStatus>): void {

@@ -89,7 +89,15 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
         beforePass: (now) => this.expireOld(now),
         deadline: () => this.repo.nextExpiry(settings.maxAgeMs),
       },
-      { name: 'saf', window: settings.window, batchSize: 1, backoffMinMs: settings.backoffMinMs, backoffMaxMs: settings.backoffMaxMs },
+      // One commit per advice on a drain: an acceptance counts the next advice's send.
+      {
+        name: 'saf',
+        window: settings.window,
+        batchSize: 1,
+        backoffMinMs: settings.backoffMinMs,
+        backoffMaxMs: settings.backoffMaxMs,
+        chain: true,
+      },
     );
   }
 

@@ -6,6 +6,7 @@ import { PosError } from '../../drivers/base/errors.js';
 import { silentLogger, type Logger } from '../../drivers/base/logger.js';
 import { backupDatabaseSync } from './backup.js';
 import { migrate, type Migration } from './migrations.js';
+import { reuseStatements } from './statements.js';
 
 export type Db = Database.Database;
 
@@ -41,6 +42,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     chmodSync(file, 0o600);
   }
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  reuseStatements(db);
   try {
     db.pragma('busy_timeout = 5000');
     if (!options.readonly) {

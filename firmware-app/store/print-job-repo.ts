@@ -60,7 +60,10 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
   private readonly added = new AddedSignal();
   private readonly s;
 
-  constructor(db: Db) {
+  /** Printed, its mark not committed yet: no longer due, and committed with the next batch of marks. */
+  private readonly unmarked = new Set<number>();
+
+  constructor(private readonly db: Db) {
     this.s = {
       insert: db.prepare<[number | null, string, string | null, Buffer, number, number], Row>(
         `INSERT INTO print_jobs (transaction_id, kind, copy, payload, state, created_at, updated_at)
@@ -79,7 +82,7 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
         `UPDATE print_jobs SET last_error = coalesce(?, last_error), updated_at = ? WHERE id IN ${IDS}`,
       ),
       printed: db.prepare<[number, number, number]>(
-        `UPDATE print_jobs SET state = 'printed', last_error = NULL, printed_at = ?, updated_at = ? WHERE id = ?`,
+        `UPDATE print_jobs SET state = 'printed', attempts = attempts + 1, last_error = NULL, printed_at = ?, updated_at = ? WHERE id = ?`,
       ),
       purge: db.prepare<[number]>(`DELETE FROM print_jobs WHERE state = 'printed' AND updated_at < ?`),
     };
@@ -93,7 +96,10 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
   }
 
   queued(): PrintJob[] {
-    return this.s.queued.all().map(fromRow);
+    return this.s.queued
+      .all()
+      .filter((r) => !this.unmarked.has(r.id))
+      .map(fromRow);
   }
 
   get(id: number): PrintJob | undefined {
@@ -113,7 +119,7 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
   /** In order, from the oldest queued job: a job waits for the printer, so there is no schedule to skip ahead by. */
   due(_now: number, limit: number, skip: readonly number[]): PrintJob[] {
     if (limit <= 0) return [];
-    return this.s.head.all(JSON.stringify(skip), limit).map(fromRow);
+    return this.s.head.all(JSON.stringify([...skip, ...this.unmarked]), limit).map(fromRow);
   }
 
   /** Never: the printer's return (its status poll) wakes the queue, not a clock. */
@@ -122,24 +128,57 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
   }
 
   waiting(): number {
-    return this.s.count.get()!.n;
+    return this.s.count.get()!.n - this.unmarked.size;
   }
 
-  countSends(ids: readonly number[], at: number): void {
-    this.s.addAttempts.run(1, at, JSON.stringify(ids));
+  /** The job came out of the printer; its mark commits with the next batch (`commitMarks`). */
+  markPrinted(id: number): void {
+    this.unmarked.add(id);
   }
 
-  uncountSends(ids: readonly number[], at: number): void {
-    this.s.addAttempts.run(-1, at, JSON.stringify(ids));
+  isUnmarked(id: number): boolean {
+    return this.unmarked.has(id);
   }
 
-  /** The try was already counted when the job went to the printer: only the error changes. */
+  get unmarkedCount(): number {
+    return this.unmarked.size;
+  }
+
+  /**
+   * One commit for every printed job not marked yet. Marks that cannot commit leave their jobs
+   * queued: after a crash they print again, never vanish.
+   */
+  commitMarks(at: number): number[] {
+    const ids = [...this.unmarked];
+    if (ids.length === 0) return ids;
+    try {
+      this.db
+        .transaction(() => {
+          for (const id of ids) this.s.printed.run(at, at, id);
+        })
+        .immediate();
+    } finally {
+      this.unmarked.clear();
+    }
+    return ids;
+  }
+
+  /**
+   * A slip has no repeat to tell apart (unlike an advice or a reversal): its try is recorded with
+   * its outcome, in the printed mark or the failure, which saves a commit per slip.
+   */
+  countSends(): void {}
+
+  uncountSends(): void {}
+
+  /** The printer refused or did not answer: the try and its error in one commit. */
   reschedule(ids: readonly number[], change: { at: number; error?: string }): void {
-    this.s.failed.run(change.error ?? null, change.at, JSON.stringify(ids));
-  }
-
-  printed(id: number, at: number): void {
-    this.s.printed.run(at, at, id);
+    this.db
+      .transaction(() => {
+        this.s.addAttempts.run(1, change.at, JSON.stringify(ids));
+        this.s.failed.run(change.error ?? null, change.at, JSON.stringify(ids));
+      })
+      .immediate();
   }
 
   onAdded(listener: () => void): () => void {

@@ -105,7 +105,7 @@ export class SafRepo implements QueueRepository<SafItem> {
   private readonly added = new AddedSignal();
   private readonly s;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.s = {
       insert: db.prepare(
         `INSERT INTO saf_queue (transaction_id, encrypted_blob, expiry, state, next_attempt_at, queued_at, updated_at)
@@ -217,6 +217,10 @@ export class SafRepo implements QueueRepository<SafItem> {
   /** The advice is final; run inside the transaction of the payment's own transition. */
   finish(id: number, state: Exclude<SafRowState, 'queued'>, responseCode: string | null, at: number): void {
     this.s.finish.run(state, responseCode, at, id);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   onAdded(listener: () => void): () => void {

@@ -15,8 +15,8 @@ import { round, summarize } from './stats.js';
 /** Offline approvals queued for the drain. */
 const QUEUE_SIZE = 10_000;
 const ECHOES = 500;
-/** What an advice commits today: its transmission counted before it leaves, then its acceptance. */
-const FSYNCS_PER_ADVICE = 2;
+/** What an advice commits: its acceptance, which also counts the next advice's transmission before it leaves. */
+const FSYNCS_PER_ADVICE = 1;
 
 /**
  * A journal holding `count` offline approvals waiting to be forwarded, as the payments

@@ -63,6 +63,10 @@ describe('slips from the running terminal', () => {
     const { configPath } = writeSimConfig(sim, { terminal: { merchantName: '示例便利店' }, printer: { eReceiptUrl } });
     term = TmuxTerminal.start('slips', [process.execPath, MAIN, '--config', configPath], { cwd: REPO });
     await term.waitFor(/host online \| SAF 0 \| printer ready \| reader connected/, 60_000);
+    // The operator signs in before the first sale; the slips print the number.
+    await term.waitFor(/Operator number \(1-4 digits\), then Enter:/);
+    term.type('1');
+    term.keys('Enter');
   }, 90_000);
 
   afterAll(async () => {

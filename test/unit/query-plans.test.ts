@@ -71,7 +71,7 @@ const PER_SALE_QUERIES: readonly { path: string; sql: string }[] = [
   },
   // Printing.
   { path: 'print: slips of a transaction', sql: `SELECT * FROM print_jobs WHERE transaction_id = ? ORDER BY id` },
-  { path: 'print: next job', sql: `SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id LIMIT 1` },
+  { path: 'print: next job', sql: `SELECT * FROM print_jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT 1` },
   { path: 'print: queue depth', sql: `SELECT count(*) AS n FROM print_jobs WHERE state = 'queued'` },
   { path: 'print: mark printed', sql: `UPDATE print_jobs SET state = 'printed', printed_at = ?, updated_at = ? WHERE id = ?` },
   // Decline reports, alerts and their evaluation after every outcome.

@@ -86,7 +86,8 @@ describe('retention never purges queued or pending work', () => {
     const reversed = sale('reversal_pending');
     reversalRepo(db).enqueue({ transactionId: reversed, stanDay: '2026-01-01', reason: 'HOST_TIMEOUT', now });
     reversalRepo(db).acknowledge(reversalRepo(db).forTransaction(reversed)!.id, now, true);
-    printJobRepo(db).printed(printJobRepo(db).enqueue({ kind: 'receipt', payload: Buffer.from('x') }, now).id, now);
+    printJobRepo(db).markPrinted(printJobRepo(db).enqueue({ kind: 'receipt', payload: Buffer.from('x') }, now).id);
+    printJobRepo(db).commitMarks(now);
     outboxRepo(db).enqueue({ eventId: 'decline:sent', type: 'decline', payload: {} }, now);
     outboxRepo(db).delivered([1], now);
     expect(purgeYearsLater()).toMatchObject({ safQueue: 1, reversals: 1, printJobs: 1, outbox: 1 });

@@ -15,6 +15,7 @@ import { enqueueSaf, listSafItems } from '../../firmware-app/saf/queue.js';
 import { nextStan } from '../../firmware-app/store/counters.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { outboxOf, storeOf } from '../support/store.js';
+import { walCommits } from '../support/wal-commits.js';
 
 const HOUR = 3_600_000;
 
@@ -53,10 +54,13 @@ class FakeLink extends EventEmitter {
   inFlight = 0;
   maxInFlight = 0;
   hold: Promise<void> | undefined;
+  /** Called as each advice leaves, to look at what is durable at that moment. */
+  onSend: ((msg: IsoMessage) => void) | undefined;
 
   async request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
     const reply = this.script.shift() ?? '00';
     if (reply === 'unreachable') throw new HostUnreachableError('not connected');
+    this.onSend?.(msg);
     this.sent.push(msg);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -248,6 +252,33 @@ describe('SAF forwarder', () => {
     link.state = 'online';
     await saf.drain();
     expect(link.sent.map((m) => f(m, 11))).toEqual([fresh.stan]);
+  });
+
+  it('drains at one commit per advice: an acceptance also counts the next transmission, which is durable before it leaves', async () => {
+    for (let i = 1; i <= 5; i++) offlineSale(i * 10);
+    const wal = join(db.name + '-wal');
+    const sendsAtSend: number[] = [];
+    link.onSend = (msg) => {
+      // Read from a second connection: only what is committed (durable) counts.
+      const other = openDatabase(db.name, { readonly: true });
+      try {
+        sendsAtSend.push(
+          other
+            .prepare<[string], { sends: number }>(
+              `SELECT sends FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id WHERE t.stan = ?`,
+            )
+            .get(String(f(msg, 11)))!.sends,
+        );
+      } finally {
+        other.close();
+      }
+    };
+    const before = walCommits(wal);
+    expect(await forwarder().drain()).toEqual({ remaining: 0 });
+    expect(sendsAtSend).toEqual([1, 1, 1, 1, 1]);
+    // The first advice's count commits alone; each acceptance carries the next one's count.
+    expect(walCommits(wal) - before).toBe(6);
+    expect(states()).toEqual(Array(5).fill('forwarded_approved'));
   });
 
   it('keeps at most `window` advices in flight', async () => {
