@@ -79,6 +79,8 @@ describe('slips from the running terminal', () => {
     capture('slip-en-merchant', merchant!);
     capture('slip-en-customer', customer!);
     expect(merchant!.text).toMatch(/MERCHANT NO\.[\s\S]*TERMINAL NO\.\s+TERM0001[\s\S]*ENTRY MODE\s+CHIP\n[\s\S]*TOTAL\s+CNY 12\.34/);
+    // The operator signed in at the console is on the slip the merchant files.
+    expect(merchant!.text).toMatch(/OPERATOR NO\.\s+01\n/);
     expect(merchant!.text).toMatch(/CARDHOLDER SIGNATURE[\s\S]*I ACKNOWLEDGE[\s\S]*MERCHANT COPY/);
     expect(customer!.text).not.toContain('SIGNATURE');
     const { qrSymbols } = decodeToText(customer!.raw);
