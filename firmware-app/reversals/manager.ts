@@ -6,6 +6,7 @@ import type { HostLink, LinkState } from '../host/link.js';
 import { localDay, PROCESSING_CODE, readAnswer, reversalRequest, type TerminalIdentity } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal, Transaction } from '../payments/journal.js';
+import { givenUp, needsReversal } from '../payments/lifecycle.js';
 import type { Db } from '../store/db.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
 import { reversalRepo, type ReversalRepo, type ReversalRow } from '../store/reversal-repo.js';
@@ -216,7 +217,7 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
   private closeSettled(now: number): void {
     for (const r of this.repo.pending()) {
       if (this.queue.isInFlight(r.id)) continue;
-      if (this.deps.journal.get(r.transactionId).state !== 'reversal_pending') this.repo.acknowledge(r.id, now, false);
+      if (!needsReversal(this.deps.journal.get(r.transactionId).state)) this.repo.acknowledge(r.id, now, false);
     }
   }
 
@@ -224,7 +225,7 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
     if (msg.mti !== '0210') return;
     const stan = msg.fields.get(11);
     const txn = typeof stan === 'string' ? this.deps.journal.findByStan(stan) : undefined;
-    if (txn && (txn.state === 'reversal_pending' || txn.state === 'reversed')) {
+    if (txn && givenUp(txn.state)) {
       const code = readAnswer(msg).responseCode;
       this.log.warn({ txn: txn.id, stan, responseCode: code }, 'late 0210 after the timeout ignored; the reversal stands');
     }

@@ -29,6 +29,11 @@ export function needsReversal(state: TxnState): boolean {
   return state === 'reversal_pending';
 }
 
+/** The terminal gave the payment up and reverses it (or has): a late answer changes nothing. */
+export function givenUp(state: TxnState): boolean {
+  return state === 'reversal_pending' || state === 'reversed';
+}
+
 /** Still being decided: a change out of one of these is a result the cashier sees. */
 export function undecided(state: TxnState): boolean {
   return beforeSend(state) || inFlight(state);
