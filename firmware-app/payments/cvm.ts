@@ -93,7 +93,10 @@ export async function verifyAndAuthorize(
     const outcome = await port.authorize(current, card, { pinRequired: true, pin: { block: entry.pinBlock, ksn: entry.ksn } });
     if (outcome.result !== 'declined' || outcome.code !== WRONG_PIN || attempt >= port.cvm.pinTries) return outcome;
     log.info({ txn: current.id, attempt }, 'wrong PIN; asking again in a new sale');
-    current = port.journal.create({ type: 'sale', amount: current.amount, currency: current.currency });
+    current = port.journal.create(
+      { type: 'sale', amount: current.amount, currency: current.currency, operator: current.operator ?? undefined },
+      { flush: false },
+    );
   }
 }
 

@@ -56,16 +56,20 @@ export class Journal {
     this.observers.push(observer);
   }
 
-  create(input: {
-    type: TxnType;
-    amount: number;
-    currency: CurrencyCode;
-    originalId?: number;
-    operator?: string;
-    unreferenced?: boolean;
-  }): Transaction {
+  create(
+    input: {
+      type: TxnType;
+      amount: number;
+      currency: CurrencyCode;
+      originalId?: number;
+      operator?: string;
+      unreferenced?: boolean;
+    },
+    options: { flush?: boolean } = {},
+  ): Transaction {
     const { store } = this;
-    return store.tx(() => {
+    const run = <T>(fn: () => T): T => (options.flush === false ? store.txUnflushed(fn) : store.tx(fn));
+    return run(() => {
       const now = this.clock.now();
       const txn = store.transactions.insert({
         uuid: randomUUID(),

@@ -55,6 +55,22 @@ export class Store {
     return this.db.transaction(fn).immediate();
   }
 
+  /**
+   * An immediate transaction whose commit is not flushed on its own: synchronous=NORMAL for that
+   * one commit, so the WAL stays consistent and its frames reach the disk with the next durable
+   * commit (or checkpoint). Only for a write whose loss in a power cut harms nobody, such as a
+   * payment rung up but not sent yet. Inside another transaction it is simply part of that one.
+   */
+  txUnflushed<T>(fn: () => T): T {
+    if (this.db.inTransaction) return this.tx(fn);
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.tx(fn);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   /** The next STAN, persisted past its high-water mark; call inside the `tx` that records the message. */
   nextStan(): string {
     return nextStan(this.db);

@@ -29,6 +29,23 @@ describe('the durable store', () => {
     db.close();
   });
 
+  it('commits a payment rung up without flushing it on its own, and is back at synchronous=FULL after', () => {
+    const { db } = freshDb();
+    const journal = new Journal(storeOf(db), clock);
+    let during: unknown;
+    journal.onTransition(() => {
+      during = db.pragma('synchronous', { simple: true });
+    });
+    const txn = journal.create({ type: 'sale', amount: 100, currency: 'CNY' }, { flush: false });
+    // NORMAL in WAL mode: the commit is consistent, and the next durable commit carries it to the disk.
+    expect(during).toBe(1);
+    expect(durabilitySettings(db).synchronous).toBe(2);
+    expect(journal.get(txn.id).state).toBe('created');
+    journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
+    expect(during).toBe(2);
+    db.close();
+  });
+
   it('refuses a database from a newer build instead of guessing', () => {
     const { file, db } = freshDb();
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);

@@ -425,8 +425,11 @@ describe('payments engine: PIN above the CVM limit', () => {
     expect(reader.pinCalls).toBe(3);
     expect(new Set(host.sent.map((m) => m.fields.get(11))).size).toBe(3);
     host.script.push('55', '00');
-    expect((await withLimit().sale({ amount: 9_000 })).result).toBe('approved');
+    const retried = await withLimit().sale({ amount: 9_000, operator: '07' });
+    expect(retried.result).toBe('approved');
     expect(reader.pinCalls).toBe(5);
+    // The new sale of the second try is still the signed-in operator's.
+    expect(retried.transaction.operator).toBe('07');
   });
 
   it('a bypass stands only where the card and the configuration both allow it, else PIN_REQUIRED and nothing sent', async () => {
