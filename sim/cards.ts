@@ -19,6 +19,10 @@ export interface TestCard {
   /** The simulated host treats this card as reported lost/stolen. */
   hotListed?: boolean;
   pinRequired?: boolean;
+  /** The chip answers the second GENERATE AC with an AAC even after the host approved. */
+  declinesAfterOnline?: boolean;
+  /** The chip computes its cryptograms under a key the issuer does not have (a counterfeit). */
+  forgedCryptogram?: boolean;
 }
 
 export const TEST_CARDS: readonly TestCard[] = [
@@ -27,6 +31,8 @@ export const TEST_CARDS: readonly TestCard[] = [
   { name: 'unionpay-swipe', pan: '6250941006528599', expiry: '2710', entryMode: 'SWIPE' },
   { name: 'visa-expired', pan: '4000056655665556', expiry: '2301', entryMode: 'CHIP' },
   { name: 'mc-hotlisted', pan: '5105105105105100', expiry: '2812', entryMode: 'CHIP', hotListed: true },
+  { name: 'visa-chip-declines', pan: '4242424242424242', expiry: '2812', entryMode: 'CHIP', declinesAfterOnline: true },
+  { name: 'visa-chip-forged', pan: '4000000000000002', expiry: '2812', entryMode: 'CHIP', forgedCryptogram: true },
   { name: 'unreadable', pan: '4012888888881881', expiry: '2812', entryMode: 'CHIP', unreadable: true },
 ];
 

@@ -46,6 +46,7 @@ const TABLE: Readonly<Record<number, readonly [Kind, Len, number]>> = {
   48: ['b', 'LLL', 999],
   49: ['n', 'fixed', 3],
   52: ['b', 'fixed', 8],
+  53: ['b', 'fixed', 12],
   54: ['an', 'LLL', 120],
   55: ['b', 'LLL', 255],
   60: ['ans', 'LLL', 999],

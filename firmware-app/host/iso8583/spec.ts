@@ -56,6 +56,7 @@ export const HOST_SPEC: IsoSpec = Object.freeze({
   48: { name: 'P2PE encrypted card data', type: 'b', length: 'LLL', max: 999 },
   49: { name: 'currency code, transaction', type: 'n', length: 'fixed', max: 3 },
   52: { name: 'PIN block', type: 'b', length: 'fixed', max: 8 },
+  53: { name: 'MAC key serial number (KSN)', type: 'b', length: 'fixed', max: 12 },
   54: { name: 'additional amounts', type: 'an', length: 'LLL', max: 120 },
   55: { name: 'ICC data', type: 'b', length: 'LLL', max: 255 },
   60: { name: 'batch number (private)', type: 'ans', length: 'LLL', max: 999 },

@@ -1,0 +1,51 @@
+import { TEST_BDK } from '../crypto/test-keys.js';
+import { hostMac, MAC_BYTES, type MacDirection } from '../crypto/message-mac.js';
+import { encode, type WireMessage } from './codec.js';
+
+/**
+ * MACs on host messages (docs/protocols/host-iso8583.md section 4.7), the host's side: the
+ * MAC is the last field of the message (64, or 128 when a secondary bitmap is present) and
+ * covers every byte before it, MTI and bitmaps included; field 53 carries the KSN.
+ */
+export type MacCheck = 'none' | 'valid' | 'invalid';
+
+function macField(fields: ReadonlyMap<number, unknown>): 64 | 128 {
+  return [...fields.keys()].some((n) => n > 64 && n !== 128) ? 128 : 64;
+}
+
+function macOf(msg: WireMessage, ksn: Buffer, direction: MacDirection): Buffer {
+  const bytes = encode(msg);
+  return hostMac(TEST_BDK, ksn, direction, bytes.subarray(0, bytes.length - MAC_BYTES));
+}
+
+export function checkRequestMac(msg: WireMessage): MacCheck {
+  const field = msg.fields.has(128) ? 128 : msg.fields.has(64) ? 64 : undefined;
+  if (field === undefined) return 'none';
+  const ksn = msg.fields.get(53);
+  const mac = msg.fields.get(field);
+  if (!Buffer.isBuffer(ksn) || !Buffer.isBuffer(mac)) return 'invalid';
+  try {
+    return macOf(msg, ksn, 'request').equals(mac) ? 'valid' : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+
+/** The answer to a MACed request carries its KSN (53) and a MAC under the answer key of that KSN. */
+export function macAnswer(request: WireMessage, answer: WireMessage): WireMessage {
+  const ksn = request.fields.get(53);
+  if (!Buffer.isBuffer(ksn) || !(request.fields.has(64) || request.fields.has(128))) return answer;
+  const fields = new Map(answer.fields);
+  fields.delete(64);
+  fields.delete(128);
+  fields.set(53, ksn);
+  const field = macField(fields);
+  fields.set(field, Buffer.alloc(MAC_BYTES));
+  const placeholder = { mti: answer.mti, fields };
+  try {
+    fields.set(field, macOf(placeholder, ksn, 'answer'));
+  } catch {
+    return answer;
+  }
+  return placeholder;
+}
