@@ -1,4 +1,5 @@
 import { join, isAbsolute } from 'node:path';
+import { ReaderChip } from '../drivers/card-reader/chip.js';
 import { CardReaderClient } from '../drivers/card-reader/client.js';
 import { PrinterClient } from '../drivers/printer/client.js';
 import type { PortFactory } from '../drivers/serial/port-factory.js';
@@ -10,6 +11,7 @@ import { AlertMonitors } from './alerts/monitors.js';
 import { OutboxFlusher } from './upstream/flusher.js';
 import { attachInvalidAnswerAlerts } from './host/answer-alerts.js';
 import { HostLink } from './host/link.js';
+import { MacedChannel } from './host/mac.js';
 import { ReversalFirst } from './reversals/first.js';
 import { ReversalManager } from './reversals/manager.js';
 import { nextStan } from './store/counters.js';
@@ -198,11 +200,14 @@ export class Terminal {
         alertAfter: config.host.reversalAlertAfter,
       },
     });
+    // The reader holds the card's chip and the MAC keys: field 55, the second cryptogram and MACed 0200/0210.
+    const chip = new ReaderChip(this.reader);
     this.sales = new PaymentEngine({
       db: this.db,
       journal: this.journal,
       reader: this.reader,
-      link: this.link,
+      chip,
+      link: new MacedChannel(this.link, chip),
       clock: this.clock,
       logger: deps.logger,
       settings: {

@@ -14,6 +14,8 @@ import { CurrencyNotAcceptedError, NotRefundableError, NotVoidableError, RefundE
 import type { Journal, Transaction, TxnPatch } from './journal.js';
 import { refundable, refundHoldsAmount, TXN_STATES, whyNotVoidable, type LifecycleEvent, type TxnState } from './lifecycle.js';
 import { decideOffline } from './offline-rules.js';
+import { CHIP_DECLINED_AFTER_APPROVAL, CHIP_DECLINED_OFFLINE, completeOffline, completeOnline, journalIcc, readChip } from './emv.js';
+import type { ChipCard, ChipCardRead } from './emv.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { retryAdvice } from './retry-advice.js';
 import {
@@ -57,6 +59,8 @@ export class PaymentEngine {
       settings: PaymentSettings;
       /** Delivers pending reversals before a financial request leaves; none: requests leave at once. */
       reversalFirst?: ReversalFirstGate;
+      /** The card's chip through the reader (payments/emv.ts); none: no field 55, no second cryptogram. */
+      chip?: ChipCard;
     },
   ) {}
 
@@ -265,7 +269,7 @@ export class PaymentEngine {
   private async withCard(txn: Transaction, onProgress: Progress): Promise<PaymentOutcome> {
     const { journal, reader, settings } = this.deps;
     const log = this.deps.logger.child('payments');
-    let card: CardReadResult;
+    let card: ChipCardRead;
     // Cancellable from the first moment the cashier sees "Waiting for card...".
     this.phase = 'reading';
     this.cancelRequested = false;
@@ -277,7 +281,8 @@ export class PaymentEngine {
         .catch(() => undefined);
       // A cancel while the prompt was being shown found no READ to stop: honour it before reading.
       if (this.cancelRequested) throw new ReaderCommandError('READ', 'CANCELLED');
-      card = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
+      const read = await reader.read({ amount: txn.amount, currency: settings.currency, timeoutMs: settings.readTimeoutMs });
+      card = await readChip(this.deps.chip, txn.type, read, new Date(this.deps.clock.now()));
     } catch (err) {
       this.phase = 'idle';
       const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
@@ -316,7 +321,7 @@ export class PaymentEngine {
   }
 
   /** `txn` is still `created`: its card_read commits with what the link state decides. */
-  private async authorize(txn: Transaction, card: CardReadResult, onProgress: Progress): Promise<PaymentOutcome> {
+  private async authorize(txn: Transaction, card: ChipCardRead, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
     // Not ready (no connection, or connected but not signed on) means offline; a pending
@@ -347,7 +352,7 @@ export class PaymentEngine {
           txn.id,
           { kind: 'Sent' },
           { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
-          { stan },
+          card.icc ? { stan, icc: journalIcc(card.icc) } : { stan },
           'card_read',
         );
       })
@@ -361,27 +366,33 @@ export class PaymentEngine {
       entryMode: card.entryMode,
       expiry: card.expiry,
       encryptedBlob: card.encryptedBlob,
+      iccData: card.icc?.raw,
       batchNumber: sent.batchNumber,
     });
     this.phase = 'sent';
     onProgress('waiting-for-host');
     try {
-      const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
-      const approved = answer.responseCode === '00';
+      const answerMessage = await link.request(request, settings.responseTimeoutMs);
+      const answer = readAnswer(answerMessage);
+      // The card has the last word on a chip sale: its AAC takes back the host's approval.
+      const chip = await completeOnline(this.deps.chip, card, answer.responseCode, answerMessage.fields.get(55));
+      const cardDeclined = answer.responseCode === '00' && chip?.decision === 'AAC';
+      const approved = answer.responseCode === '00' && !cardDeclined;
       const done = journal.apply(
         sent.id,
-        { kind: 'Answered', code: answer.responseCode },
+        cardDeclined ? { kind: 'CardDeclined' } : { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
           authCode: answer.authCode,
           rrn: answer.rrn,
-          declineCode: approved ? null : answer.responseCode,
+          declineCode: approved ? null : cardDeclined ? CHIP_DECLINED_AFTER_APPROVAL : answer.responseCode,
         },
-        { responseCode: answer.responseCode },
+        chip ? { responseCode: answer.responseCode, chip } : { responseCode: answer.responseCode },
         'online_sent',
       );
-      log.info({ txn: done.id, stan: done.stan, responseCode: answer.responseCode }, 'host answered');
+      log.info({ txn: done.id, stan: done.stan, responseCode: answer.responseCode, chip: chip?.decision }, 'host answered');
       onProgress('done');
+      if (cardDeclined) return paymentOutcome('reversal_pending', done, CHIP_DECLINED_AFTER_APPROVAL);
       return paymentOutcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       if (isUnanswered(err)) {
@@ -411,19 +422,22 @@ export class PaymentEngine {
    * The offline rules read the queue and the approval writes to it in one immediate
    * transaction, so the caps hold even if two decisions raced.
    */
-  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress): PaymentOutcome {
+  private async decideOffline(txn: Transaction, card: ChipCardRead, onProgress: Progress): Promise<PaymentOutcome> {
     const { db, journal, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
+    const candidate = { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken };
+    // The card hears of an offline approval (and answers TC or AAC) before it commits.
+    const rulesApprove = () => decideOffline(settings.offline, candidate, safExposure(db, settings.currency), clock.now()).approve;
+    const chip = card.icc && rulesApprove() ? await completeOffline(this.deps.chip, card) : undefined;
     const decided = db
       .transaction(() => {
         this.recordCard(txn, card);
         const now = clock.now();
-        const decision = decideOffline(
-          settings.offline,
-          { type: txn.type, amount: txn.amount, entryMode: card.entryMode, panToken: card.panToken },
-          safExposure(db, settings.currency),
-          now,
-        );
+        const rules = decideOffline(settings.offline, candidate, safExposure(db, settings.currency), now);
+        const decision: { approve: true } | { approve: false; code: string; detail: Record<string, unknown> } =
+          rules.approve && chip?.decision === 'AAC'
+            ? { approve: false, code: CHIP_DECLINED_OFFLINE, detail: { chip: chip.journal } }
+            : rules;
         if (!decision.approve) {
           // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
           const declined = journal.apply(
@@ -443,7 +457,13 @@ export class PaymentEngine {
           { stan, reason: 'link offline' },
           'card_read',
         );
-        enqueueSaf(db, { transactionId: approved.id, encryptedBlob: card.encryptedBlob, expiry: card.expiry || null, now });
+        enqueueSaf(db, {
+          transactionId: approved.id,
+          encryptedBlob: card.encryptedBlob,
+          expiry: card.expiry || null,
+          now,
+          iccData: chip?.advice,
+        });
         return { txn: approved, code: null };
       })
       .immediate();

@@ -174,6 +174,7 @@ export class SafForwarder {
       entryMode: item.entryMode,
       expiry: item.expiry ?? '',
       encryptedBlob: item.encryptedBlob,
+      iccData: item.iccData ?? undefined,
       batchNumber: item.batchNumber,
       offlineAuthCode: item.authCode ?? undefined,
     });

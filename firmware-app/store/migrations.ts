@@ -234,6 +234,14 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `,
   },
+  {
+    name: 'chip cryptogram of offline approvals',
+    // An advice of a chip sale approved offline carries the card's TC (field 55); it is
+    // chip data, not card data, and stays after forwarding like the rest of the row.
+    sql: `
+    ALTER TABLE saf_queue ADD COLUMN icc_data BLOB;
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}

@@ -13,9 +13,20 @@ function macField(fields: ReadonlyMap<number, unknown>): 64 | 128 {
   return [...fields.keys()].some((n) => n > 64 && n !== 128) ? 128 : 64;
 }
 
+/**
+ * The bytes a MAC covers: the message before the MAC, with field 53 as 12 zero bytes (the
+ * reader picks the KSN as it computes the MAC; a changed KSN changes the key, so it is
+ * protected all the same).
+ */
+export function macInput(msg: WireMessage): Buffer {
+  const fields = new Map(msg.fields);
+  if (fields.has(53)) fields.set(53, Buffer.alloc(12));
+  const bytes = encode({ mti: msg.mti, fields });
+  return bytes.subarray(0, bytes.length - MAC_BYTES);
+}
+
 function macOf(msg: WireMessage, ksn: Buffer, direction: MacDirection): Buffer {
-  const bytes = encode(msg);
-  return hostMac(TEST_BDK, ksn, direction, bytes.subarray(0, bytes.length - MAC_BYTES));
+  return hostMac(TEST_BDK, ksn, direction, macInput(msg));
 }
 
 export function checkRequestMac(msg: WireMessage): MacCheck {
@@ -41,9 +52,9 @@ export function macAnswer(request: WireMessage, answer: WireMessage): WireMessag
   fields.set(53, ksn);
   const field = macField(fields);
   fields.set(field, Buffer.alloc(MAC_BYTES));
-  const placeholder = { mti: answer.mti, fields };
+  const placeholder = { mti: answer.mti, fields: new Map([...fields].sort(([a], [b]) => a - b)) };
   try {
-    fields.set(field, macOf(placeholder, ksn, 'answer'));
+    placeholder.fields.set(field, macOf(placeholder, ksn, 'answer'));
   } catch {
     return answer;
   }

@@ -10,6 +10,7 @@ import { cardMasterKey, sessionKey } from '../../sim/emv/cryptogram.js';
 import { chipCommand } from '../../sim/emv/reader-commands.js';
 import { decodeTlv, encodeTlv } from '../../sim/emv/tlv.js';
 import { decode, encode, type WireMessage } from '../../sim/host/codec.js';
+import { macInput } from '../../sim/host/message-mac.js';
 import { AcquirerRules } from '../../sim/host/rules.js';
 
 /**
@@ -63,10 +64,14 @@ describe('the worked example of card-reader.md 10.4', () => {
 });
 
 describe('host-iso8583.md 10.16 and 10.17', () => {
-  it('the 0200 MAC is the reader’s MAC of every byte before it, under the KSN of field 53', () => {
+  it('the 0200 MAC is the reader’s MAC of every byte before it (53 as zeros), under the KSN of field 53', () => {
     const req = decode(REQUEST);
     expect(req.fields.get(53)).toEqual(KSN);
-    expect(deviceMac(device(), KSN, 'request', REQUEST.subarray(0, -8))).toEqual(req.fields.get(64));
+    const input = Buffer.from(REQUEST.subarray(0, -8));
+    const at53 = input.indexOf(KSN);
+    input.fill(0, at53, at53 + 12);
+    expect(macInput(req)).toEqual(input);
+    expect(deviceMac(device(), KSN, 'request', input)).toEqual(req.fields.get(64));
   });
 
   it('the simulated host approves the 0200, verifies its ARQC and answers 91 and a MAC the reader accepts', () => {
@@ -74,7 +79,7 @@ describe('host-iso8583.md 10.16 and 10.17', () => {
     const answer = host.process(decode(REQUEST), '0200', undefined);
     expect(answer.fields.get(39)).toBe('00');
     expect(host.ledger.all()[0]!.cryptogram).toBe('verified');
-    const bytes = encode(answer);
+    expect(encode(answer).subarray(-8)).toEqual(answer.fields.get(64));
     const dev = device();
     dev.nextKsn();
     expect(
@@ -82,7 +87,7 @@ describe('host-iso8583.md 10.16 and 10.17', () => {
         'MACV',
         [
           KSN.toString('hex').toUpperCase(),
-          bytes.subarray(0, -8).toString('base64'),
+          macInput(answer).toString('base64'),
           (answer.fields.get(64) as Buffer).toString('hex').toUpperCase(),
         ],
         chipAt(),
@@ -94,7 +99,7 @@ describe('host-iso8583.md 10.16 and 10.17', () => {
 
   it('the documented 0210 MAC verifies under the answer key, and the card answers the documented TC to its 91', () => {
     const ans = decode(ANSWER);
-    expect(deviceMac(device(), KSN, 'answer', ANSWER.subarray(0, -8))).toEqual(ans.fields.get(64));
+    expect(deviceMac(device(), KSN, 'answer', macInput(ans))).toEqual(ans.fields.get(64));
     const chip = chipAt();
     chip.firstCryptogram('260314', '00');
     const done = chip.complete('00', ans.fields.get(55) as Buffer)!;
