@@ -383,7 +383,8 @@ export class PaymentEngine {
         cardDeclined ? { kind: 'CardDeclined' } : { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
-          authCode: answer.authCode,
+          // A decline slip shows no approval code: the card took the host's approval back.
+          authCode: cardDeclined ? null : answer.authCode,
           rrn: answer.rrn,
           declineCode: approved ? null : cardDeclined ? CHIP_DECLINED_AFTER_APPROVAL : answer.responseCode,
         },

@@ -113,6 +113,9 @@ describe('chip data and MACs end to end', () => {
     const squash = (text: string) => text.replace(/\s+/g, '');
     await until('the decline slip', () => squash(slips.join('')).includes(squash('Card declined after approval - reversed')));
     expect(slips.join('\n')).not.toMatch(/APPROVED/);
+    expect(
+      query<{ auth_code: string | null }>(dataDir, `SELECT auth_code FROM transactions WHERE stan = ?`, stan)[0]?.auth_code,
+    ).toBeNull();
     const journal = query<JournalRecord>(dataDir, `SELECT id, type, state, amount, currency, stan FROM transactions ORDER BY id`);
     expect(reconcile(journal, sim.host.ledger.all(), 'TERM0001').mismatches).toEqual([]);
   });
