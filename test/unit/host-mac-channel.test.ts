@@ -1,10 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ReaderChip } from '../../drivers/card-reader/chip.js';
 import { ReaderDisconnectedError } from '../../drivers/card-reader/errors.js';
 import { encodeTlv } from '../../drivers/card-reader/tlv.js';
 import { HostProtocolError } from '../../firmware-app/host/errors.js';
-import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
+import { pack, unpack, type IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import { MacedChannel, type MacDevice, type MacLink } from '../../firmware-app/host/mac.js';
+import { DukptDevice } from '../../sim/crypto/dukpt.js';
+import { deviceMac } from '../../sim/crypto/message-mac.js';
+import { TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../../sim/crypto/test-keys.js';
 
 /**
  * The MACed channel between the payments engine and the host link, with a stand-in reader
@@ -96,6 +101,48 @@ describe('MACed host requests', () => {
     const { channel, sent } = setup({ mac: () => Promise.reject(new Error('not asked')) }, (s) => ({ ...s, mti: '0810' }));
     await channel.request({ mti: '0800', fields: new Map([[70, '301']]) }, 1000);
     expect(sent[0]!.fields.has(53)).toBe(false);
+  });
+});
+
+describe('the golden vectors of host-iso8583.md 10.16 and 10.17', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'protocols', 'host-iso8583.md'), 'utf8');
+  const vector = (title: string): Buffer =>
+    Buffer.from(
+      new RegExp(`### ${title.replace('.', '\\.')} [^\\n]*\\n[\\s\\S]*?As one hex string[^\\n]*\\n\\n\`\`\`text\\n([0-9a-f\\n]+)\`\`\``)
+        .exec(doc)![1]!
+        .replace(/\n/g, ''),
+      'hex',
+    );
+
+  it('the terminal MACs the 0200 into the documented bytes and accepts the documented 0210', async () => {
+    const documented = vector('10.16');
+    const unsigned = unpack(documented);
+    unsigned.fields.delete(53);
+    unsigned.fields.delete(64);
+    // The reader of the example, at the counter after the blob's KSN.
+    const reader = new DukptDevice(TEST_READER_INITIAL_KEY, TEST_INITIAL_KEY_ID, 1);
+    const sent: IsoMessage[] = [];
+    const channel = new MacedChannel(
+      {
+        state: 'online',
+        ready: true,
+        request: (msg) => {
+          sent.push(msg);
+          return Promise.resolve(unpack(vector('10.17')));
+        },
+        reportInvalidAnswer: () => undefined,
+      },
+      {
+        mac: (data) => {
+          const ksn = reader.nextKsn();
+          return Promise.resolve({ ksn, mac: deviceMac(reader, ksn, 'request', data) });
+        },
+        verifyMac: (ksn, data, mac) => Promise.resolve(deviceMac(reader, ksn, 'answer', data).equals(mac)),
+      },
+    );
+    const answer = await channel.request(unsigned, 1000);
+    expect(pack(sent[0]!).equals(documented)).toBe(true);
+    expect(answer.fields.get(38)).toBe('A1B2C3');
   });
 });
 
