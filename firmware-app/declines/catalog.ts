@@ -412,8 +412,9 @@ export const CATALOG: Readonly<Record<string, Entry>> = {
     'never',
     'Card declined after approval - reversed',
     '卡片拒绝交易，已冲正',
-    'Declined by your card - not charged',
-    '卡片拒绝交易，未扣款',
+    // Printed as the reversal starts, before the host confirms it: no "not charged" yet.
+    'Declined by your card - being reversed, a temporary hold may show',
+    '卡片拒绝交易，正在撤销，账户可能暂时显示冻结',
     'Ask for another card or payment method; the approval is being taken back, the customer may see a temporary hold until it is through.',
     'The host approved, then the chip answered the second GENERATE AC with an AAC (or the reader could not complete it): the sale was reversed. See docs/protocols/card-reader.md section 10.2.',
   ),

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explain } from '../../firmware-app/declines/catalog.js';
 import { reconcile, type JournalRecord } from '../../firmware-app/reconcile/reconcile.js';
 import { cardByName } from '../../sim/cards.js';
 import { workingKeyFromBdk } from '../../sim/crypto/dukpt.js';
@@ -117,8 +118,12 @@ describe('chip data and MACs end to end', () => {
     expect(sim.host.ledger.get('TERM0001', stan)?.status).toBe('reversed');
     // The slip wraps long lines: compare without white space.
     const squash = (text: string) => text.replace(/\s+/g, '');
-    await until('the decline slip', () => squash(slips.join('')).includes(squash('Card declined after approval - reversed')));
+    // One decline slip, the customer's copy, with the catalog's words for the customer.
+    const customerText = explain('CHIP_DECLINED_AFTER_APPROVAL').customer.en;
+    await until('the decline slip', () => squash(slips.join('')).includes(squash(customerText)));
     expect(slips.join('\n')).not.toMatch(/APPROVED/);
+    // Printed as the reversal starts: only an acknowledged reversal may tell the customer "not charged".
+    expect(squash(slips.join(''))).not.toContain(squash('not charged'));
     expect(
       query<{ auth_code: string | null }>(dataDir, `SELECT auth_code FROM transactions WHERE stan = ?`, stan)[0]?.auth_code,
     ).toBeNull();
