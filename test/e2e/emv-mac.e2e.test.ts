@@ -164,7 +164,7 @@ describe('chip data and MACs end to end', () => {
     const from = terminal.stdout.length;
     sim.reader.presentCard('visa-chip');
     terminal.type('1500.00');
-    const [, stan] = await terminal.waitFor(/APPROVED auth \S+ RRN \d{12} STAN (\d{6})/, 60_000, from);
+    const [, stan] = await terminal.waitFor(/APPROVED auth \S+ RRN \d{12} STAN (\d{6})/, 20_000, from);
     expect(terminal.stdout.slice(from).match(/Customer entering PIN\.\.\./g)).toHaveLength(2);
     expect(requests('0200').length - sent).toBe(2);
     const [wrong, right] = requests('0200').slice(sent) as [IsoMessage, IsoMessage];
