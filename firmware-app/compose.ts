@@ -1,3 +1,4 @@
+import { ReaderChip } from '../drivers/card-reader/chip.js';
 import { CardReaderClient } from '../drivers/card-reader/client.js';
 import { PrinterClient } from '../drivers/printer/client.js';
 import type { PortFactory } from '../drivers/serial/port-factory.js';
@@ -8,6 +9,7 @@ import { attachDeclineReporter } from './declines/reporter.js';
 import { DeviceArbiter } from './devices/arbiter.js';
 import { attachInvalidAnswerAlerts } from './host/answer-alerts.js';
 import { HostLink } from './host/link.js';
+import { MacedChannel } from './host/mac.js';
 import { standardJobs } from './jobs/catalog.js';
 import { appVersion } from './jobs/heartbeat.js';
 import { nodeCronSchedule, type Schedule } from './jobs/schedule.js';
@@ -173,12 +175,15 @@ export function compose(config: Config, deps: ComposeDeps): App {
       alertAfter: h.reversalAlertAfter,
     },
   });
+  // The reader holds the card's chip and the MAC keys: field 55, the second cryptogram and MACed 0200/0210.
+  const chip = new ReaderChip(reader);
   const sales = new PaymentEngine({
     store,
     journal,
     offlineQueue: { exposure: (currency) => safExposure(db, currency), enqueue: (item) => enqueueSaf(db, item) },
     reader,
-    link,
+    chip,
+    link: new MacedChannel(link, chip),
     clock,
     logger: deps.logger,
     settings: {

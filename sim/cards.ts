@@ -22,6 +22,10 @@ export interface TestCard {
   pinPolicy: PinPolicy;
   /** The PIN the issuer (the simulated host) holds, and the one the cardholder types unless scripted. */
   pin: string;
+  /** The chip answers the second GENERATE AC with an AAC even after the host approved. */
+  declinesAfterOnline?: boolean;
+  /** The chip computes its cryptograms under a key the issuer does not have (a counterfeit). */
+  forgedCryptogram?: boolean;
 }
 
 export type PinPolicy = 'LIMIT' | 'LIMIT_BYPASS' | 'ALWAYS';
@@ -36,6 +40,24 @@ export const TEST_CARDS: readonly TestCard[] = [
   { name: 'unionpay-debit', pan: '6222021000000013', expiry: '3006', entryMode: 'CHIP', pinPolicy: 'ALWAYS', pin: PIN },
   { name: 'visa-expired', pan: '4000056655665556', expiry: '2301', entryMode: 'CHIP', pinPolicy: 'LIMIT', pin: PIN },
   { name: 'mc-hotlisted', pan: '5105105105105100', expiry: '2812', entryMode: 'CHIP', hotListed: true, pinPolicy: 'LIMIT', pin: PIN },
+  {
+    name: 'visa-chip-declines',
+    pan: '4242424242424242',
+    expiry: '2812',
+    entryMode: 'CHIP',
+    declinesAfterOnline: true,
+    pinPolicy: 'LIMIT',
+    pin: PIN,
+  },
+  {
+    name: 'visa-chip-forged',
+    pan: '4000000000000002',
+    expiry: '2812',
+    entryMode: 'CHIP',
+    forgedCryptogram: true,
+    pinPolicy: 'LIMIT',
+    pin: PIN,
+  },
   { name: 'unreadable', pan: '4012888888881881', expiry: '2812', entryMode: 'CHIP', unreadable: true, pinPolicy: 'LIMIT', pin: PIN },
 ];
 

@@ -198,6 +198,11 @@ export class CardReaderClient extends EventEmitter {
     await this.command('RESET', [], this.options.commandTimeoutMs);
   }
 
+  /** A chip or MAC command of docs/protocols/card-reader.md section 10 (see chip.ts), queued like any other. */
+  chipCommand(command: 'ICC' | 'COMPLETE' | 'MAC' | 'MACV', fields: string[]): Promise<string[]> {
+    return this.command(command, fields, this.options.commandTimeoutMs);
+  }
+
   /**
    * Aborts a READ or PIN: the one in progress (CANCEL is sent alongside it, not queued
    * behind it) and any still waiting in the queue. The aborted call rejects with

@@ -57,6 +57,8 @@ export const CASHIER_HINT_ZH: Readonly<Record<string, string>> = {
   OFFLINE_REFUND_NOT_ALLOWED: '请等主机恢复后再做退货。',
   OFFLINE_VOID_NOT_ALLOWED: '请等主机恢复后再做撤销。',
   HOT_LISTED_CARD: '请勿重试，请顾客换其他支付方式。',
+  CHIP_DECLINED_AFTER_APPROVAL: '请顾客换一张卡或其他支付方式；批准正在撤回，完成前顾客可能看到临时冻结的款项。',
+  CHIP_DECLINED_OFFLINE: '请顾客换一张卡或其他支付方式；未扣款。',
   OFFLINE_ENTRY_MODE: '请顾客插卡或挥卡。',
   OFFLINE_FLOOR_LIMIT: '请减少金额、换其他支付方式，或等主机恢复。',
   OFFLINE_COUNT_LIMIT: '主机恢复前，请顾客换其他支付方式。',

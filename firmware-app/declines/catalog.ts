@@ -407,6 +407,27 @@ export const CATALOG: Readonly<Record<string, Entry>> = {
     'Retry the sale as a new one; the first is being reversed, and the customer may see a temporary hold until it is through. If it repeats, call your technician.',
     'The 0210 did not fit its 0200 (an echoed field changed, or 39, 37 or 38 missing; see docs/protocols/host-iso8583.md section 6.1). The payment was reversed and a critical alert raised; the log names the fields.',
   ),
+  CHIP_DECLINED_AFTER_APPROVAL: e(
+    'card',
+    'never',
+    'Card declined after approval - reversed',
+    '卡片拒绝交易，已冲正',
+    // Printed as the reversal starts, before the host confirms it: no "not charged" yet.
+    'Declined by your card - being reversed, a temporary hold may show',
+    '卡片拒绝交易，正在撤销，账户可能暂时显示冻结',
+    'Ask for another card or payment method; the approval is being taken back, the customer may see a temporary hold until it is through.',
+    'The host approved, then the chip answered the second GENERATE AC with an AAC (or the reader could not complete it): the sale was reversed. See docs/protocols/card-reader.md section 10.2.',
+  ),
+  CHIP_DECLINED_OFFLINE: e(
+    'card',
+    'never',
+    'Card declined',
+    '卡片拒绝交易',
+    'Declined by your card - not charged',
+    '卡片拒绝交易，未扣款',
+    'Ask for another card or payment method; nothing was charged.',
+    'The host could not be reached and the chip refused the offline approval (AAC to COMPLETE,Y3): nothing was queued.',
+  ),
   REVERSAL_FIRST_UNDELIVERED: e(
     'network',
     'later',

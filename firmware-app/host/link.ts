@@ -202,6 +202,12 @@ export class HostLink extends EventEmitter {
     });
   }
 
+  /** An answer found unusable after the link matched it (its MAC, host/mac.ts): logged and alerted like a failed check. */
+  reportInvalidAnswer(err: HostProtocolError): void {
+    this.deps.logger.error({ code: err.code, ...err.details }, 'invalid host answer; treated as unanswered');
+    this.emit('invalid-answer', err);
+  }
+
   /** Sends an echo test now; resolves whether the host answered in time. */
   async echo(): Promise<boolean> {
     return this.network('echo');

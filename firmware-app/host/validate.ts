@@ -22,11 +22,11 @@ const FINANCIAL_ECHO = [3, 4, 11, 24, 41, 42, 49] as const;
 
 export const ANSWER_RULES: Readonly<Record<string, AnswerRule>> = Object.freeze({
   '0210': {
-    echo: FINANCIAL_ECHO,
+    echo: [...FINANCIAL_ECHO, 62],
     optionalEcho: [90],
     required: [7, 39],
     requiredOnApproval: [37, 38],
-    allowed: [3, 4, 7, 11, 24, 37, 38, 39, 41, 42, 44, 49, 55, 90],
+    allowed: [3, 4, 7, 11, 24, 37, 38, 39, 41, 42, 44, 49, 55, 62, 64, 90, 128],
   },
   '0230': {
     echo: FINANCIAL_ECHO,
@@ -101,6 +101,8 @@ export function checkAnswer(request: IsoMessage, answer: IsoMessage): AnswerProb
     else if (!same(sent, got)) problems.push({ field: n, kind: 'changed' });
   }
   for (const n of rule.required) if (!ans.has(n)) problems.push({ field: n, kind: 'missing' });
+  // A MACed request is answered with a MAC (section 4.8); the reader checks its value.
+  if ((req.has(64) || req.has(128)) && !ans.has(64) && !ans.has(128)) problems.push({ field: 64, kind: 'missing' });
   for (const n of ans.keys()) if (!rule.allowed.includes(n)) problems.push({ field: n, kind: 'unexpected' });
 
   const code = ans.get(39);

@@ -32,7 +32,7 @@ export interface PaymentHostChannel {
 export interface OfflineQueuePort {
   exposure(currency: CurrencyCode): OfflineExposure;
   /** Runs inside the approval's store transaction. */
-  enqueue(item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number }): void;
+  enqueue(item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number; iccData?: Buffer | undefined }): void;
 }
 
 export interface PaymentSettings {

@@ -21,6 +21,8 @@ import {
 } from './lifecycle.js';
 import { verifyAndAuthorize, type CardholderVerification, type CvmPort } from './cvm.js';
 import { decideOffline, type OfflineCandidate } from './offline-rules.js';
+import { CHIP_DECLINED_AFTER_APPROVAL, CHIP_DECLINED_OFFLINE, completeOffline, completeOnline, journalIcc, readChip } from './emv.js';
+import type { ChipCard, ChipCardRead } from './emv.js';
 import { StorageFailedAfterSendError, storageFailure } from '../store/storage.js';
 import { retryAdvice } from './retry-advice.js';
 import {
@@ -73,6 +75,8 @@ export class PaymentEngine {
       settings: PaymentSettings;
       /** Delivers pending reversals before a financial request leaves; none: requests leave at once. */
       reversalFirst?: ReversalFirstGate;
+      /** The card's chip through the reader (payments/emv.ts); none: no field 55, no second cryptogram. */
+      chip?: ChipCard;
     },
   ) {}
 
@@ -343,12 +347,24 @@ export class PaymentEngine {
   /** `txn` is still `created`: its card_read commits with what the link state decides. */
   private async authorize(
     txn: Transaction,
-    card: CardReadResult,
+    read: CardReadResult,
     onProgress: Progress,
     cvm: CardholderVerification,
   ): Promise<PaymentOutcome> {
     const { store, journal, link, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
+    // The card's first cryptogram follows the PIN step, as cardholder verification precedes it on
+    // a chip, and each PIN try (a new sale) has its own ARQC: a completed one cannot be completed again.
+    let card: ChipCardRead;
+    try {
+      card = await readChip(this.deps.chip, txn.type, read, new Date(clock.now()));
+    } catch (err) {
+      const code = isPosError(err) ? err.code : 'READER_CARD_READ_FAILED';
+      const faulted = journal.apply(txn.id, { kind: 'Faulted' }, { declineCode: code }, { error: code, step: 'icc' }, 'created');
+      log.warn({ txn: txn.id, code }, 'chip data could not be read; payment not completed');
+      onProgress('done');
+      return paymentOutcome('not_completed', faulted, code);
+    }
     // Not ready (no connection, or connected but not signed on) means offline; a pending
     // reversal goes first when the link is ready.
     const refusal = link.ready ? await this.reversalFirst(onProgress) : undefined;
@@ -374,7 +390,7 @@ export class PaymentEngine {
         txn.id,
         { kind: 'Sent' },
         { stan, stanDay: localDay(at), transmittedAt: transmissionDateTime(at) },
-        { stan },
+        card.icc ? { stan, icc: journalIcc(card.icc) } : { stan },
         'card_read',
       );
     });
@@ -388,28 +404,35 @@ export class PaymentEngine {
       expiry: card.expiry,
       encryptedBlob: card.encryptedBlob,
       pin: cvm.pin,
+      iccData: card.icc?.raw,
       batchNumber: sent.batchNumber,
     });
     this.phase = 'sent';
     onProgress('waiting-for-host');
     try {
-      const answer = readAnswer(await link.request(request, settings.responseTimeoutMs));
-      const approved = answer.responseCode === '00';
+      const answerMessage = await link.request(request, settings.responseTimeoutMs);
+      const answer = readAnswer(answerMessage);
+      // The card has the last word on a chip sale: its AAC takes back the host's approval.
+      const chip = await completeOnline(this.deps.chip, card, answer.responseCode, answerMessage.fields.get(55));
+      const cardDeclined = answer.responseCode === '00' && chip?.decision === 'AAC';
+      const approved = answer.responseCode === '00' && !cardDeclined;
       const done = journal.apply(
         sent.id,
-        { kind: 'Answered', code: answer.responseCode },
+        cardDeclined ? { kind: 'CardDeclined' } : { kind: 'Answered', code: answer.responseCode },
         {
           responseCode: answer.responseCode,
-          authCode: answer.authCode,
+          // A decline slip shows no approval code: the card took the host's approval back.
+          authCode: cardDeclined ? null : answer.authCode,
           rrn: answer.rrn,
-          declineCode: approved ? null : answer.responseCode,
+          declineCode: approved ? null : cardDeclined ? CHIP_DECLINED_AFTER_APPROVAL : answer.responseCode,
           pinVerified: approved && cvm.pin !== undefined,
         },
-        { responseCode: answer.responseCode },
+        chip ? { responseCode: answer.responseCode, chip } : { responseCode: answer.responseCode },
         'online_sent',
       );
-      log.info({ txn: done.id, stan: done.stan, responseCode: answer.responseCode }, 'host answered');
+      log.info({ txn: done.id, stan: done.stan, responseCode: answer.responseCode, chip: chip?.decision }, 'host answered');
       onProgress('done');
+      if (cardDeclined) return paymentOutcome('reversal_pending', done, CHIP_DECLINED_AFTER_APPROVAL);
       return paymentOutcome(approved ? 'approved' : 'declined', done, approved ? null : answer.responseCode);
     } catch (err) {
       if (isUnanswered(err)) {
@@ -443,18 +466,19 @@ export class PaymentEngine {
    * The offline rules read the queue and the approval writes to it in one immediate
    * transaction, so the caps hold even if two decisions raced.
    */
-  private decideOffline(txn: Transaction, card: CardReadResult, onProgress: Progress, pinRequired: boolean): PaymentOutcome {
+  private async decideOffline(txn: Transaction, card: ChipCardRead, onProgress: Progress, pinRequired: boolean): Promise<PaymentOutcome> {
     const { store, journal, clock, settings } = this.deps;
     const log = this.deps.logger.child('payments');
+    const candidate = offlineCandidate(txn, card, pinRequired);
+    const rules = (now: number) => decideOffline(settings.offline, candidate, this.deps.offlineQueue.exposure(settings.currency), now);
+    // The card hears of an offline approval (and answers TC or AAC) before it commits.
+    const chip = card.icc && rules(clock.now()).approve ? await completeOffline(this.deps.chip, card) : undefined;
     const decided = store.tx(() => {
       this.recordCard(txn, card);
       const now = clock.now();
-      const decision = decideOffline(
-        settings.offline,
-        offlineCandidate(txn, card, pinRequired),
-        this.deps.offlineQueue.exposure(settings.currency),
-        now,
-      );
+      const ruled = rules(now);
+      const decision: { approve: true } | { approve: false; code: string; detail: Record<string, unknown> } =
+        ruled.approve && chip?.decision === 'AAC' ? { approve: false, code: CHIP_DECLINED_OFFLINE, detail: { chip: chip.journal } } : ruled;
       if (!decision.approve) {
         // Refunds are online only: the lifecycle has no offline decision for them, only "unreachable".
         const declined = journal.apply(
@@ -474,7 +498,13 @@ export class PaymentEngine {
         { stan, reason: 'link offline' },
         'card_read',
       );
-      this.deps.offlineQueue.enqueue({ transactionId: approved.id, encryptedBlob: card.encryptedBlob, expiry: card.expiry || null, now });
+      this.deps.offlineQueue.enqueue({
+        transactionId: approved.id,
+        encryptedBlob: card.encryptedBlob,
+        expiry: card.expiry || null,
+        now,
+        iccData: chip?.advice,
+      });
       return { txn: approved, code: null };
     });
     onProgress('done');

@@ -139,6 +139,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
       entryMode: item!.entryMode,
       expiry: item!.expiry ?? '',
       encryptedBlob: item!.encryptedBlob,
+      iccData: item!.iccData ?? undefined,
       batchNumber: item!.batchNumber,
       offlineAuthCode: item!.authCode ?? undefined,
     });

@@ -6,7 +6,10 @@ import { safRepo, type SafItemView, type SafRowState } from '../store/saf-repo.j
 export type { SafQueueState } from '../store/saf-repo.js';
 
 /** Must run inside the transaction that makes the payment `offline_approved`; the forwarder wakes once it commits. */
-export function enqueueSaf(db: Db, item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number }): void {
+export function enqueueSaf(
+  db: Db,
+  item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number; iccData?: Buffer | undefined },
+): void {
   safRepo(db).enqueue(item);
 }
 

@@ -249,6 +249,14 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
     ALTER TABLE transactions ADD COLUMN operator TEXT;
     ALTER TABLE transactions ADD COLUMN unreferenced INTEGER NOT NULL DEFAULT 0 CHECK (unreferenced IN (0, 1));
+      `,
+  },
+  {
+    name: 'chip cryptogram of offline approvals',
+    // An advice of a chip sale approved offline carries the card's TC (field 55); it is
+    // chip data, not card data, and stays after forwarding like the rest of the row.
+    sql: `
+    ALTER TABLE saf_queue ADD COLUMN icc_data BLOB;
     `,
   },
 ];

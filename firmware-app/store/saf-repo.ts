@@ -20,6 +20,8 @@ export interface SafItem {
   entryMode: EntryMode;
   expiry: string | null;
   encryptedBlob: Buffer;
+  /** Field 55 of the advice: the card's TC of a chip sale approved offline. */
+  iccData: Buffer | null;
   batchNumber: number;
   authCode: string | null;
   /** Timeouts so far; retry codes (91, 96) and refused connections do not count. */
@@ -34,7 +36,7 @@ export interface SafItem {
 }
 
 /** What a technician or the UI sees of a queue row: no card data blob. */
-export type SafItemView = Omit<SafItem, 'encryptedBlob'> & { last4: string | null; transactionState: string };
+export type SafItemView = Omit<SafItem, 'encryptedBlob' | 'iccData'> & { last4: string | null; transactionState: string };
 
 /** Queue figures for the cashier status line and the upstream heartbeat. */
 export interface SafQueueState {
@@ -54,6 +56,7 @@ interface Row {
   entry_mode: EntryMode;
   expiry: string | null;
   encrypted_blob: Buffer;
+  icc_data: Buffer | null;
   batch_number: number;
   auth_code: string | null;
   attempts: number;
@@ -66,7 +69,7 @@ interface Row {
 }
 
 const SELECT = `SELECT q.id, q.transaction_id, t.uuid, q.state, t.stan, t.amount, t.currency, t.entry_mode, q.expiry,
-  q.encrypted_blob, t.batch_number, t.auth_code, q.attempts, q.sends, q.next_attempt_at, q.last_response_code,
+  q.encrypted_blob, q.icc_data, t.batch_number, t.auth_code, q.attempts, q.sends, q.next_attempt_at, q.last_response_code,
   q.queued_at, t.last4, t.state AS txn_state
   FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id`;
 
@@ -85,6 +88,7 @@ function fromRow(r: Row): SafItem {
     entryMode: r.entry_mode,
     expiry: r.expiry,
     encryptedBlob: r.encrypted_blob,
+    iccData: r.icc_data,
     batchNumber: r.batch_number,
     authCode: r.auth_code,
     attempts: r.attempts,
@@ -108,8 +112,8 @@ export class SafRepo implements QueueRepository<SafItem> {
   constructor(private readonly db: Db) {
     this.s = {
       insert: db.prepare(
-        `INSERT INTO saf_queue (transaction_id, encrypted_blob, expiry, state, next_attempt_at, queued_at, updated_at)
-         VALUES (?, ?, ?, 'queued', ?, ?, ?)`,
+        `INSERT INTO saf_queue (transaction_id, encrypted_blob, icc_data, expiry, state, next_attempt_at, queued_at, updated_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)`,
       ),
       exposure: db.prepare<[string], { n: number; total: number | null; oldest: number | null }>(
         `SELECT count(*) AS n, sum(t.amount) AS total, min(q.queued_at) AS oldest
@@ -145,8 +149,8 @@ export class SafRepo implements QueueRepository<SafItem> {
   }
 
   /** Must run inside the transaction that makes the payment `offline_approved`. */
-  enqueue(item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number }): void {
-    this.s.insert.run(item.transactionId, item.encryptedBlob, item.expiry, item.now, item.now, item.now);
+  enqueue(item: { transactionId: number; encryptedBlob: Buffer; expiry: string | null; now: number; iccData?: Buffer | undefined }): void {
+    this.s.insert.run(item.transactionId, item.encryptedBlob, item.iccData ?? null, item.expiry, item.now, item.now, item.now);
     this.added.fire();
   }
 
@@ -197,7 +201,7 @@ export class SafRepo implements QueueRepository<SafItem> {
     const limit = filter.limit ?? 100;
     const rows = filter.state ? this.s.listState.all(filter.state, limit) : this.s.list.all(limit);
     return rows.map((r) => {
-      const { encryptedBlob: _blob, ...rest } = fromRow(r);
+      const { encryptedBlob: _blob, iccData: _icc, ...rest } = fromRow(r);
       return { ...rest, last4: r.last4, transactionState: r.txn_state };
     });
   }

@@ -192,4 +192,11 @@ export class DukptDevice {
   workingKey(ksn: Buffer, usage: KeyUsage, type: AesKeyType = 'AES128'): Buffer {
     return workingKeyFromInitialKey(this.initialKey, ksn, usage, type);
   }
+
+  /** Whether `ksn` is one this device has handed out: its initial key ID and a counter already used. */
+  issued(ksn: Buffer): boolean {
+    if (ksn.length !== KSN_BYTES || !ksn.subarray(0, INITIAL_KEY_ID_BYTES).equals(this.initialKeyId)) return false;
+    const counter = ksn.readUInt32BE(INITIAL_KEY_ID_BYTES);
+    return isValidCounter(counter) && counter <= this.counter;
+  }
 }

@@ -50,7 +50,7 @@ const TABLE: Readonly<Record<number, readonly [Kind, Len, number]>> = {
   54: ['an', 'LLL', 120],
   55: ['b', 'LLL', 255],
   60: ['ans', 'LLL', 999],
-  62: ['ans', 'LLL', 999],
+  62: ['b', 'LLL', 999],
   63: ['ans', 'LLL', 999],
   64: ['b', 'fixed', 8],
   70: ['n', 'fixed', 3],

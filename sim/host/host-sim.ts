@@ -131,6 +131,11 @@ export class HostSim extends EventEmitter {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** The next 0210 to a verified ARQC carries this issuer script template (71 or 72, whole TLV) in field 55. */
+  queueIssuerScript(template: Buffer): void {
+    this.rules.issuerScripts.push(template);
+  }
+
   /** Queue actions for the next 0200s, in order. */
   queue(...actions: HostAction[]): void {
     this.queueFor('0200', ...actions);

@@ -32,6 +32,8 @@ export interface LedgerEntry {
   postedAt: number;
   reversedAt: number | null;
   voidedAt: number | null;
+  /** For a request with ICC data (field 55): whether the card's cryptogram (ARQC, or the TC of an advice) verified. */
+  cryptogram?: 'verified' | 'failed';
 }
 
 export interface ReversalRecord {

@@ -1,7 +1,9 @@
 import { decryptCardData, TEST_CARDS, type CardPlaintext } from '../cards.js';
 import { answerMti, type WireMessage, type WireValue } from './codec.js';
+import { checkCryptogram, issuerField55, unacceptableIcc, type IccVerdict } from './issuer-icc.js';
 import { HostLedger, type LedgerKind } from './ledger.js';
 import { IssuerPins } from './pin-check.js';
+import { checkRequestMac, macAnswer } from './message-mac.js';
 
 /** Requests are scripted per class; a repeat (0221, 0401) shares its original's script. */
 export type HostMtiClass = '0200' | '0220' | '0400' | '0500' | '0800';
@@ -75,6 +77,8 @@ export class AcquirerRules {
   private readonly pins = new IssuerPins();
   private rrnCounter = 0;
   private authCounter = 0;
+  /** Issuer script templates (71 or 72, whole TLV) for the next 0210s with a verified ARQC, one per answer. */
+  readonly issuerScripts: Buffer[] = [];
 
   constructor(private readonly options: AcquirerRulesOptions) {}
 
@@ -89,11 +93,19 @@ export class AcquirerRules {
 
   /** Applies the request to the ledger and builds the answer. `forced` is a scripted field-39 code. */
   process(msg: WireMessage, mtiClass: HostMtiClass, forced: string | undefined): WireMessage {
+    // A request whose MAC fails is not trusted with anything: 63, nothing posted.
+    if (checkRequestMac(msg) === 'invalid') return macAnswer(msg, this.reply(msg, [[39, '63']]));
+    return macAnswer(msg, this.decideRequest(msg, mtiClass, forced));
+  }
+
+  private decideRequest(msg: WireMessage, mtiClass: HostMtiClass, forced: string | undefined): WireMessage {
     const isVoid = mtiClass === '0200' && text(msg, 3) === '020000';
     const need = isVoid
       ? 'void'
       : { '0200': 'payment', '0220': 'advice', '0400': 'reversal', '0500': 'settlement', '0800': 'network' }[mtiClass];
     if ((MANDATORY[need] ?? []).some((n) => !msg.fields.has(n))) return this.reply(msg, [[39, '30']]);
+    const icc = msg.fields.get(55);
+    if (Buffer.isBuffer(icc) && unacceptableIcc(icc)) return this.reply(msg, [[39, '30']]);
     switch (mtiClass) {
       case '0200':
         return isVoid ? this.voidPayment(msg, forced) : this.payment(msg, forced);
@@ -163,12 +175,24 @@ export class AcquirerRules {
     const amount = Number(text(msg, 4));
     const lateAfterReversal = this.ledger.hasOrphanReversal(tid, stan);
     const kind: LedgerKind = text(msg, 3) === '200000' ? 'refund' : 'sale';
-    const code = lateAfterReversal ? '12' : (forced ?? this.decide(card, amount, kind === 'sale' ? msg : undefined));
-    return this.postAndAnswer(msg, { kind, code, last4: card?.pan.slice(-4) ?? '', originalStan: null });
+    const icc = this.icc(msg, card);
+    // A chip cryptogram that does not verify is a counterfeit card or altered data: do not honour.
+    const decided = () => (icc?.check === 'failed' ? '05' : this.decide(card, amount, kind === 'sale' ? msg : undefined));
+    const code = lateAfterReversal ? '12' : (forced ?? decided());
+    return this.postAndAnswer(msg, { kind, code, last4: card?.pan.slice(-4) ?? '', originalStan: null, icc });
+  }
+
+  private icc(msg: WireMessage, card: CardPlaintext | undefined): IccVerdict | undefined {
+    const field55 = msg.fields.get(55);
+    if (!Buffer.isBuffer(field55)) return undefined;
+    return card ? checkCryptogram(card.pan, field55) : { check: 'failed', cid: -1 };
   }
 
   /** Records a decided 0200 in the ledger and builds its 0210 (RRN always, approval code on 00). */
-  private postAndAnswer(msg: WireMessage, d: { kind: LedgerKind; code: string; last4: string; originalStan: string | null }): WireMessage {
+  private postAndAnswer(
+    msg: WireMessage,
+    d: { kind: LedgerKind; code: string; last4: string; originalStan: string | null; icc?: IccVerdict | undefined },
+  ): WireMessage {
     const approved = d.code === '00';
     const authCode = approved ? this.nextAuth() : null;
     const rrn = this.nextRrn();
@@ -189,12 +213,18 @@ export class AcquirerRules {
       postedAt: Date.now(),
       reversedAt: null,
       voidedAt: null,
+      ...(d.icc ? { cryptogram: d.icc.check } : {}),
     });
-    const extra: [number, string][] = [
+    const extra: [number, WireValue][] = [
       [37, rrn],
       [39, d.code],
     ];
     if (authCode) extra.push([38, authCode]);
+    const issuerData = d.icc && issuerField55(d.icc, d.code, this.issuerScripts.slice(0, 1));
+    if (issuerData) {
+      this.issuerScripts.shift();
+      extra.push([55, issuerData]);
+    }
     return this.reply(msg, extra);
   }
 
@@ -244,6 +274,7 @@ export class AcquirerRules {
     const card = this.card(msg);
     const amount = Number(text(msg, 4));
     const code = forced ?? this.decide(card, amount);
+    const icc = this.icc(msg, card);
     const rrn = this.nextRrn();
     this.ledger.record({
       terminalId: tid,
@@ -262,6 +293,7 @@ export class AcquirerRules {
       postedAt: Date.now(),
       reversedAt: null,
       voidedAt: null,
+      ...(icc ? { cryptogram: icc.check } : {}),
     });
     return this.reply(msg, [
       [37, rrn],

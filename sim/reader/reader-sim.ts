@@ -9,6 +9,8 @@ import { sealCardBlob } from '../crypto/card-blob.js';
 import { DukptDevice } from '../crypto/dukpt.js';
 import { encipherPinBlock4 } from '../crypto/pin-block-4.js';
 import { TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../crypto/test-keys.js';
+import { SimChip } from '../emv/chip.js';
+import { chipCommand, CHIP_FIELD_RULES, isChipCommand } from '../emv/reader-commands.js';
 
 export interface ReaderSimOptions {
   /** The simulator's end of the pty pair. */
@@ -61,6 +63,8 @@ export class ReaderSim extends EventEmitter {
   private readonly wire = new ReaderWire();
   /** Injected once with the test initial key; its counter survives stop() like a real reader's. */
   private readonly dukpt = new DukptDevice(TEST_READER_INITIAL_KEY, TEST_INITIAL_KEY_ID);
+  /** The chip of the card of the last READ; its `scriptsDelivered` is what issuer scripts reached the card. */
+  readonly chip = new SimChip();
   /** Every well-formed command received, duplicates included. */
   readonly received: ReaderFrame[] = [];
   /** Every NAK this reader sent, by reason: what a test checks to see the damage was noticed. */
@@ -268,7 +272,7 @@ export class ReaderSim extends EventEmitter {
     if (frame.command === 'EVENT') return;
     this.received.push(frame);
     this.emit('command', frame);
-    const rule = FIELD_RULES[frame.command];
+    const rule = FIELD_RULES[frame.command] ?? CHIP_FIELD_RULES[frame.command];
     if (!rule || !rule(frame.fields)) {
       this.nak(frame.seq, 'SYNTAX');
       return;
@@ -330,8 +334,14 @@ export class ReaderSim extends EventEmitter {
         this.display = ['', ''];
         this.answers = [];
         this.lastCard = undefined;
+        this.chip.cardRead(undefined);
         this.ok(req, line);
         return;
+    }
+    if (isChipCommand(req.command)) {
+      const answer = chipCommand(req.command, req.fields, this.chip, this.dukpt);
+      if ('ok' in answer) this.ok(req, line, answer.ok);
+      else this.err(req, line, answer.err);
     }
   }
 
@@ -386,6 +396,7 @@ export class ReaderSim extends EventEmitter {
       return;
     }
     this.lastCard = card;
+    this.chip.cardRead({ card, amountMinor: Number(req.fields[0]), currencyAlpha: req.fields[1]! });
     const blob = sealCardBlob(this.dukpt, { pan: card.pan, expiry: card.expiry, entryMode: card.entryMode });
     this.ok(req, line, [maskPan(card.pan), card.expiry, card.entryMode, panToken(card.pan), blob.toString('base64'), card.pinPolicy]);
     this.emit('card-read', card.name);

@@ -12,10 +12,11 @@ import { TerminalProcess, writeSimConfig } from '../support/terminal-process.js'
 
 /**
  * Card-data leak scan: an end-to-end run touching every card of the simulator's deck
- * (approved, declined, hot-listed, unreadable, offline and forwarded, reversed), a
+ * (approved, declined, hot-listed, unreadable, offline and forwarded, reversed, chip sales
+ * with field 55, MACs and a card that declines after approval), a
  * technician session over the control socket (card-read test, queues, logs, backup,
  * diagnostics bundle), then every artefact it left is searched for every test PAN, track
- * data, the PINs, every PIN block and its KSN, and the keys: log files, database with WAL and backups, receipts (text and raw
+ * data, the PINs, every PIN block and its KSN, and the reader's and cards' keys (MAC and chip keys included): log files, database with WAL and backups, receipts (text and raw
  * ESC/POS bytes), TMS events, the bundle, the control-socket traffic and the console.
  */
 
@@ -94,6 +95,12 @@ describe('card-data leak scan of every artefact', () => {
       'BDK (HEX)',
       'data key 1 (hex)',
     ]);
+    // The chip and MAC keys stay in the card and the reader: the issuer key, a card's chip key, a reader MAC key.
+    expect(
+      found([
+        { name: 'chip keys', bytes: '404142434445464748494a4b4c4d4e4f fc131a78bae849f7ee7f612542bbfc06 484C3B06E8562704528CD5B46FB12FB6' },
+      ]),
+    ).toEqual(['issuer chip master key (hex)', 'chip key visa-chip (hex)', 'MAC key 2 (HEX)']);
     // A card number not in the deck is still caught by its shape.
     expect(found([{ name: 'other card', bytes: 'pan 378282246310005 here' }])).toEqual(['card-number-like digits']);
     expect(found([{ path: join(dir, 'clean.log') }])).toEqual([]);
@@ -204,6 +211,11 @@ describe('card-data leak scan of every artefact', () => {
       expect(receipts.length).toBeGreaterThan(10);
       expect(sim.tms.events.size).toBeGreaterThan(0);
       expect(control.raw).toMatch(/"result"/);
+      // Chip data and MACs went through the run: field 55, a MAC, the issuer's answer and an advice's TC.
+      const sent = sim.host.received.map((r) => r.message);
+      expect(sent.some((m) => m.mti === '0200' && m.fields.has(55) && m.fields.has(64))).toBe(true);
+      expect(sent.some((m) => m.mti === '0220' && m.fields.has(55))).toBe(true);
+      expect(sim.host.ledger.all().some((e) => e.cryptogram === 'verified')).toBe(true);
       expect(String(JSON.stringify(control.results.get('cardReadTest')))).toMatch(/411111|1111/);
 
       const { scanned, leaks } = scanForCardData(

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { TEST_CARDS } from '../../sim/cards.js';
 import { workingKeyFromBdk } from '../../sim/crypto/dukpt.js';
 import { TEST_BDK, TEST_INITIAL_KEY_ID, TEST_READER_INITIAL_KEY } from '../../sim/crypto/test-keys.js';
+import { cardMasterKey, TEST_ISSUER_MASTER_KEY } from '../../sim/emv/cryptogram.js';
 
 /** Something that must never appear in an artefact, as exact bytes. */
 export interface Needle {
@@ -32,7 +33,7 @@ export interface SentPinBlock {
  * equivalent (`PAN=YYMM` / `PAN D YYMM`) and track-1 (`%B PAN^`) forms; and any PIN given,
  * as digits next to a PIN-ish key and as an ISO 9564 format-0 and format-4 PIN field; every
  * PIN block the reader sent and the KSN it travelled with, raw, in hex and in base64; and
- * the simulator's keys (keyNeedles).
+ * the simulator's keys (keyNeedles), MAC and chip keys included.
  */
 export function cardNeedles(pins: readonly string[] = [], pinBlocks: readonly SentPinBlock[] = []): Needle[] {
   const needles: Needle[] = [];
@@ -81,13 +82,17 @@ function encodings(values: readonly [string, Buffer][]): Needle[] {
 const KEYED_TRANSACTIONS = 32;
 
 /**
- * The test-only BDK, the reader's initial key, and the data and PIN working keys of the
- * reader's first transactions, raw, in hex and in base64: no key may reach an artefact.
+ * The test-only BDK, the reader's initial key, the data, PIN and MAC working keys of the
+ * reader's first transactions, the issuer's chip master key and each card's chip key, raw,
+ * in hex and in base64: no key may reach an artefact (the MAC keys stay in the reader, the
+ * chip keys in the card).
  */
 function keyNeedles(): Needle[] {
   const keys: [string, Buffer][] = [
     ['BDK', TEST_BDK],
     ['reader initial key', TEST_READER_INITIAL_KEY],
+    ['issuer chip master key', TEST_ISSUER_MASTER_KEY],
+    ...TEST_CARDS.map((c): [string, Buffer] => [`chip key ${c.name}`, cardMasterKey(c.pan)]),
   ];
   for (let counter = 1; counter <= KEYED_TRANSACTIONS; counter++) {
     const ksn = Buffer.alloc(12);
@@ -95,6 +100,8 @@ function keyNeedles(): Needle[] {
     ksn.writeUInt32BE(counter, 8);
     keys.push([`data key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'dataEncrypt')]);
     keys.push([`PIN key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'pinEncryption')]);
+    keys.push([`MAC key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'macGeneration')]);
+    keys.push([`answer MAC key ${counter}`, workingKeyFromBdk(TEST_BDK, ksn, 'macVerification')]);
   }
   return encodings(keys);
 }

@@ -60,7 +60,7 @@ export const HOST_SPEC: IsoSpec = Object.freeze({
   54: { name: 'additional amounts', type: 'an', length: 'LLL', max: 120 },
   55: { name: 'ICC data', type: 'b', length: 'LLL', max: 255 },
   60: { name: 'batch number (private)', type: 'ans', length: 'LLL', max: 999 },
-  62: { name: 'private use', type: 'ans', length: 'LLL', max: 999 },
+  62: { name: 'MAC key serial number (private use)', type: 'b', length: 'LLL', max: 999 },
   63: { name: 'settlement totals (private)', type: 'ans', length: 'LLL', max: 999 },
   64: { name: 'message authentication code (MAC)', type: 'b', length: 'fixed', max: 8 },
   70: { name: 'network management information code', type: 'n', length: 'fixed', max: 3 },

@@ -38,6 +38,8 @@ export type LifecycleEvent =
   | { kind: 'Answered'; code: string }
   /** The request left and no usable answer came (timeout, crash, invalid answer). */
   | { kind: 'TimedOut' }
+  /** The host approved, then the chip declined at its second cryptogram (AAC): the approval must be taken back. */
+  | { kind: 'CardDeclined' }
   /** The host was not ready and nothing was sent: refunds and voids are online only. */
   | { kind: 'Unreachable' }
   /** The offline rules decided a sale the host could not take. */
@@ -97,6 +99,7 @@ function online(state: TxnState, event: LifecycleEvent): Step | null {
     case 'Answered':
       return event.code === APPROVED_CODE ? to('approved') : to('declined', 'report-decline');
     case 'TimedOut':
+    case 'CardDeclined':
       return to('reversal_pending', 'reverse', 'report-decline');
     default:
       return null;
@@ -173,6 +176,7 @@ export const SAMPLE_EVENTS: readonly LifecycleEvent[] = [
   { kind: 'Answered', code: APPROVED_CODE },
   { kind: 'Answered', code: '05' },
   { kind: 'TimedOut' },
+  { kind: 'CardDeclined' },
   { kind: 'Unreachable' },
   { kind: 'OfflineDecided', approved: true },
   { kind: 'OfflineDecided', approved: false },
