@@ -93,7 +93,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
   });
   attachHighWater(db, highWaterFile(databaseFile), deps.logger.child('store'));
   const store = new Store(db, databaseFile);
-  const report: ReportUpstream = (event) => void enqueueEvent(db, clock, event);
+  const report: ReportUpstream = (event) => void enqueueEvent(store, clock, event);
   const devices = new DeviceArbiter();
   const journal = new Journal(store, clock);
   const walCheckpoints = new WalCheckpointer(
@@ -103,7 +103,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
     deps.walCheckpoints,
   );
   const upstream = config.tms.url
-    ? new OutboxFlusher(db, { ...config.tms, terminalId: config.terminal.id }, { clock, logger: deps.logger })
+    ? new OutboxFlusher(store, { ...config.tms, terminalId: config.terminal.id }, { clock, logger: deps.logger })
     : undefined;
   const kickUpstream = () => upstream?.kick();
   attachDeclineReporter(journal, report, { logger: log, onEnqueued: kickUpstream });
@@ -128,7 +128,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
     { logger: deps.logger.child('printer'), clock, portFactory: deps.portFactory },
   );
   const printing = new PrintQueue({
-    db,
+    store,
     printer,
     clock,
     logger: deps.logger.child('printing'),
@@ -162,7 +162,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
   attachInvalidAnswerAlerts(link, { store, report, clock, logger: log, onUpstreamEvent: kickUpstream });
   // Registered before recover() runs, so a payment recovered into reversal_pending gets its reversal row.
   const reversals = new ReversalManager({
-    db,
+    store,
     journal,
     link,
     clock,
@@ -180,7 +180,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
   const sales = new PaymentEngine({
     store,
     journal,
-    offlineQueue: { exposure: (currency) => safExposure(db, currency), enqueue: (item) => enqueueSaf(db, item) },
+    offlineQueue: { exposure: (currency) => safExposure(store, currency), enqueue: (item) => enqueueSaf(store, item) },
     reader,
     chip,
     link: new MacedChannel(link, chip),
@@ -198,7 +198,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
     reversalFirst: new ReversalFirst(reversals, { enabled: h.reversalFirst, timeoutMs: h.reversalFirstTimeoutMs }, clock),
   });
   const saf = new SafForwarder({
-    db,
+    store,
     journal,
     link,
     clock,
@@ -236,7 +236,6 @@ export function compose(config: Config, deps: ComposeDeps): App {
     { store, clock, logger: deps.logger.child('jobs'), schedule: deps.schedule ?? nodeCronSchedule, timezone: config.jobs.timezone },
     standardJobs(config.jobs, {
       store,
-      db,
       report,
       clock,
       settle: (slotAt) => settlement.settle(slotAt),

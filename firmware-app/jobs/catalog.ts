@@ -1,7 +1,6 @@
 import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError } from '../../drivers/base/errors.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../store/db.js';
 import type { Store } from '../store/store.js';
 import type { ReportUpstream } from '../upstream/events.js';
 import { nightlyBackup } from './backup.js';
@@ -27,8 +26,6 @@ export interface KickPort {
 /** What the standard jobs call; each part is built elsewhere and handed in here. */
 export interface JobPorts {
   store: Store;
-  /** The queue tables' retention, until their repositories own it. */
-  db: Db;
   /** Writes an upstream event (the heartbeat) into the outbox. */
   report: ReportUpstream;
   clock: Clock;
@@ -44,7 +41,7 @@ export interface JobPorts {
 
 /** Every job, on its own cron expression; one the configuration switches off runs only by hand. */
 export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
-  const { store, db, clock } = ports;
+  const { store, clock } = ports;
   const all: (Job & { enabled: boolean })[] = [
     {
       name: JOB.settlement,
@@ -85,7 +82,7 @@ export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
       cron: config.retention.cron,
       enabled: config.retention.enabled,
       run: async () => ({
-        purged: purgeExpired(store, db, clock, {
+        purged: purgeExpired(store, clock, {
           journalDays: config.retention.journalDays,
           operationalDays: config.retention.operationalDays,
           logFile: ports.logFile,

@@ -1,12 +1,7 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../../drivers/base/clock.js';
-import type { Db } from '../store/db.js';
 import type { Store } from '../store/store.js';
-import { outboxRepo } from '../store/outbox-repo.js';
-import { printJobRepo } from '../store/print-job-repo.js';
-import { reversalRepo } from '../store/reversal-repo.js';
-import { safRepo } from '../store/saf-repo.js';
 
 export interface RetentionPolicy {
   /** Closed-batch journal rows older than this drop their PAN token. */
@@ -27,16 +22,16 @@ const DAY_MS = 86_400_000;
  * it), cleared alerts, rotated log files. Old closed-batch transactions keep their row but
  * lose the PAN token, which only duplicate and hot-list checks of recent payments need.
  */
-export function purgeExpired(store: Store, db: Db, clock: Clock, policy: RetentionPolicy): Record<string, number> {
+export function purgeExpired(store: Store, clock: Clock, policy: RetentionPolicy): Record<string, number> {
   const now = clock.now();
   const ops = now - policy.operationalDays * DAY_MS;
   const journal = now - policy.journalDays * DAY_MS;
   const purged = store.tx(() => ({
     // Each repository knows which of its states are finished; queued and pending rows stay.
-    outbox: outboxRepo(db).purgeFinished(ops),
-    printJobs: printJobRepo(db).purgeFinished(ops),
-    safQueue: safRepo(db).purgeFinished(ops),
-    reversals: reversalRepo(db).purgeFinished(ops),
+    outbox: store.outbox.purgeFinished(ops),
+    printJobs: store.printJobs.purgeFinished(ops),
+    safQueue: store.saf.purgeFinished(ops),
+    reversals: store.reversals.purgeFinished(ops),
     jobRuns: store.jobRuns.purgeFinished(ops),
     alerts: store.alerts.purgeFinished(ops),
     panTokens: store.transactions.purgeFinished(journal),

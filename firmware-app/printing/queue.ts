@@ -5,9 +5,9 @@ import type { Logger } from '../../drivers/base/logger.js';
 import { PrinterDisconnectedError, PrinterNotReadyError, PrinterTimeoutError } from '../../drivers/printer/errors.js';
 import { describeStatus, isClean, PrinterStatusError, type PrinterStatus, type StatusWord } from '../../drivers/printer/status.js';
 import { SerialOpenError } from '../../drivers/serial/port-factory.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
-import { printJobRepo, type NewPrintJob, type PrintJob, type PrintJobRepo } from '../store/print-job-repo.js';
+import type { NewPrintJob, PrintJob, PrintJobRepo } from '../store/print-job-repo.js';
 
 export type { NewPrintJob, PrintJob } from '../store/print-job-repo.js';
 
@@ -87,9 +87,9 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   private lastError: { code: string; message: string } | undefined;
   private readonly waiters = new Map<number, Array<(r: JobReport) => void>>();
 
-  constructor(private readonly deps: { db: Db; printer: PrinterPort; clock: Clock; logger: Logger; options: PrintQueueOptions }) {
+  constructor(private readonly deps: { store: Store; printer: PrinterPort; clock: Clock; logger: Logger; options: PrintQueueOptions }) {
     super();
-    this.repo = printJobRepo(deps.db);
+    this.repo = deps.store.printJobs;
     this.queue = new DurableQueue(
       { repo: this.repo, user: this, clock: deps.clock, logger: deps.logger, afterPass: () => this.commitMarks() },
       // One job at a time, in order; a job the printer stopped holds back the ones behind it.

@@ -1,5 +1,4 @@
 import type { Clock } from '../../drivers/base/clock.js';
-import { clearAlert, raiseAlert } from '../alerts/alerts.js';
 import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { HostLink, LinkState } from '../host/link.js';
@@ -7,9 +6,9 @@ import { localDay, PROCESSING_CODE, readAnswer, reversalRequest, type TerminalId
 import type { Logger } from '../logging/logger.js';
 import type { Journal, Transaction } from '../payments/journal.js';
 import { givenUp, needsReversal } from '../payments/lifecycle.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
-import { reversalRepo, type ReversalRepo, type ReversalRow } from '../store/reversal-repo.js';
+import type { ReversalRepo, ReversalRow } from '../store/reversal-repo.js';
 
 export type { ReversalRow } from '../store/reversal-repo.js';
 
@@ -52,7 +51,7 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
 
   constructor(
     private readonly deps: {
-      db: Db;
+      store: Store;
       journal: Journal;
       link: HostLink;
       clock: Clock;
@@ -62,7 +61,7 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
     },
   ) {
     this.log = deps.logger.child('reversals');
-    this.repo = reversalRepo(deps.db);
+    this.repo = deps.store.reversals;
     this.queue = new DurableQueue(
       {
         repo: this.repo,
@@ -167,19 +166,19 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
 
   finish([r]: readonly ReversalRow[], _verdict: Verdict, outcome: Outcome<ReversalAnswer>): void {
     if (!outcome.ok) return;
-    const { db, journal, clock } = this.deps;
+    const { store, journal, clock } = this.deps;
     const { txn } = outcome.answer;
     const attempts = r!.attempts + 1;
-    db.transaction(() => {
+    store.tx(() => {
       this.repo.acknowledge(r!.id, clock.now(), true);
       journal.apply(txn.id, { kind: 'ReversalAcked' }, {}, { reversalStan: r!.stan, attempts }, 'reversal_pending');
-      if (r!.alerted) clearAlert(db, clock, reversalAlertKey(txn.id));
-    }).immediate();
+      if (r!.alerted) store.alerts.clear(reversalAlertKey(txn.id), clock.now());
+    });
     this.log.info({ txn: txn.id, stan: txn.stan, reversalStan: r!.stan, attempts }, 'reversal acknowledged');
   }
 
   retried([r]: readonly ReversalRow[], verdict: Extract<Verdict, { kind: 'retry' }>): void {
-    const { db, clock, journal, settings } = this.deps;
+    const { store, clock, journal, settings } = this.deps;
     const attempts = r!.attempts + 1;
     this.log.warn(
       { txn: r!.transactionId, reversalStan: r!.stan, attempts, error: verdict.error },
@@ -187,15 +186,18 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
     );
     if (attempts < settings.alertAfter || r!.alerted) return;
     const txn = journal.get(r!.transactionId);
-    db.transaction(() => {
+    store.tx(() => {
       this.repo.markAlerted(r!.id, clock.now());
-      raiseAlert(db, clock, {
-        key: reversalAlertKey(txn.id),
-        severity: 'critical',
-        message: `reversal of STAN ${txn.stan ?? '?'} still unacknowledged after ${attempts} attempts; the customer may be charged until it goes through`,
-        detail: { transactionId: txn.id, stan: txn.stan, reversalStan: r!.stan, attempts, lastError: verdict.error },
-      });
-    }).immediate();
+      store.alerts.raise(
+        {
+          key: reversalAlertKey(txn.id),
+          severity: 'critical',
+          message: `reversal of STAN ${txn.stan ?? '?'} still unacknowledged after ${attempts} attempts; the customer may be charged until it goes through`,
+          detail: { transactionId: txn.id, stan: txn.stan, reversalStan: r!.stan, attempts, lastError: verdict.error },
+        },
+        clock.now(),
+      );
+    });
   }
 
   /** Runs inside the journal's SQLite transaction: database writes only; the queue wakes once it commits. */
@@ -207,9 +209,9 @@ export class ReversalManager implements QueueUser<ReversalRow, ReversalAnswer> {
 
   /** A payment left in reversal_pending without a reversal row (written before this store version). */
   private adoptOrphans(): void {
-    const { db, journal } = this.deps;
+    const { store, journal } = this.deps;
     for (const id of this.repo.orphanTransactionIds()) {
-      db.transaction(() => this.enqueue(journal.get(id), { reason: 'adopted at start-up' })).immediate();
+      store.tx(() => this.enqueue(journal.get(id), { reason: 'adopted at start-up' }));
     }
   }
 

@@ -1,6 +1,5 @@
 import type { Clock } from '../../drivers/base/clock.js';
 import { isPosError } from '../../drivers/base/errors.js';
-import { raiseAlert } from '../alerts/alerts.js';
 import { formatAmount } from '../core/money.js';
 import { explain } from '../declines/catalog.js';
 import { declineEventId, declinePayload } from '../declines/reporter.js';
@@ -10,10 +9,10 @@ import type { LinkState } from '../host/link.js';
 import { adviceRequest, readAnswer, type TerminalIdentity } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { TMS_EVENT } from '../upstream/events.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
-import { safRepo, type SafItem, type SafQueueState, type SafRepo } from '../store/saf-repo.js';
+import type { SafItem, SafQueueState, SafRepo } from '../store/saf-repo.js';
 import { enqueueEvent } from '../upstream/outbox.js';
 
 /** The part of the host link the forwarder uses. */
@@ -65,7 +64,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
 
   constructor(
     private readonly deps: {
-      db: Db;
+      store: Store;
       journal: Journal;
       link: AdviceChannel;
       clock: Clock;
@@ -76,7 +75,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     },
   ) {
     this.log = deps.logger.child('saf');
-    this.repo = safRepo(deps.db);
+    this.repo = deps.store.saf;
     const { settings } = deps;
     this.queue = new DurableQueue(
       {
@@ -170,8 +169,8 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
       this.declined(item!, responseCode, rrn, sends);
       return;
     }
-    const { db, clock, journal } = this.deps;
-    db.transaction(() => {
+    const { store, clock, journal } = this.deps;
+    store.tx(() => {
       journal.apply(
         item!.transactionId,
         { kind: 'AdviceAnswered', code: responseCode },
@@ -180,12 +179,12 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
         'offline_approved',
       );
       this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
-    }).immediate();
+    });
     this.log.info({ txn: item!.transactionId, stan: item!.stan, sends }, 'advice accepted');
   }
 
   retried([item]: readonly SafItem[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<AdviceAnswer>): void {
-    const { db, clock, settings } = this.deps;
+    const { store, clock, settings } = this.deps;
     if (!verdict.sent) return;
     if (verdict.error !== undefined) {
       this.log.warn(
@@ -198,21 +197,24 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     const code = outcome.ok ? outcome.answer.responseCode : isPosError(outcome.error) ? outcome.error.code : String(outcome.error);
     this.log.warn({ txn: item!.transactionId, stan: item!.stan, attempts, code }, 'advice unanswered; will repeat');
     if (verdict.attempt && attempts >= settings.maxAttempts) {
-      raiseAlert(db, clock, {
-        key: `saf-stuck:${item!.uuid}`,
-        severity: 'warning',
-        message: `Offline sale STAN ${item!.stan} not accepted after ${attempts} attempts; still retrying.`,
-        detail: { transactionId: item!.transactionId, stan: item!.stan, attempts },
-      });
+      store.alerts.raise(
+        {
+          key: `saf-stuck:${item!.uuid}`,
+          severity: 'warning',
+          message: `Offline sale STAN ${item!.stan} not accepted after ${attempts} attempts; still retrying.`,
+          detail: { transactionId: item!.transactionId, stan: item!.stan, attempts },
+        },
+        clock.now(),
+      );
     }
   }
 
   /** The host refused the advice: the merchant carries the loss and must know, now and upstream. */
   private declined(item: SafItem, code: string, rrn: string | null, sends: number): void {
-    const { db, clock, journal } = this.deps;
+    const { store, clock, journal } = this.deps;
     const entry = explain(code);
     const amount = `${item.currency} ${formatAmount(item.amount, item.currency)}`;
-    db.transaction(() => {
+    store.tx(() => {
       const txn = journal.apply(
         item.transactionId,
         { kind: 'AdviceAnswered', code },
@@ -221,31 +223,34 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
         'offline_approved',
       );
       this.repo.finish(item.id, 'declined', code, clock.now());
-      raiseAlert(db, clock, {
-        key: `saf-declined:${txn.uuid}`,
-        severity: 'critical',
-        message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
-        detail: {
-          transactionId: txn.id,
-          uuid: txn.uuid,
-          stan: item.stan,
-          amount: item.amount,
-          currency: item.currency,
-          responseCode: code,
+      store.alerts.raise(
+        {
+          key: `saf-declined:${txn.uuid}`,
+          severity: 'critical',
+          message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
+          detail: {
+            transactionId: txn.id,
+            uuid: txn.uuid,
+            stan: item.stan,
+            amount: item.amount,
+            currency: item.currency,
+            responseCode: code,
+          },
         },
-      });
+        clock.now(),
+      );
       // Same id and payload as the journal's decline reporter: whichever runs first writes it, once.
-      enqueueEvent(db, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
-    }).immediate();
+      enqueueEvent(store, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
+    });
     this.log.warn({ txn: item.transactionId, stan: item.stan, responseCode: code }, 'advice declined by host; merchant alerted');
   }
 
   /** Advices older than the maximum age are given up: the sale expires and the merchant is alerted. */
   private expireOld(now: number): void {
-    const { db, clock, journal, settings } = this.deps;
+    const { store, clock, journal, settings } = this.deps;
     for (const item of this.repo.queuedBefore(now - settings.maxAgeMs)) {
       if (this.queue.isInFlight(item.id)) continue;
-      db.transaction(() => {
+      store.tx(() => {
         const txn = journal.apply(
           item.transactionId,
           { kind: 'Expired' },
@@ -254,20 +259,23 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
           'offline_approved',
         );
         this.repo.finish(item.id, 'expired', null, now);
-        raiseAlert(db, clock, {
-          key: `saf-expired:${txn.uuid}`,
-          severity: 'critical',
-          message: `Offline sale ${item.currency} ${formatAmount(item.amount, item.currency)} (STAN ${item.stan}) was not forwarded in time and expired. It will not be paid.`,
-          detail: {
-            transactionId: txn.id,
-            uuid: txn.uuid,
-            stan: item.stan,
-            amount: item.amount,
-            currency: item.currency,
-            sends: item.sends,
+        store.alerts.raise(
+          {
+            key: `saf-expired:${txn.uuid}`,
+            severity: 'critical',
+            message: `Offline sale ${item.currency} ${formatAmount(item.amount, item.currency)} (STAN ${item.stan}) was not forwarded in time and expired. It will not be paid.`,
+            detail: {
+              transactionId: txn.id,
+              uuid: txn.uuid,
+              stan: item.stan,
+              amount: item.amount,
+              currency: item.currency,
+              sends: item.sends,
+            },
           },
-        });
-      }).immediate();
+          clock.now(),
+        );
+      });
       this.log.warn({ txn: item.transactionId, stan: item.stan }, 'offline sale expired before it could be forwarded');
     }
   }

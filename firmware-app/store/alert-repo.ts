@@ -86,12 +86,3 @@ export class AlertRepo {
     return this.purge.run(cutoff).changes;
   }
 }
-
-const repos = new WeakMap<Db, AlertRepo>();
-
-/** The alert repository of a handle, built once: for the modules still handed the handle itself. */
-export function alertRepo(db: Db): AlertRepo {
-  let repo = repos.get(db);
-  if (!repo) repos.set(db, (repo = new AlertRepo(db)));
-  return repo;
-}

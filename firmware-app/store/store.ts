@@ -7,6 +7,10 @@ import type { Db } from './db.js';
 import { JobRunRepo, SettingsRepo } from './job-repo.js';
 import { lockoutStore } from './lockout.js';
 import { schemaVersion } from './migrations.js';
+import { outboxRepo, type OutboxRepo } from './outbox-repo.js';
+import { printJobRepo, type PrintJobRepo } from './print-job-repo.js';
+import { reversalRepo, type ReversalRepo } from './reversal-repo.js';
+import { safRepo, type SafRepo } from './saf-repo.js';
 import { assertStorageHeadroom } from './storage.js';
 import { TransactionRepo } from './transaction-repo.js';
 
@@ -29,6 +33,11 @@ export class Store {
   readonly audit: AuditRepo;
   readonly jobRuns: JobRunRepo;
   readonly settings: SettingsRepo;
+  /** The four durable queues' rows: one instance per handle, so the queue that waits is the one told of a new row. */
+  readonly saf: SafRepo;
+  readonly reversals: ReversalRepo;
+  readonly outbox: OutboxRepo;
+  readonly printJobs: PrintJobRepo;
   private readonly depthStatements;
 
   constructor(
@@ -42,6 +51,10 @@ export class Store {
     this.audit = new AuditRepo(db);
     this.jobRuns = new JobRunRepo(db);
     this.settings = new SettingsRepo(db);
+    this.saf = safRepo(db);
+    this.reversals = reversalRepo(db);
+    this.outbox = outboxRepo(db);
+    this.printJobs = printJobRepo(db);
     const depth = (sql: string) => db.prepare<[], { n: number; oldest: number | null }>(sql);
     this.depthStatements = {
       saf: depth(`SELECT count(*) AS n, min(queued_at) AS oldest FROM saf_queue WHERE state = 'queued'`),

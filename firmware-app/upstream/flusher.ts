@@ -1,8 +1,8 @@
 import type { Clock } from '../../drivers/base/clock.js';
 import type { Logger } from '../logging/logger.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { DurableQueue, type Outcome, type QueueUser, type StepResult, type Verdict } from '../store/durable-queue.js';
-import { outboxRepo, type OutboxRepo, type OutboxRow } from '../store/outbox-repo.js';
+import type { OutboxRepo, OutboxRow } from '../store/outbox-repo.js';
 import type { TmsBatch } from './events.js';
 
 export interface FlusherSettings {
@@ -69,13 +69,13 @@ export class OutboxFlusher implements QueueUser<OutboxRow, HttpAnswer> {
   private readonly post: HttpPost;
 
   constructor(
-    db: Db,
+    store: Store,
     private readonly settings: FlusherSettings,
     private readonly deps: { clock: Clock; logger: Logger; random?: () => number; post?: HttpPost },
   ) {
     this.log = deps.logger.child('upstream');
     this.post = deps.post ?? fetchPost;
-    this.repo = outboxRepo(db);
+    this.repo = store.outbox;
     this.queue = new DurableQueue(
       { repo: this.repo, user: this, clock: deps.clock, logger: this.log, random: deps.random },
       {

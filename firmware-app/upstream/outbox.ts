@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../drivers/base/clock.js';
-import type { Db } from '../store/db.js';
-import { outboxRepo } from '../store/outbox-repo.js';
+import type { Store } from '../store/store.js';
 
 /**
  * The transactional outbox: an upstream event is a row written in the same SQLite
@@ -16,12 +15,12 @@ export interface OutboxEvent {
   eventId?: string;
 }
 
-export function enqueueEvent(db: Db, clock: Clock, event: OutboxEvent): string {
+export function enqueueEvent(store: Store, clock: Clock, event: OutboxEvent): string {
   const eventId = event.eventId ?? randomUUID();
-  outboxRepo(db).enqueue({ eventId, type: event.type, payload: event.payload }, clock.now());
+  store.outbox.enqueue({ eventId, type: event.type, payload: event.payload }, clock.now());
   return eventId;
 }
 
-export function outboxDepth(db: Db): { pending: number; oldestCreatedAt: number | null } {
-  return outboxRepo(db).depth();
+export function outboxDepth(store: Store): { pending: number; oldestCreatedAt: number | null } {
+  return store.outbox.depth();
 }

@@ -34,7 +34,7 @@ function offlineSale(amount: number, cardName = 'visa-chip'): string {
     .transaction(() => {
       const stan = nextStan(db);
       journal.transition(t.id, 'offline_approved', { stan, stanDay: '2027-01-15', authCode: `Y1${stan.slice(-4)}` });
-      enqueueSaf(db, {
+      enqueueSaf(storeOf(db), {
         transactionId: t.id,
         encryptedBlob: encryptCardData({ pan: card.pan, expiry: card.expiry, entryMode: card.entryMode }),
         expiry: card.expiry,
@@ -53,7 +53,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
-const queued = () => listSafItems(db, { state: 'queued' }).length;
+const queued = () => listSafItems(storeOf(db), { state: 'queued' }).length;
 const advices = () => host.received.map((r) => r.message).filter((m) => m.mti === '0220' || m.mti === '0221');
 
 beforeEach(async () => {
@@ -76,7 +76,7 @@ beforeEach(async () => {
     { logger: silentLogger, nextStan: () => nextStan(db) },
   );
   saf = new SafForwarder({
-    db,
+    store: storeOf(db),
     journal,
     link,
     clock: systemClock,
@@ -104,7 +104,7 @@ describe('SAF forwarder against the simulated host', () => {
       ['0220', stan],
       ['0221', stan],
     ]);
-    expect(listSafItems(db)[0]).toMatchObject({ state: 'forwarded', attempts: 0, sends: 2, lastResponseCode: '00' });
+    expect(listSafItems(storeOf(db))[0]).toMatchObject({ state: 'forwarded', attempts: 0, sends: 2, lastResponseCode: '00' });
     expect(host.ledger.all().filter((e) => e.stan === stan)).toEqual([
       expect.objectContaining({ status: 'posted', amount: 1_200, receivedCount: 1 }),
     ]);
@@ -126,7 +126,7 @@ describe('SAF forwarder against the simulated host', () => {
       [stans[1], 'posted', '00'],
       [stans[2], 'declined', '54'],
     ]);
-    expect(listSafItems(db, { state: 'declined' }).map((i) => i.stan)).toEqual([stans[2]]);
+    expect(listSafItems(storeOf(db), { state: 'declined' }).map((i) => i.stan)).toEqual([stans[2]]);
   });
 
   it('an advice whose answer was lost is repeated and still posted once', async () => {
@@ -135,7 +135,7 @@ describe('SAF forwarder against the simulated host', () => {
     link.start();
     await until('the link to come up', () => link.state === 'online');
     const forwarder = new SafForwarder({
-      db,
+      store: storeOf(db),
       journal,
       link,
       clock: systemClock,

@@ -9,6 +9,7 @@ import { OutboxFlusher, type FlusherSettings } from '../../firmware-app/upstream
 import { enqueueEvent, outboxDepth } from '../../firmware-app/upstream/outbox.js';
 import { applyTmsOptions, TmsFlagError } from '../../sim/tms/cli-options.js';
 import { TmsSim } from '../../sim/tms/tms-sim.js';
+import { storeOf } from '../support/store.js';
 
 /** Real timers for the HTTP request timeout; "now" (and so the backoff schedule) moves only when the test says. */
 function steppedClock() {
@@ -48,18 +49,18 @@ describe('outbox to the TMS simulator over real HTTP', () => {
       pollMs: 60_000,
       ...overrides,
     };
-    const make = (d: Db) => new OutboxFlusher(d, settings, { clock: time.clock, logger: silentLogger, random: () => 1 });
+    const make = (d: Db) => new OutboxFlusher(storeOf(d), settings, { clock: time.clock, logger: silentLogger, random: () => 1 });
     return { file, time, flusher: make(db), make };
   }
 
   it('survives an outage, 500s and a restart: every event ends at the TMS exactly once', async () => {
     const { file, time, flusher, make } = await setup();
-    for (const n of [1, 2, 3]) enqueueEvent(db, time.clock, { eventId: `decline:${n}`, type: 'decline', payload: { code: '05' } });
+    for (const n of [1, 2, 3]) enqueueEvent(storeOf(db), time.clock, { eventId: `decline:${n}`, type: 'decline', payload: { code: '05' } });
     expect(await flusher.flushOnce()).toEqual({ attempted: 3, delivered: 3 });
     expect([...tms.events.keys()]).toEqual(['decline:1', 'decline:2', 'decline:3']);
 
     await tms.stop();
-    enqueueEvent(db, time.clock, { eventId: 'decline:4', type: 'decline', payload: { code: '51' } });
+    enqueueEvent(storeOf(db), time.clock, { eventId: 'decline:4', type: 'decline', payload: { code: '51' } });
     const down = await flusher.flushOnce();
     expect(down).toMatchObject({ attempted: 1, delivered: 0 });
     expect(down.error).toMatch(/^TMS not reached: /);
@@ -73,11 +74,11 @@ describe('outbox to the TMS simulator over real HTTP', () => {
     db.close();
     db = openDatabase(file);
     opened.push(db);
-    enqueueEvent(db, time.clock, { eventId: 'decline:5', type: 'decline', payload: { code: '54' } });
+    enqueueEvent(storeOf(db), time.clock, { eventId: 'decline:5', type: 'decline', payload: { code: '54' } });
     const restarted = make(db);
     time.advance(2000);
     expect(await restarted.flushOnce()).toEqual({ attempted: 2, delivered: 2 });
-    expect(outboxDepth(db).pending).toBe(0);
+    expect(outboxDepth(storeOf(db)).pending).toBe(0);
     expect([...tms.events.keys()]).toEqual(['decline:1', 'decline:2', 'decline:3', 'decline:4', 'decline:5']);
     expect([...tms.events.values()].every((e) => e.received === 1 && e.terminalId === 'TERM0001')).toBe(true);
     expect(tms.deliveries.map((d) => d.status)).toEqual([200, 500, 200]);
@@ -91,17 +92,17 @@ describe('outbox to the TMS simulator over real HTTP', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const arrived = new Promise<string>((resolve) => tms.once('event', (e: { eventId: string }) => resolve(e.eventId)));
     // A heartbeat or a settlement result is written straight to the outbox, with no hook of its own to the flusher.
-    enqueueEvent(db, time.clock, { eventId: 'heartbeat:1', type: 'heartbeat', payload: {} });
+    enqueueEvent(storeOf(db), time.clock, { eventId: 'heartbeat:1', type: 'heartbeat', payload: {} });
     expect(await arrived).toBe('heartbeat:1');
     // Sharing the pass in flight: it returns once that delivery is committed.
     await flusher.flushOnce();
-    expect(outboxDepth(db).pending).toBe(0);
+    expect(outboxDepth(storeOf(db)).pending).toBe(0);
     await flusher.stop();
   });
 
   it('counts a repeat once when the answer to a stored batch was lost (slow TMS, client timeout)', async () => {
     const { time, flusher } = await setup({ requestTimeoutMs: 300 });
-    enqueueEvent(db, time.clock, { eventId: 'decline:slow', type: 'decline', payload: { code: '91' } });
+    enqueueEvent(storeOf(db), time.clock, { eventId: 'decline:slow', type: 'decline', payload: { code: '91' } });
     tms.behaviour = { type: 'slow', ms: 3000 };
     const lost = await flusher.flushOnce();
     expect(lost.delivered).toBe(0);

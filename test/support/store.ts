@@ -17,10 +17,10 @@ export function storeOf(db: Db): Store {
 
 /** Upstream reports written straight into the test database's outbox. */
 export function outboxOf(db: Db, clock: Clock): ReportUpstream {
-  return (event) => void enqueueEvent(db, clock, event);
+  return (event) => void enqueueEvent(storeOf(db), clock, event);
 }
 
 /** The engine's store-and-forward port over the test database's queue. */
 export function offlineQueueOf(db: Db): OfflineQueuePort {
-  return { exposure: (currency) => safExposure(db, currency), enqueue: (item) => enqueueSaf(db, item) };
+  return { exposure: (currency) => safExposure(storeOf(db), currency), enqueue: (item) => enqueueSaf(storeOf(db), item) };
 }

@@ -97,14 +97,14 @@ describe('decline reporting', () => {
       })(),
     ).toThrow('power cut');
     expect(journal.get(t.id).state).toBe('created');
-    expect(outboxDepth(db).pending).toBe(0);
+    expect(outboxDepth(storeOf(db)).pending).toBe(0);
   });
 
   it('makes a second enqueue of the same decline (e.g. by the SAF forwarder) harmless', () => {
     const { db, journal, clock } = setup();
     const txn = hostDecline(journal, '05', '000004');
-    enqueueEvent(db, clock, { eventId: declineEventId(txn), type: 'decline', payload: { code: '05' } });
-    expect(outboxDepth(db).pending).toBe(1);
+    enqueueEvent(storeOf(db), clock, { eventId: declineEventId(txn), type: 'decline', payload: { code: '05' } });
+    expect(outboxDepth(storeOf(db)).pending).toBe(1);
   });
 
   it('counts declines by code, category and hour, and counts unknown codes separately', () => {

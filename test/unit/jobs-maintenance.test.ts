@@ -106,7 +106,7 @@ describe('maintenance jobs', () => {
     writeFileSync(`${log}.2`, 'old');
     utimesSync(`${log}.2`, new Date(old), new Date(old));
 
-    const purged = purgeExpired(storeOf(db), db, clock, { journalDays: 180, operationalDays: 30, logFile: log });
+    const purged = purgeExpired(storeOf(db), clock, { journalDays: 180, operationalDays: 30, logFile: log });
     expect(purged).toMatchObject({ outbox: 1, jobRuns: 1, panTokens: 1, logFiles: 1 });
     expect(db.prepare(`SELECT event_id FROM outbox ORDER BY id`).all()).toEqual([
       { event_id: 'pending-old' },

@@ -8,6 +8,7 @@ import type { TmsBatch } from '../../firmware-app/upstream/events.js';
 import { OutboxFlusher, type FlusherSettings, type HttpAnswer, type HttpPost } from '../../firmware-app/upstream/flusher.js';
 import { enqueueEvent, outboxDepth } from '../../firmware-app/upstream/outbox.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { storeOf } from '../support/store.js';
 
 const SETTINGS: FlusherSettings = {
   url: 'http://tms.test/v1/events',
@@ -36,7 +37,7 @@ function setup(answers: (HttpAnswer | Error)[] = [], random = () => 0.5) {
   const db = openDatabase(file);
   const clock = new ManualClock();
   const tms = fakeTms(answers);
-  const flusher = new OutboxFlusher(db, SETTINGS, { clock, logger: silentLogger, random, post: tms.post });
+  const flusher = new OutboxFlusher(storeOf(db), SETTINGS, { clock, logger: silentLogger, random, post: tms.post });
   return { file, db, clock, tms, flusher };
 }
 
@@ -47,7 +48,7 @@ describe('the outbox flusher', () => {
   it('posts the oldest events in batches with the documented envelope and marks them delivered', async () => {
     const { db, clock, tms, flusher } = setup();
     for (let i = 1; i <= 5; i++) {
-      enqueueEvent(db, clock, { eventId: `decline:t${i}`, type: 'decline', payload: { code: '05', n: i } });
+      enqueueEvent(storeOf(db), clock, { eventId: `decline:t${i}`, type: 'decline', payload: { code: '05', n: i } });
       clock.advance(10);
     }
     expect(await flusher.flushOnce()).toEqual({ attempted: 2, delivered: 2 });
@@ -67,12 +68,12 @@ describe('the outbox flusher', () => {
       ['decline:t3', 'decline:t4'],
       ['decline:t5'],
     ]);
-    expect(outboxDepth(db).pending).toBe(0);
+    expect(outboxDepth(storeOf(db)).pending).toBe(0);
   });
 
   it('keeps a failed batch, backs off exponentially with jitter on the injected clock, and delivers when the TMS is back', async () => {
     const { db, clock, tms, flusher } = setup([refused(), { status: 500, body: '' }, { status: 503, body: '' }], () => 0.25);
-    enqueueEvent(db, clock, { eventId: 'e1', type: 'decline', payload: {} });
+    enqueueEvent(storeOf(db), clock, { eventId: 'e1', type: 'decline', payload: {} });
     const first = await flusher.flushOnce();
     expect(first).toMatchObject({ attempted: 1, delivered: 0, error: 'TMS not reached: connect ECONNREFUSED' });
     // attempt 1: 1000 ms -> 500 fixed + 0.25 * 500
@@ -97,22 +98,22 @@ describe('the outbox flusher', () => {
 
   it('resumes after a restart: undelivered events survive in SQLite and go out in their original order', async () => {
     const first = setup([refused()]);
-    enqueueEvent(first.db, first.clock, { eventId: 'a', type: 'decline', payload: {} });
-    enqueueEvent(first.db, first.clock, { eventId: 'b', type: 'decline', payload: {} });
+    enqueueEvent(storeOf(first.db), first.clock, { eventId: 'a', type: 'decline', payload: {} });
+    enqueueEvent(storeOf(first.db), first.clock, { eventId: 'b', type: 'decline', payload: {} });
     await first.flusher.flushOnce();
     first.db.close();
 
     const db = openDatabase(first.file);
     const clock = new ManualClock(first.clock.now() + 10_000);
     const tms = fakeTms();
-    const again = new OutboxFlusher(db, SETTINGS, { clock, logger: silentLogger, post: tms.post });
+    const again = new OutboxFlusher(storeOf(db), SETTINGS, { clock, logger: silentLogger, post: tms.post });
     expect(await again.flushOnce()).toEqual({ attempted: 2, delivered: 2 });
     expect(tms.batches[0]!.events.map((e) => e.eventId)).toEqual(['a', 'b']);
   });
 
   it('sends a batch once when the flush job and the loop ask at the same moment', async () => {
     const { db, clock, tms, flusher } = setup();
-    enqueueEvent(db, clock, { eventId: 'once', type: 'decline', payload: {} });
+    enqueueEvent(storeOf(db), clock, { eventId: 'once', type: 'decline', payload: {} });
     const [a, b] = await Promise.all([flusher.flushOnce(), flusher.flushOnce()]);
     expect(a).toEqual({ attempted: 1, delivered: 1 });
     expect(b).toBe(a);
@@ -130,8 +131,8 @@ describe('the outbox flusher', () => {
         ? new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))))
         : Promise.resolve({ status: 200, body: '{}' });
     };
-    const flusher = new OutboxFlusher(db, SETTINGS, { clock, logger: silentLogger, post: hanging });
-    enqueueEvent(db, clock, { eventId: 'inflight', type: 'decline', payload: {} });
+    const flusher = new OutboxFlusher(storeOf(db), SETTINGS, { clock, logger: silentLogger, post: hanging });
+    enqueueEvent(storeOf(db), clock, { eventId: 'inflight', type: 'decline', payload: {} });
     flusher.start();
     clock.advance(0);
     await settle();
@@ -141,7 +142,7 @@ describe('the outbox flusher', () => {
     flusher.start();
     clock.advance(0);
     await settle();
-    expect(outboxDepth(db).pending).toBe(0);
+    expect(outboxDepth(storeOf(db)).pending).toBe(0);
     await flusher.stop();
   });
 
@@ -151,7 +152,7 @@ describe('the outbox flusher', () => {
     clock.advance(0);
     await settle();
     expect(tms.batches).toHaveLength(0);
-    enqueueEvent(db, clock, { eventId: 'k1', type: 'decline', payload: {} });
+    enqueueEvent(storeOf(db), clock, { eventId: 'k1', type: 'decline', payload: {} });
     flusher.kick();
     clock.advance(0);
     await settle();
@@ -163,7 +164,7 @@ describe('the outbox flusher', () => {
     clock.advance(1);
     await settle();
     expect(tms.batches).toHaveLength(2);
-    expect(outboxDepth(db).pending).toBe(0);
+    expect(outboxDepth(storeOf(db)).pending).toBe(0);
     expect(clock.pending).toEqual([SETTINGS.pollMs]);
     await flusher.stop();
     expect(clock.pending).toEqual([]);

@@ -203,7 +203,7 @@ describe('chip steps of a sale', () => {
     chip.second = 'AAC';
     const declined = await engine.sale({ amount: 1000 });
     expect(declined).toMatchObject({ result: 'declined_local', code: 'CHIP_DECLINED_OFFLINE' });
-    expect(listSafItems(db)).toHaveLength(1);
+    expect(listSafItems(storeOf(db))).toHaveLength(1);
   });
 
   it('offline over the floor limit: the card is not asked, the rules decline', async () => {

@@ -167,7 +167,7 @@ describe('payments engine: sale', () => {
     const out = await engine.sale({ amount: 1_000 });
     expect(out).toMatchObject({ result: 'reversal_pending', code: 'HOST_TIMEOUT' });
     expect(host.sent).toHaveLength(1);
-    expect(listSafItems(db)).toEqual([]);
+    expect(listSafItems(storeOf(db))).toEqual([]);
   });
 
   it('tells the cashier what a retry of a sale being reversed does now: online while the host answers', async () => {
@@ -191,14 +191,16 @@ describe('payments engine: sale', () => {
     const txn = journal.get(out.transaction.id);
     expect(txn.authCode).toBe(`Y1${txn.stan!.slice(-4)}`);
     expect(history(txn.id)).toEqual(['created', 'card_read', 'offline_approved']);
-    expect(listSafItems(db)).toEqual([expect.objectContaining({ transactionId: txn.id, stan: txn.stan, state: 'queued', sends: 0 })]);
+    expect(listSafItems(storeOf(db))).toEqual([
+      expect.objectContaining({ transactionId: txn.id, stan: txn.stan, state: 'queued', sends: 0 }),
+    ]);
   });
 
   it('once online_sent is committed, a link failure is reversed, never turned into an offline approval', async () => {
     host.script.push('unreachable');
     const out = await engine.sale({ amount: 500 });
     expect(out).toMatchObject({ result: 'reversal_pending', code: 'HOST_TIMEOUT' });
-    expect(listSafItems(db)).toEqual([]);
+    expect(listSafItems(storeOf(db))).toEqual([]);
   });
 
   it('with the link down, decides offline straight away and declines over the floor limit with its reason', async () => {
@@ -213,7 +215,7 @@ describe('payments engine: sale', () => {
       message: 'DECLINED: Offline: amount over floor limit',
     });
     expect(host.sent).toEqual([]);
-    expect(listSafItems(db)).toEqual([
+    expect(listSafItems(storeOf(db))).toEqual([
       expect.objectContaining({ transactionId: ok.transaction.id, stan: expect.stringMatching(/^\d{6}$/) }),
     ]);
   });
@@ -225,7 +227,7 @@ describe('payments engine: sale', () => {
     expect(r).toEqual([null, null, 'OFFLINE_AMOUNT_LIMIT']);
     expect((await engine.sale({ amount: 2_000 })).result).toBe('offline_approved');
     expect((await engine.sale({ amount: 1 })).code).toBe('OFFLINE_COUNT_LIMIT');
-    expect(listSafItems(db)).toHaveLength(3);
+    expect(listSafItems(storeOf(db))).toHaveLength(3);
   });
 
   it('declines offline a swiped card and a hot-listed card', async () => {
@@ -305,7 +307,7 @@ describe('payments engine: refund', () => {
     const out = await engine.refund({ amount: 100 });
     expect(out).toMatchObject({ result: 'declined_local', code: 'OFFLINE_REFUND_NOT_ALLOWED' });
     expect(host.sent).toEqual([]);
-    expect(listSafItems(db)).toEqual([]);
+    expect(listSafItems(storeOf(db))).toEqual([]);
   });
 
   it('refuses refunds of what was not a paid sale', async () => {
@@ -462,6 +464,6 @@ describe('payments engine: PIN above the CVM limit', () => {
     const out = await withLimit({ limits: { CHIP: 1_000, CTLS: 1_000, SWIPE: 1_000, MANUAL: 1_000 } }).sale({ amount: 2_000 });
     expect(out).toMatchObject({ result: 'declined_local', code: 'OFFLINE_PIN_REQUIRED', message: 'DECLINED: Offline: PIN needs the host' });
     expect(reader.pinCalls).toBe(0);
-    expect(listSafItems(db)).toEqual([]);
+    expect(listSafItems(storeOf(db))).toEqual([]);
   });
 });

@@ -104,7 +104,7 @@ function setup(opts: { merchantCopy?: boolean; eReceiptUrl?: string; logger?: Lo
   dbs.push(db);
   const clock = new ManualClock();
   const printer = new FakePrinter();
-  const queue = new PrintQueue({ db, printer, clock, logger: silentLogger, options: { pollIntervalMs: 2000 } });
+  const queue = new PrintQueue({ store: storeOf(db), printer, clock, logger: silentLogger, options: { pollIntervalMs: 2000 } });
   const journal = new Journal(storeOf(db), clock);
   const receipts = new ReceiptJobs(queue, {
     language: 'en',

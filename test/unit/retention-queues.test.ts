@@ -36,7 +36,7 @@ describe('retention never purges queued or pending work', () => {
 
   const purgeYearsLater = () => {
     clock.advance(3 * YEAR_MS);
-    return purgeExpired(storeOf(db), db, clock, { journalDays: 1, operationalDays: 1 });
+    return purgeExpired(storeOf(db), clock, { journalDays: 1, operationalDays: 1 });
   };
 
   function sale(to: 'offline_approved' | 'reversal_pending'): number {
@@ -49,7 +49,7 @@ describe('retention never purges queued or pending work', () => {
 
   it('keeps a queued store-and-forward item (and its encrypted blob)', () => {
     const id = sale('offline_approved');
-    enqueueSaf(db, { transactionId: id, encryptedBlob: Buffer.alloc(48, 1), expiry: '2812', now: clock.now() });
+    enqueueSaf(storeOf(db), { transactionId: id, encryptedBlob: Buffer.alloc(48, 1), expiry: '2812', now: clock.now() });
     purgeYearsLater();
     expect(db.prepare(`SELECT state, length(encrypted_blob) AS blob FROM saf_queue`).all()).toEqual([{ state: 'queued', blob: 48 }]);
   });
@@ -73,7 +73,7 @@ describe('retention never purges queued or pending work', () => {
   });
 
   it('keeps an outbox event never delivered', () => {
-    enqueueEvent(db, clock, { eventId: 'decline:waiting', type: 'decline', payload: {} });
+    enqueueEvent(storeOf(db), clock, { eventId: 'decline:waiting', type: 'decline', payload: {} });
     purgeYearsLater();
     expect(db.prepare(`SELECT event_id, delivered_at FROM outbox`).all()).toEqual([{ event_id: 'decline:waiting', delivered_at: null }]);
   });

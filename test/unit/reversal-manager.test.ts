@@ -61,7 +61,7 @@ function setup(opts: { logger?: Logger; db?: Db; clock?: ManualClock } = {}) {
   const journal = new Journal(storeOf(db), clock);
   const link = new ScriptedLink();
   const manager = new ReversalManager({
-    db,
+    store: storeOf(db),
     journal,
     link: link as unknown as HostLink,
     clock,

@@ -103,7 +103,7 @@ let link: FakeLink;
 
 function forwarder(over: Partial<SafSettings> = {}, random = () => 0.5): SafForwarder {
   return new SafForwarder({
-    db,
+    store: storeOf(db),
     journal,
     link,
     clock,
@@ -122,7 +122,7 @@ function offlineSale(amount: number): { id: number; stan: string } {
     .transaction(() => {
       const stan = nextStan(db);
       journal.transition(t.id, 'offline_approved', { stan, stanDay: '2027-01-15', authCode: `Y1${stan.slice(-4)}` });
-      enqueueSaf(db, { transactionId: t.id, encryptedBlob: Buffer.alloc(40, 7), expiry: '2812', now: clock.now() });
+      enqueueSaf(storeOf(db), { transactionId: t.id, encryptedBlob: Buffer.alloc(40, 7), expiry: '2812', now: clock.now() });
       return { id: t.id, stan };
     })
     .immediate();
@@ -163,7 +163,7 @@ describe('SAF forwarder', () => {
     link.script.push('timeout');
     const saf = forwarder({}, () => 1);
     expect(await saf.drain()).toEqual({ remaining: 1 });
-    const [row] = listSafItems(db);
+    const [row] = listSafItems(storeOf(db));
     expect(row).toMatchObject({ attempts: 1, sends: 1, state: 'queued' });
     expect(row!.nextAttemptAt - clock.now()).toBe(1000);
     clock.advance(999);
@@ -193,7 +193,7 @@ describe('SAF forwarder', () => {
       await saf.drain();
       clock.advance(60_000 * 1.2);
     }
-    expect(listSafItems(db)[0]).toMatchObject({ attempts: 0, sends: 4, lastResponseCode: '96', state: 'queued' });
+    expect(listSafItems(storeOf(db))[0]).toMatchObject({ attempts: 0, sends: 4, lastResponseCode: '96', state: 'queued' });
     expect(storeOf(db).alerts.open()).toEqual([]);
     link.script.push('timeout', 'timeout');
     await saf.drain();
@@ -207,7 +207,7 @@ describe('SAF forwarder', () => {
     ).toEqual([expect.stringMatching(/^saf-stuck:/)]);
     clock.advance(60_000 * 1.2);
     await saf.drain();
-    expect(listSafItems(db)[0]).toMatchObject({ attempts: 2, sends: 7, state: 'forwarded' });
+    expect(listSafItems(storeOf(db))[0]).toMatchObject({ attempts: 2, sends: 7, state: 'forwarded' });
     expect(link.sent.map((m) => m.mti)).toEqual(['0220', '0221', '0221', '0221', '0221', '0221', '0221']);
   });
 
@@ -226,10 +226,10 @@ describe('SAF forwarder', () => {
     expect(reports).toHaveLength(1);
     expect(reports[0]).toMatchObject({ event_id: `decline:${txn.uuid}`, type: 'decline' });
     expect(JSON.parse(reports[0]!.payload)).toMatchObject({ code: '05', state: 'forwarded_declined', amount: 4_200 });
-    expect(listSafItems(db, { state: 'declined' })).toEqual([
+    expect(listSafItems(storeOf(db), { state: 'declined' })).toEqual([
       expect.objectContaining({ stan: s.stan, lastResponseCode: '05', last4: '1111', transactionState: 'forwarded_declined' }),
     ]);
-    expect(JSON.stringify(listSafItems(db))).not.toContain('encryptedBlob');
+    expect(JSON.stringify(listSafItems(storeOf(db)))).not.toContain('encryptedBlob');
   });
 
   it('expires a queued sale older than the maximum age, alerts, and never sends it', async () => {
@@ -300,7 +300,7 @@ describe('SAF forwarder', () => {
     const saf = forwarder();
     saf.start();
     await saf.drain();
-    expect(listSafItems(db)[0]).toMatchObject({ sends: 0, attempts: 0, state: 'queued' });
+    expect(listSafItems(storeOf(db))[0]).toMatchObject({ sends: 0, attempts: 0, state: 'queued' });
     link.state = 'offline';
     clock.advance(10_000);
     await saf.drain();
