@@ -5,24 +5,15 @@ import { describe, expect, it } from 'vitest';
 /**
  * SQL has one home: `firmware-app/store/`. A statement written anywhere else is a rule with a
  * second owner (a list of states, a retention, a transaction boundary) that the repositories
- * and their tests cannot see. The queue modules below still hold the handle until the shared
- * durable queue's repositories replace their SQL; the list may only shrink.
+ * and their tests cannot see. The handle itself goes no further than the composition root:
+ * every other module is given the `Store` or its repositories, so a transaction boundary is
+ * always `store.tx`.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APP = join(ROOT, 'firmware-app');
 
-const QUEUE_MODULES = [
-  'jobs/retention.ts',
-  'printing/queue.ts',
-  'reversals/manager.ts',
-  'saf/forwarder.ts',
-  'saf/queue.ts',
-  'upstream/flusher.ts',
-  'upstream/outbox.ts',
-];
-
-/** Where the handle may still pass: the composition root, and the queue modules' own plumbing. */
-const HANDLE_HOLDERS = [...QUEUE_MODULES, 'compose.ts', 'alerts/alerts.ts', 'jobs/catalog.ts'];
+/** Where the handle may pass: the composition root, which opens it and builds the `Store`. */
+const HANDLE_HOLDERS = ['compose.ts'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -43,14 +34,18 @@ describe('the store layer owns the database', () => {
     );
   });
 
-  it('prepares no statement outside store/ but in the queue modules', () => {
-    const preparing = outsideStore.filter((f) => /\.prepare\b/.test(f.text)).map((f) => f.name);
-    expect(preparing.filter((name) => !QUEUE_MODULES.includes(name))).toEqual([]);
+  it('prepares no statement outside store/', () => {
+    expect(outsideStore.filter((f) => /\.prepare\b/.test(f.text)).map((f) => f.name)).toEqual([]);
   });
 
-  it('hands the database itself to no module but the composition root and the queue modules', () => {
+  it('hands the database itself to no module but the composition root', () => {
     const holding = outsideStore
-      .filter((f) => /from '[./]*store\/db\.js'|from 'better-sqlite3'/.test(f.text) && /\bDb\b|Database/.test(f.text))
+      .filter(
+        (f) =>
+          /from 'better-sqlite3'/.test(f.text) ||
+          /\bopenDatabase\s*\(/.test(f.text) ||
+          (/from '[./]*store\/db\.js'/.test(f.text) && /\bDb\b/.test(f.text)),
+      )
       .map((f) => f.name);
     expect(holding.filter((name) => !HANDLE_HOLDERS.includes(name))).toEqual([]);
   });
