@@ -215,6 +215,13 @@ export const configSchema = z
         backoffMaxMs: z.number().int().positive().default(300_000),
         /** Timeouts after which a merchant alert is raised; forwarding itself never gives up before expiry. */
         maxAttempts: z.number().int().positive().default(10),
+        /**
+         * Advices whose transmissions one commit counts ahead of time (one fsync for this many advices on a drain). After a
+         * crash each of them goes as a 0221 repeat, whether it had left or not; the host posts each once either way.
+         */
+        countAhead: z.number().int().min(1).max(500).default(32),
+        /** Longest time an accepted advice waits for the commit that records it; a crash before it means one more 0221. */
+        holdMs: z.number().int().min(1).max(5_000).default(100),
       })
       .prefault({}),
     /** Scheduled jobs (firmware-app/jobs): node-cron expressions evaluated in `timezone`. */

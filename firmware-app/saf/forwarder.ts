@@ -11,7 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
 import type { Store } from '../store/store.js';
 import { TMS_EVENT } from '../upstream/events.js';
-import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
+import { DurableQueue, type FinalAnswer, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
 import type { SafItem, SafQueueState, SafRepo } from '../store/saf-repo.js';
 import { enqueueEvent } from '../upstream/outbox.js';
 
@@ -35,6 +35,10 @@ export interface SafSettings {
   maxAttempts: number;
   /** An advice not accepted within this age after the sale expires (offline.maxAgeMs). */
   maxAgeMs: number;
+  /** Advices counted as sent in one commit ahead of their transmission (see `QueueSettings.countAhead`). */
+  countAhead: number;
+  /** Longest wait of an accepted advice for the commit that records it. */
+  holdMs: number;
 }
 
 /** Host answers meaning "temporary trouble, send it again later"; they never count as attempts. */
@@ -88,14 +92,14 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
         beforePass: (now) => this.expireOld(now),
         deadline: () => this.repo.nextExpiry(settings.maxAgeMs),
       },
-      // One commit per advice on a drain: an acceptance counts the next advice's send.
+      // One commit per `countAhead` advices on a drain: it counts their sends and records the acceptances before them.
       {
         name: 'saf',
         window: settings.window,
         batchSize: 1,
         backoffMinMs: settings.backoffMinMs,
         backoffMaxMs: settings.backoffMaxMs,
-        chain: true,
+        countAhead: { rows: settings.countAhead, holdMs: settings.holdMs },
       },
     );
   }
@@ -180,7 +184,16 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
       );
       this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
     });
-    this.log.info({ txn: item!.transactionId, stan: item!.stan, sends }, 'advice accepted');
+  }
+
+  /** One line per commit of acceptances, naming each advice by STAN and transaction so a technician finds it. */
+  committed(finished: readonly FinalAnswer<SafItem, AdviceAnswer>[]): void {
+    const accepted = finished.filter((f) => f.verdict.kind === 'done').map((f) => f.batch[0]!);
+    if (accepted.length === 0) return;
+    this.log.info(
+      { advices: accepted.length, stans: accepted.map((i) => i.stan), txns: accepted.map((i) => i.transactionId) },
+      'advices accepted',
+    );
   }
 
   retried([item]: readonly SafItem[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<AdviceAnswer>): void {

@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { backoffDelay } from '../core/backoff.js';
 import type { Logger } from '../logging/logger.js';
+import { CountAhead } from './count-ahead.js';
 
 /**
  * The row every durable queue shares (store-and-forward, reversals, the upstream outbox,
@@ -31,7 +32,7 @@ export interface QueueRepository<R extends QueueRow> {
   reschedule(ids: readonly number[], change: { at: number; nextAttemptAt: number; error?: string; attempt: boolean }): void;
   /** Calls `listener` after a row was added (on the microtask queue, so after the adding transaction). */
   onAdded(listener: () => void): () => void;
-  /** Runs `fn` in one immediate SQLite transaction (a chaining queue settles a row and counts the next in it). */
+  /** Runs `fn` in one immediate SQLite transaction (a queue counting ahead settles answers and counts the next rows in it). */
   transaction?<T>(fn: () => T): T;
 }
 
@@ -62,6 +63,15 @@ export interface QueueUser<R extends QueueRow, A> {
   finish(batch: readonly R[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<A>): void;
   /** After a retry is recorded; e.g. an alert once the attempts pass a limit. */
   retried?(batch: readonly R[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<A>): void;
+  /** Counting ahead: after the commit of several final answers, e.g. one log line for them all. */
+  committed?(finished: readonly FinalAnswer<R, A>[]): void;
+}
+
+/** A final answer (done or dead) of one batch, as the queue commits it. */
+export interface FinalAnswer<R extends QueueRow, A> {
+  batch: readonly R[];
+  verdict: Extract<Verdict, { kind: 'done' | 'dead' }>;
+  outcome: Outcome<A>;
 }
 
 export interface QueueSettings {
@@ -78,11 +88,15 @@ export interface QueueSettings {
   /** Longest sleep when nothing is known to be due. */
   pollMs?: number;
   /**
-   * The commit that settles a row also counts the next due row's send, and that row leaves
-   * right after it: a drain costs one commit (one fsync) per row instead of two. Needs the
-   * repository's `transaction`.
+   * Counting ahead: one commit counts the sends of the next `rows` due rows and commits the
+   * final answers received since the last one, so `rows` transmissions leave on one fsync
+   * instead of one each. The rule it keeps: a send is durable before it leaves, so after a
+   * crash every counted row goes as a repeat (the peer handles a repeat of something it never
+   * saw as the original) and an answer not yet committed is asked for again (the peer answers
+   * a repeat as it answered the original). A final answer waits at most `holdMs` for its
+   * commit. Needs the repository's `transaction`.
    */
-  chain?: boolean;
+  countAhead?: { rows: number; holdMs: number };
 }
 
 export interface QueueDeps<R extends QueueRow, A> {
@@ -137,12 +151,27 @@ export class DurableQueue<R extends QueueRow, A> {
   private unsubscribe: (() => void) | undefined;
   private storageFault = false;
   private readonly log: Logger;
+  private readonly ahead: CountAhead<R, A> | undefined;
 
   constructor(
     private readonly deps: QueueDeps<R, A>,
     private readonly settings: QueueSettings,
   ) {
     this.log = deps.logger.child(settings.name);
+    if (settings.countAhead && deps.repo.transaction) {
+      this.ahead = new CountAhead(
+        {
+          repo: deps.repo,
+          user: deps.user,
+          clock: deps.clock,
+          log: this.log,
+          mayCount: () => !this.stopped && this.isReady(),
+          inFlight: () => [...this.inFlight.values()].flat(),
+          storageFault: () => (this.storageFault = true),
+        },
+        settings.countAhead,
+      );
+    }
   }
 
   get running(): boolean {
@@ -217,8 +246,10 @@ export class DurableQueue<R extends QueueRow, A> {
     return this.busyIds().includes(id);
   }
 
+  /** Rows in flight, and those counted ahead or answered and not yet committed. */
   private busyIds(): number[] {
-    return [...this.inFlight.values()].flat();
+    const inFlight = [...this.inFlight.values()].flat();
+    return this.ahead ? [...inFlight, ...this.ahead.ids()] : inFlight;
   }
 
   /**
@@ -236,26 +267,38 @@ export class DurableQueue<R extends QueueRow, A> {
     try {
       const { repo, clock } = this.deps;
       const { window, batchSize } = this.settings;
+      const { ahead } = this;
       const tried = new Set<number>();
       let sent = 0;
       let halted = false;
       this.deps.beforePass?.(clock.now());
-      while (!this.stopped && !halted && this.isReady()) {
-        const free = Math.min(window - this.inFlight.size, MAX_ROWS_PER_LOOK);
-        const rows = free > 0 ? repo.due(clock.now(), free * batchSize, [...this.busyIds(), ...tried], force) : [];
-        for (let i = 0; i < rows.length; i += batchSize) {
-          const batch = rows.slice(i, i + batchSize);
-          sent += batch.length;
-          void this.launch(batch).then((result) => {
-            const kind = result.verdict?.kind;
-            if (kind === 'done' || kind === 'dead') return;
-            // Still waiting: not again in this pass (a forced pass ignores the backoff that would keep it out).
-            for (const r of batch) tried.add(r.id);
-            if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
-          });
+      try {
+        while (!this.stopped && !halted && this.isReady()) {
+          const free = Math.min(window - this.inFlight.size, MAX_ROWS_PER_LOOK);
+          const rows =
+            free <= 0
+              ? []
+              : ahead
+                ? ahead.take(free * batchSize, [...tried], force)
+                : repo.due(clock.now(), free * batchSize, [...this.busyIds(), ...tried], force);
+          for (let i = 0; i < rows.length; i += batchSize) {
+            const batch = rows.slice(i, i + batchSize);
+            sent += batch.length;
+            void this.launch(batch, ahead !== undefined).then((result) => {
+              const kind = result.verdict?.kind;
+              if (kind === 'done' || kind === 'dead') return;
+              // Still waiting: not again in this pass (a forced pass ignores the backoff that would keep it out).
+              for (const r of batch) tried.add(r.id);
+              if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
+            });
+          }
+          if (rows.length > 0) ahead?.refill([...tried], force);
+          if (this.inFlight.size === 0) break;
+          await Promise.race(this.inFlight.keys());
         }
-        if (this.inFlight.size === 0) break;
-        await Promise.race(this.inFlight.keys());
+      } finally {
+        // Before the next wake-up is planned: answered rows are no longer due once committed.
+        ahead?.settle();
       }
       this.scheduleWake();
       return sent;
@@ -278,29 +321,6 @@ export class DurableQueue<R extends QueueRow, A> {
     return this.deps.ready?.() ?? true;
   }
 
-  /**
-   * Commits the row's final state; a chaining queue takes the next due rows in the same commit
-   * and counts their send there, so they are durable as sent before they leave.
-   */
-  private finishAndClaim(batch: readonly R[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<A>): R[] {
-    const { repo, user, clock } = this.deps;
-    if (!this.settings.chain || !repo.transaction) {
-      user.finish(batch, verdict, outcome);
-      return [];
-    }
-    return repo.transaction(() => {
-      user.finish(batch, verdict, outcome);
-      if (this.stopped || !this.isReady()) return [];
-      const next = repo.due(clock.now(), this.settings.batchSize, this.busyIds(), false);
-      if (next.length > 0)
-        repo.countSends(
-          next.map((r) => r.id),
-          clock.now(),
-        );
-      return next;
-    });
-  }
-
   private launch(batch: readonly R[], counted = false): Promise<StepResult> {
     const ids = batch.map((r) => r.id);
     const run = this.transmit(batch, counted).catch((err: unknown): StepResult => {
@@ -313,7 +333,7 @@ export class DurableQueue<R extends QueueRow, A> {
     return run;
   }
 
-  /** `counted`: the send was counted in the commit that settled the row before it (chaining). */
+  /** `counted`: the send was counted ahead, in an earlier commit. */
   private async transmit(batch: readonly R[], counted: boolean): Promise<StepResult> {
     const { repo, user, clock } = this.deps;
     const ids = batch.map((r) => r.id);
@@ -327,8 +347,8 @@ export class DurableQueue<R extends QueueRow, A> {
     const verdict = user.classify(outcome, batch);
     const attempted = batch.length;
     if (verdict.kind === 'done' || verdict.kind === 'dead') {
-      const next = this.finishAndClaim(batch, verdict, outcome);
-      if (next.length > 0) void this.launch(next, true);
+      if (this.ahead) this.ahead.hold({ batch, verdict, outcome }, this.passRunning && !this.stopped);
+      else user.finish(batch, verdict, outcome);
       return { attempted, verdict };
     }
     const now = clock.now();

@@ -82,7 +82,16 @@ beforeEach(async () => {
     clock: systemClock,
     logger: silentLogger,
     identity,
-    settings: { window: 2, responseTimeoutMs: 5_000, backoffMinMs: 100, backoffMaxMs: 400, maxAttempts: 3, maxAgeMs: 86_400_000 },
+    settings: {
+      window: 2,
+      responseTimeoutMs: 5_000,
+      backoffMinMs: 100,
+      backoffMaxMs: 400,
+      maxAttempts: 3,
+      maxAgeMs: 86_400_000,
+      countAhead: 32,
+      holdMs: 100,
+    },
   });
 });
 
@@ -141,7 +150,16 @@ describe('SAF forwarder against the simulated host', () => {
       clock: systemClock,
       logger: silentLogger,
       identity,
-      settings: { window: 1, responseTimeoutMs: 1_000, backoffMinMs: 50, backoffMaxMs: 100, maxAttempts: 3, maxAgeMs: 86_400_000 },
+      settings: {
+        window: 1,
+        responseTimeoutMs: 1_000,
+        backoffMinMs: 50,
+        backoffMaxMs: 100,
+        maxAttempts: 3,
+        maxAgeMs: 86_400_000,
+        countAhead: 32,
+        holdMs: 100,
+      },
     });
     forwarder.start();
     await until('the advice to be accepted', () => queued() === 0);
@@ -151,6 +169,93 @@ describe('SAF forwarder against the simulated host', () => {
     expect(sent).toEqual([['0220', stan], ...sent.slice(1).map(() => ['0221', stan])]);
     expect(host.ledger.get('TERM0001', stan)).toMatchObject({ status: 'posted', receivedCount: sent.length });
     expect(host.ledger.totals()).toEqual({ count: 1, amount: 900 });
+  });
+
+  it('after a crash in a counted-ahead run, every counted advice goes as a 0221 and the host posts each exactly once', async () => {
+    const stans = [100, 200, 300, 400, 500, 600].map((amount) => offlineSale(amount));
+    // Holds its acceptances past the crash: the first two are answered but not yet committed when it dies.
+    const crashing = new SafForwarder({
+      store: storeOf(db),
+      journal,
+      link,
+      clock: systemClock,
+      logger: silentLogger,
+      identity,
+      settings: {
+        window: 1,
+        responseTimeoutMs: 5_000,
+        backoffMinMs: 50,
+        backoffMaxMs: 100,
+        maxAttempts: 3,
+        maxAgeMs: 86_400_000,
+        countAhead: 32,
+        holdMs: 5_000,
+      },
+    });
+    // The third advice is posted, its answer lost, and the terminal dies as it arrives: nothing it does after that is durable.
+    host.queueFor('0220', { type: 'approve' }, { type: 'approve' }, { type: 'drop' });
+    const file = db.name;
+    const dying = db;
+    host.onRequest((m) => {
+      if (m.fields.get(11) === stans[2] && dying.open) dying.close();
+    });
+    link.start();
+    crashing.start();
+    await until('the third advice to reach the host', () => !dying.open);
+    await crashing.stop(0);
+    await link.stop();
+
+    db = openDatabase(file);
+    journal = new Journal(storeOf(db), systemClock);
+    link = new HostLink(
+      {
+        address: '127.0.0.1',
+        port: host.port,
+        connectTimeoutMs: 5_000,
+        reconnectMinMs: 50,
+        reconnectMaxMs: 200,
+        echoIntervalMs: 60_000,
+        echoTimeoutMs: 5_000,
+        probeAfterMs: 3_000,
+        identity,
+      },
+      { logger: silentLogger, nextStan: () => nextStan(db) },
+    );
+    saf = new SafForwarder({
+      store: storeOf(db),
+      journal,
+      link,
+      clock: systemClock,
+      logger: silentLogger,
+      identity,
+      settings: {
+        window: 1,
+        responseTimeoutMs: 5_000,
+        backoffMinMs: 50,
+        backoffMaxMs: 100,
+        maxAttempts: 3,
+        maxAgeMs: 86_400_000,
+        countAhead: 32,
+        holdMs: 100,
+      },
+    });
+    link.start();
+    saf.start();
+    await until('the queue to drain after the restart', () => queued() === 0);
+
+    const mtis = (stan: string) =>
+      advices()
+        .filter((m) => m.fields.get(11) === stan)
+        .map((m) => m.mti);
+    // Answered before the crash but not yet recorded, or in flight: sent again as repeats.
+    for (const stan of stans.slice(0, 3)) expect(mtis(stan)).toEqual(['0220', '0221']);
+    // Counted ahead, never sent before the crash: their first transmission is a repeat.
+    for (const stan of stans.slice(3)) expect(mtis(stan)).toEqual(['0221']);
+    expect(host.ledger.all().map((e) => [e.stan, e.status, e.receivedCount])).toEqual(
+      stans.map((stan, i) => [stan, 'posted', i < 3 ? 2 : 1]),
+    );
+    expect(host.ledger.totals()).toEqual({ count: 6, amount: 2_100 });
+    expect(listSafItems(storeOf(db)).map((i) => i.transactionState)).toEqual(Array(6).fill('forwarded_approved'));
   });
 
   it('wipes the encrypted card blob the moment an advice is final (accepted or refused), keeps it while queued', async () => {

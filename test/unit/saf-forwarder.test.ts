@@ -94,6 +94,8 @@ const settings: SafSettings = {
   backoffMaxMs: 60_000,
   maxAttempts: 3,
   maxAgeMs: 24 * HOUR,
+  countAhead: 32,
+  holdMs: 100,
 };
 
 let db: Db;
@@ -254,8 +256,8 @@ describe('SAF forwarder', () => {
     expect(link.sent.map((m) => f(m, 11))).toEqual([fresh.stan]);
   });
 
-  it('drains at one commit per advice: an acceptance also counts the next transmission, which is durable before it leaves', async () => {
-    for (let i = 1; i <= 5; i++) offlineSale(i * 10);
+  it('drains in one commit per `countAhead` advices, each transmission durable before it leaves', async () => {
+    for (let i = 1; i <= 20; i++) offlineSale(i * 10);
     const wal = join(db.name + '-wal');
     const sendsAtSend: number[] = [];
     link.onSend = (msg) => {
@@ -274,11 +276,57 @@ describe('SAF forwarder', () => {
       }
     };
     const before = walCommits(wal);
-    expect(await forwarder().drain()).toEqual({ remaining: 0 });
-    expect(sendsAtSend).toEqual([1, 1, 1, 1, 1]);
-    // The first advice's count commits alone; each acceptance carries the next one's count.
-    expect(walCommits(wal) - before).toBe(6);
-    expect(states()).toEqual(Array(5).fill('forwarded_approved'));
+    expect(await forwarder({ countAhead: 8 }).drain()).toEqual({ remaining: 0 });
+    expect(sendsAtSend).toEqual(Array(20).fill(1));
+    expect(link.sent.map((m) => m.mti)).toEqual(Array(20).fill('0220'));
+    // Counts 1-8; then, as the 8th leaves, accepts 1-7 and counts 9-16; as the 16th leaves, accepts 8-15 and
+    // counts 17-20; as the 20th leaves, accepts 16-19; the 20th's acceptance last: 5 commits, not 21.
+    expect(walCommits(wal) - before).toBe(5);
+    expect(states()).toEqual(Array(20).fill('forwarded_approved'));
+  });
+
+  it('commits an acceptance within `holdMs` while the next advice is still unanswered', async () => {
+    offlineSale(10);
+    offlineSale(20);
+    const saf = forwarder({ holdMs: 100 });
+    const durableStates = () => {
+      const other = openDatabase(db.name, { readonly: true });
+      try {
+        return other
+          .prepare<[], { state: string }>(`SELECT state FROM transactions ORDER BY id`)
+          .all()
+          .map((r) => r.state);
+      } finally {
+        other.close();
+      }
+    };
+    let release!: () => void;
+    link.onSend = (msg) => {
+      if (f(msg, 4) === '000000000020') link.hold = new Promise((r) => (release = r));
+    };
+    const draining = saf.drain();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(link.inFlight).toBe(1);
+    clock.advance(100);
+    expect(durableStates()).toEqual(['forwarded_approved', 'offline_approved']);
+    release();
+    expect(await draining).toEqual({ remaining: 0 });
+    expect(durableStates()).toEqual(['forwarded_approved', 'forwarded_approved']);
+  });
+
+  it('takes back the count of advices counted ahead that never left when the link goes down', async () => {
+    for (let i = 1; i <= 4; i++) offlineSale(i * 10);
+    link.onSend = (msg) => {
+      if (f(msg, 4) === '000000000020') link.state = 'offline';
+    };
+    const saf = forwarder();
+    expect(await saf.drain()).toEqual({ remaining: 2 });
+    expect(listSafItems(storeOf(db)).map((i) => [i.amount, i.state, i.sends])).toEqual([
+      [40, 'queued', 0],
+      [30, 'queued', 0],
+      [20, 'forwarded', 1],
+      [10, 'forwarded', 1],
+    ]);
   });
 
   it('keeps at most `window` advices in flight', async () => {
