@@ -125,8 +125,10 @@ export class SafRepo implements QueueRepository<SafItem> {
          FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id
          WHERE q.state = 'queued' GROUP BY t.currency`,
       ),
-      due: db.prepare<[number, number, string, number], Row>(
-        `${SELECT} WHERE q.state = 'queued' AND (? OR q.next_attempt_at <= ?) AND q.id NOT IN ${IDS} ORDER BY q.id LIMIT ?`,
+      // No `LIMIT ?`: SQLite prepares a statement again at every new value bound to its LIMIT, which cost more than the
+      // query itself on every advice of a drain. `due()` stops reading at its limit instead.
+      due: db.prepare<[number, number, string], Row>(
+        `${SELECT} WHERE q.state = 'queued' AND (? OR q.next_attempt_at <= ?) AND q.id NOT IN ${IDS} ORDER BY q.id`,
       ),
       queuedBefore: db.prepare<[number], Row>(`${SELECT} WHERE q.state = 'queued' AND q.queued_at < ? ORDER BY q.id`),
       next: db.prepare<[], { due: number | null; oldest: number | null; n: number }>(
@@ -173,8 +175,13 @@ export class SafRepo implements QueueRepository<SafItem> {
   }
 
   due(now: number, limit: number, skip: readonly number[], force: boolean): SafItem[] {
-    if (limit <= 0) return [];
-    return this.s.due.all(force ? 1 : 0, now, JSON.stringify(skip), limit).map(fromRow);
+    const items: SafItem[] = [];
+    if (limit <= 0) return items;
+    for (const row of this.s.due.iterate(force ? 1 : 0, now, JSON.stringify(skip))) {
+      items.push(fromRow(row));
+      if (items.length >= limit) break;
+    }
+    return items;
   }
 
   /** Queued rows approved before `cutoff`, in queue order. */

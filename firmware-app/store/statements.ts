@@ -7,8 +7,8 @@ const CACHE_SIZE = 512;
  * Makes `db.prepare` return the statement already prepared for the same SQL text. Preparing
  * parses and plans the SQL every time; a sale runs a few dozen statements, so re-preparing them
  * was a large share of its CPU time, spent inside its commits. A statement is only ever used
- * synchronously to its end (nothing iterates), so sharing one is safe; its row mode is reset,
- * since a caller may have switched it (pluck, raw, expand).
+ * synchronously (an iteration ends or is broken off within the call that started it), so sharing
+ * one is safe; its row mode is reset, since a caller may have switched it (pluck, raw, expand).
  */
 export function reuseStatements(db: Database.Database): void {
   const prepare = db.prepare.bind(db) as (sql: string) => Database.Statement;

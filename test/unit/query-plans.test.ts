@@ -48,7 +48,7 @@ const PER_SALE_QUERIES: readonly { path: string; sql: string }[] = [
   {
     path: 'advice: due items',
     sql: `SELECT q.id, t.stan, t.amount FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id
-       WHERE q.state = 'queued' AND q.next_attempt_at <= ? AND q.id NOT IN (?, ?) ORDER BY q.id LIMIT ?`,
+       WHERE q.state = 'queued' AND q.next_attempt_at <= ? AND q.id NOT IN (?, ?) ORDER BY q.id`,
   },
   {
     path: 'advice: expiry',
