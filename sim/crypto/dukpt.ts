@@ -161,10 +161,26 @@ export function workingKeyFromInitialKey(initialKey: Buffer, ksn: Buffer, usage:
   return derive(derivationKey, KEY_USAGE[usage], type, counterTail(initialKeyId, counter));
 }
 
-/** The same working key as the host derives it: from the BDK and the KSN that came with the data. */
+/** Working keys the host derived lately, by BDK, KSN, usage and type. */
+const recentKeys = new Map<string, Buffer>();
+const RECENT_KEYS = 1024;
+
+/**
+ * The same working key as the host derives it: from the BDK and the KSN that came with the
+ * data. Every message with the same KSN (an advice and its repeats, a request and its MAC)
+ * needs the same key, and deriving one costs a few dozen AES operations: the simulated host
+ * remembers the last ones, so its share of a store-and-forward drain stays small next to
+ * the terminal's, which is what the drain bench measures.
+ */
 export function workingKeyFromBdk(bdk: Buffer, ksn: Buffer, usage: KeyUsage, type: AesKeyType = 'AES128'): Buffer {
+  const id = `${bdk.toString('hex')}:${ksn.toString('hex')}:${usage}:${type}`;
+  const known = recentKeys.get(id);
+  if (known) return Buffer.from(known);
   const { initialKeyId } = decodeKsn(ksn);
-  return workingKeyFromInitialKey(deriveInitialKey(bdk, initialKeyId), ksn, usage, type);
+  const key = workingKeyFromInitialKey(deriveInitialKey(bdk, initialKeyId), ksn, usage, type);
+  if (recentKeys.size >= RECENT_KEYS) recentKeys.delete(recentKeys.keys().next().value!);
+  recentKeys.set(id, Buffer.from(key));
+  return key;
 }
 
 /**
