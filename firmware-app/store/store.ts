@@ -39,6 +39,8 @@ export class Store {
   readonly outbox: OutboxRepo;
   readonly printJobs: PrintJobRepo;
   private readonly depthStatements;
+  /** One transaction function for every `tx`: `db.transaction(fn)` builds four wrappers, a cost paid on every write. */
+  private readonly immediate: (fn: () => unknown) => unknown;
 
   constructor(
     private readonly db: Db,
@@ -55,6 +57,8 @@ export class Store {
     this.reversals = reversalRepo(db);
     this.outbox = outboxRepo(db);
     this.printJobs = printJobRepo(db);
+    const run = db.transaction((fn: () => unknown) => fn());
+    this.immediate = (fn) => run.immediate(fn);
     const depth = (sql: string) => db.prepare<[], { n: number; oldest: number | null }>(sql);
     this.depthStatements = {
       saf: depth(`SELECT count(*) AS n, min(queued_at) AS oldest FROM saf_queue WHERE state = 'queued'`),
@@ -65,7 +69,7 @@ export class Store {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.immediate(fn) as T;
   }
 
   /**
