@@ -204,6 +204,14 @@ describe('simulated host ledger', () => {
     expect(host.ledger.posted()).toHaveLength(1);
   });
 
+  it('posts a 0221 whose 0220 it never received as the advice, once, and answers its repeats the same', async () => {
+    expect(code(await client.send(advice('000001', 800, true)))).toBe('00');
+    expect(host.ledger.get('TERM0001', '000001')).toMatchObject({ kind: 'advice', status: 'posted', amount: 800, receivedCount: 1 });
+    expect(code(await client.send(advice('000001', 800, true)))).toBe('00');
+    expect(host.ledger.get('TERM0001', '000001')).toMatchObject({ status: 'posted', receivedCount: 2 });
+    expect(host.ledger.posted()).toHaveLength(1);
+  });
+
   it('settles: 00 when field 63 agrees with the ledger, 95 when not (or when forced), and never closes twice', async () => {
     await client.send(payment('000001', 1000));
     await client.send(payment('000002', 250, 'refund'));
