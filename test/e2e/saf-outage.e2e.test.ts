@@ -248,6 +248,15 @@ describe('store-and-forward through a host outage', () => {
         killedStan,
       ),
     ).toEqual([{ state: 'queued', sends: 1 }]);
+    // Counted ahead of their transmission in the commit before the killed one left, and never sent.
+    const reachedHost = new Set(sim.host.received.map((r) => text(r.message, 11)));
+    const countedAhead = query<{ stan: string }>(
+      dataDir,
+      `SELECT t.stan FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id WHERE q.state = 'queued' AND q.sends = 1`,
+    )
+      .map((r) => r.stan)
+      .filter((stan) => !reachedHost.has(stan));
+    expect(countedAhead.length).toBeGreaterThan(0);
 
     terminal = await startTerminal(configPath);
     await until(
@@ -261,6 +270,11 @@ describe('store-and-forward through a host outage', () => {
     const forKilled = advices.filter((m) => text(m, 11) === killedStan).map((m) => m.mti);
     expect(forKilled).toEqual(['0220', '0221']);
     expect(sim.host.ledger.get('TERM0001', killedStan)).toMatchObject({ status: 'posted', receivedCount: 2 });
+    // Their first transmission is a repeat the host never saw as a 0220: posted once, as the advice.
+    for (const stan of countedAhead) {
+      expect(advices.filter((m) => text(m, 11) === stan).map((m) => m.mti)).toEqual(['0221']);
+      expect(sim.host.ledger.get('TERM0001', stan)).toMatchObject({ kind: 'advice', receivedCount: 1 });
+    }
     const first = advices.filter((m) => m.mti === '0220').map((m) => text(m, 11));
     expect(new Set(first).size).toBe(first.length);
     declinedAdviceIsVisible(dataDir, hotListed);
