@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { SimError } from '../errors.js';
 import { DukptDevice, KSN_BYTES, workingKeyFromBdk } from './dukpt.js';
 
@@ -57,6 +57,25 @@ export function sealCardBlob(device: DukptDevice, card: CardPlaintext, iv: Buffe
   return Buffer.concat([header, iv, ciphertext, cipher.getAuthTag()]);
 }
 
+/** Data keys the host imported lately, by BDK and KSN. */
+const recentDataKeys = new Map<string, KeyObject>();
+const RECENT_DATA_KEYS = 1024;
+
+/**
+ * The data key of a KSN as a key object: a cipher given raw key bytes imports them on every
+ * call, which cost the simulated host more than the decryption of an advice's blob.
+ */
+function dataKey(bdk: Buffer, ksn: Buffer): KeyObject {
+  const id = `${bdk.toString('hex')}:${ksn.toString('hex')}`;
+  let key = recentDataKeys.get(id);
+  if (!key) {
+    key = createSecretKey(workingKeyFromBdk(bdk, ksn, 'dataEncrypt'));
+    if (recentDataKeys.size >= RECENT_DATA_KEYS) recentDataKeys.delete(recentDataKeys.keys().next().value!);
+    recentDataKeys.set(id, key);
+  }
+  return key;
+}
+
 /**
  * The host's side: the data key from the BDK and the blob's KSN, then the tag check
  * before any plaintext is read. Every failure is a CardBlobError (the host answers 30).
@@ -66,9 +85,9 @@ export function openCardBlob(bdk: Buffer, blob: Buffer): { ksn: Buffer; card: Ca
   if (blob[0] !== CARD_BLOB_VERSION) throw new CardBlobError('has an unknown version');
   const header = blob.subarray(0, HEADER_BYTES);
   const ksn = Buffer.from(header.subarray(1));
-  let key: Buffer;
+  let key: KeyObject;
   try {
-    key = workingKeyFromBdk(bdk, ksn, 'dataEncrypt');
+    key = dataKey(bdk, ksn);
   } catch {
     throw new CardBlobError('has an unusable KSN');
   }
