@@ -124,10 +124,24 @@ export interface LocalTime {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** The wall clock in `timezone` (the system's zone when undefined) at `at`; one formatter per zone, built once. */
+/**
+ * The wall clock in `timezone` at `at`; one formatter per zone, built once. The system's zone
+ * (undefined) is read with Date's own getters: a first Intl formatter maps about 8 MB of the
+ * runtime's locale data into memory, which a terminal on its system zone never needs.
+ */
 export function localTime(at: number, timezone: string | undefined): LocalTime {
-  const key = timezone ?? '';
-  let f = formatters.get(key);
+  if (timezone === undefined) {
+    const d = new Date(at);
+    return {
+      second: d.getSeconds(),
+      minute: d.getMinutes(),
+      hour: d.getHours(),
+      day: d.getDate(),
+      month: d.getMonth() + 1,
+      weekday: d.getDay(),
+    };
+  }
+  let f = formatters.get(timezone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
       timeZone: timezone,
@@ -139,7 +153,7 @@ export function localTime(at: number, timezone: string | undefined): LocalTime {
       minute: 'numeric',
       second: 'numeric',
     });
-    formatters.set(key, f);
+    formatters.set(timezone, f);
   }
   const t: LocalTime = { second: 0, minute: 0, hour: 0, day: 0, month: 0, weekday: 0 };
   for (const p of f.formatToParts(new Date(at))) {

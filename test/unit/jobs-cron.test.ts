@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { CronExpression, validateCron } from '../../firmware-app/jobs/cron.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CronExpression, localTime, validateCron } from '../../firmware-app/jobs/cron.js';
 
 const utc = (iso: string) => Date.parse(iso);
 
@@ -113,5 +113,28 @@ describe('cron slots in a time zone', () => {
       expect(validateCron(bad), bad).toBe(false);
     for (const good of ['30 23 * * *', '0 0 1,15 * *', '0 9-17/2 * * mon-fri', '0 0 * * 0,7', '* * * * * *', '@weekly'])
       expect(validateCron(good), good).toBe(true);
+  });
+});
+
+describe('cron slots in the system time zone (no jobs.timezone)', () => {
+  const saved = process.env.TZ;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  });
+
+  it('reads the wall clock the way the named zone does, across both DST changes', () => {
+    process.env.TZ = 'Europe/Berlin';
+    for (const iso of [
+      '2026-03-29T00:59:59Z',
+      '2026-03-29T01:00:00Z',
+      '2026-10-25T00:30:00Z',
+      '2026-10-25T01:30:00Z',
+      '2026-11-23T15:30:07Z',
+    ])
+      expect(localTime(utc(iso), undefined), iso).toEqual(localTime(utc(iso), 'Europe/Berlin'));
+    const nightly = new CronExpression('30 2 * * *', undefined);
+    expect(nightly.next(utc('2026-10-24T12:00:00Z'))).toBe(utc('2026-10-25T00:30:00Z'));
+    expect(nightly.next(utc('2026-10-25T00:30:00Z'))).toBe(utc('2026-10-26T01:30:00Z'));
   });
 });
