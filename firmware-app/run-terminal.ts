@@ -1,6 +1,7 @@
-#!/usr/bin/env node
-// First: refuses an unsupported Node.js before a native module can crash on it.
-import './runtime-check.js';
+/**
+ * The terminal process behind the entry point (`main.ts`): command line, configuration,
+ * composition, signals, console. Loaded by `main.ts` once the compile cache is on.
+ */
 import { rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -13,6 +14,7 @@ import { EXIT_SHUT_DOWN, runUi } from './ui/start.js';
 import { restoreDatabase } from './store/restore.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
 import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
+import { flushCompileCache } from './compile-cache.js';
 
 const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--ready-file FILE]
 
@@ -25,6 +27,12 @@ const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--
   Environment: POS_<SECTION>_<KEY> overrides a key, e.g. POS_HOST_RESPONSE_TIMEOUT_MS=5000`;
 
 type EmbeddedModule = typeof import('../sim/embedded.js');
+
+/** What the entry point did before loading this module. */
+export interface StartInfo {
+  /** The compile cache's state, for the ready log line. */
+  compileCache: string;
+}
 
 const MAIN_OPTIONS = {
   config: { type: 'string' },
@@ -50,7 +58,7 @@ function endpointsMissing(config: Config): boolean {
  * The composition root: the only place that knows every concrete class, and the only
  * place in firmware-app that may import the simulator (for the embedded default).
  */
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], started: StartInfo): Promise<number> {
   // Loaded only when a simulator may be wanted, so a production start loads no file of sim/.
   let embedded: EmbeddedModule | undefined = simulatorMayRun(argv) ? await import('../sim/embedded.js') : undefined;
   let args;
@@ -156,7 +164,9 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await app.start();
-    logger.info({ sim: config.sim }, 'terminal ready');
+    logger.info({ sim: config.sim, compileCache: started.compileCache }, 'terminal ready');
+    // After the ready line: what this start compiled is kept even if power is lost later.
+    setImmediate(flushCompileCache);
     // The service manager's readiness signal (see docs/deploy/pos-companion.service).
     if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
     // The console ending any other way (its input closed, an error) rejects: a non-zero exit the service restarts.
@@ -168,10 +178,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`pos-companion: ${isPosError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.stack ?? err)}\n`);
-    process.exit(exitStatusFor(err));
-  },
-);
+/** Runs the terminal until it stops, then exits with its status. */
+export function runTerminal(argv: string[], started: StartInfo): void {
+  main(argv, started).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`pos-companion: ${isPosError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.stack ?? err)}\n`);
+      process.exit(exitStatusFor(err));
+    },
+  );
+}
