@@ -3,18 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
+ * The terminal's cache folder (the compile cache, the last validated configuration): the
+ * service's own (systemd's CacheDirectory= sets CACHE_DIRECTORY; it may list several folders,
+ * the first is the unit's), else one in the temporary directory. Deleting it only slows the
+ * next start.
+ */
+export function cacheDir(env: NodeJS.ProcessEnv): string {
+  return env.CACHE_DIRECTORY?.split(':')[0] || join(tmpdir(), 'pos-companion-cache');
+}
+
+/**
  * Where V8's compiled code for the product's modules is kept between starts. Read from the
  * environment because it must be known before the configuration's own modules load, through
  * Node's own variables: NODE_COMPILE_CACHE names the folder, NODE_DISABLE_COMPILE_CACHE=1
- * switches the cache off. Without them: the service's cache folder (systemd's CacheDirectory=
- * sets CACHE_DIRECTORY), else a folder in the temporary directory. Undefined: no cache.
+ * switches the cache off. Without them: `compile/` in the cache folder. Undefined: no cache.
  */
 export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
-  if (env.NODE_COMPILE_CACHE) return env.NODE_COMPILE_CACHE;
-  // systemd may list several folders, separated by colons; the first is the unit's own.
-  const service = env.CACHE_DIRECTORY?.split(':')[0];
-  return service ? join(service, 'compile') : join(tmpdir(), 'pos-companion-compile-cache');
+  return env.NODE_COMPILE_CACHE || join(cacheDir(env), 'compile');
 }
 
 /**

@@ -3,8 +3,10 @@
  * composition, signals, console. Loaded by `main.ts` once the compile cache is on.
  */
 import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError } from './config/errors.js';
+import { loadConfigRemembered } from './config/validated-cache.js';
 import type { Config } from './config/schema.js';
 import { isPosError } from '../drivers/base/errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -14,7 +16,7 @@ import { EXIT_SHUT_DOWN, runUi } from './ui/start.js';
 import { restoreDatabase } from './store/restore.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
 import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
-import { flushCompileCache } from './compile-cache.js';
+import { cacheDir, flushCompileCache } from './compile-cache.js';
 
 const USAGE = `usage: pos-companion [--config FILE] [--sim] [--check-config] [--ready-file FILE]
 
@@ -74,7 +76,10 @@ async function main(argv: string[], started: StartInfo): Promise<number> {
   }
   let config: Config;
   try {
-    config = loadConfig({ file: args.config, env: process.env });
+    // --check-config always validates in full; a start may take the remembered result for unchanged inputs.
+    config = args['check-config']
+      ? (await import('./config/load.js')).loadConfig({ file: args.config, env: process.env })
+      : await loadConfigRemembered({ file: args.config, env: process.env, cacheDir: join(cacheDir(process.env), 'config') });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`pos-companion: ${err.message}\n`);

@@ -14,7 +14,7 @@ describe('where the compile cache lives', () => {
   });
 
   it('is in the temporary folder without either, and nowhere when switched off', () => {
-    expect(compileCacheDir({})).toBe(join(tmpdir(), 'pos-companion-compile-cache'));
+    expect(compileCacheDir({})).toBe(join(tmpdir(), 'pos-companion-cache', 'compile'));
     expect(compileCacheDir({ NODE_DISABLE_COMPILE_CACHE: '1', CACHE_DIRECTORY: '/var/cache/pos-companion' })).toBeUndefined();
   });
 });
