@@ -1,6 +1,7 @@
+import { lstatSync, mkdirSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * The terminal's cache folder (the compile cache, the last validated configuration): the
@@ -24,6 +25,23 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /**
+ * Creates `dir` (mode 0700) and says whether it and its parent belong to this user and are
+ * closed to everyone else: a cache another account could write would hand the terminal its
+ * code or its configuration (the temporary directory is shared).
+ */
+export function privateDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return [dir, dirname(dir)].every((d) => {
+      const st = lstatSync(d);
+      return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Turns on Node's on-disk compile cache (a warm start then skips compiling the modules it
  * loads). Never fatal: a folder that cannot be created or written only costs the speed-up,
  * so the outcome is returned for the log rather than thrown.
@@ -31,6 +49,8 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
 export function enableCompileCache(env: NodeJS.ProcessEnv): string {
   const dir = compileCacheDir(env);
   if (dir === undefined) return 'off';
+  // A folder named in NODE_COMPILE_CACHE is the administrator's choice (Node has opened it already).
+  if (!env.NODE_COMPILE_CACHE && !privateDir(dir)) return `not available (${dir} is not a folder of this user's alone)`;
   try {
     const { status, message } = module.enableCompileCache(dir);
     const { ENABLED, ALREADY_ENABLED, DISABLED } = module.constants.compileCacheStatus;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { privateDir } from '../compile-cache.js';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfigText } from './errors.js';
@@ -63,15 +64,18 @@ export async function loadConfigRemembered(options: {
   if (file) source = { file, text: readConfigText(file) };
   const key = inputKey(validatorFingerprint(), source, env);
   const remembered = join(cacheDir, 'validated-config.json');
+  const usable = privateDir(cacheDir);
   try {
+    const st = statSync(remembered);
     const entry = JSON.parse(readFileSync(remembered, 'utf8')) as { key?: unknown; config?: Config };
-    if (entry.key === key && entry.config) return entry.config;
+    const own = usable && st.uid === process.getuid?.() && (st.mode & 0o077) === 0;
+    if (own && entry.key === key && entry.config) return entry.config;
   } catch {
     // Absent or unreadable: validate.
   }
   const config = (await import('./load.js')).configFromText(source, env);
+  if (!usable) return config;
   try {
-    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const partial = `${remembered}.${process.pid}.tmp`;
     writeFileSync(partial, JSON.stringify({ key, config }), { mode: 0o600 });
     renameSync(partial, remembered);

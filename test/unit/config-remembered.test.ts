@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,5 +63,18 @@ describe('the last validated configuration, remembered between starts', () => {
     const blocked = join(mkdtempSync(join(tmpdir(), 'pos-config-remembered-')), 'a-file');
     writeFileSync(blocked, 'not a folder');
     expect(await loadConfigRemembered({ file, env: {}, cacheDir: join(blocked, 'cache') })).toStrictEqual(loadConfig({ file, env: {} }));
+  });
+
+  it('does not take a remembered configuration that others could have written', async () => {
+    const { file, cacheDir } = setUp(VALID);
+    await loadConfigRemembered({ file, env: {}, cacheDir });
+    const remembered = join(cacheDir, 'validated-config.json');
+    const entry = JSON.parse(readFileSync(remembered, 'utf8')) as { config: { host: { address: string } } };
+    entry.config.host.address = '203.0.113.9';
+    writeFileSync(remembered, JSON.stringify(entry));
+    chmodSync(remembered, 0o666);
+    const config = await loadConfigRemembered({ file, env: {}, cacheDir });
+    expect(config).toStrictEqual(loadConfig({ file, env: {} }));
+    expect(config.host.address).not.toBe('203.0.113.9');
   });
 });
