@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { compose, type App } from './compose.js';
 import { resolveDataPath } from './terminal.js';
 import { EXIT_SHUT_DOWN, runUi } from './ui/start.js';
-import { restoreDatabase } from './store/restore.js';
+import { loadOnDemand } from './load-on-demand.js';
 import { holdDataLock, withDataLock } from './store/data-lock.js';
 import { exitStatusFor, preflightDataDir, startupStorageFault } from './startup-fault.js';
 import { cacheDir, flushCompileCache } from './compile-cache.js';
@@ -94,6 +94,7 @@ async function main(argv: string[], started: StartInfo): Promise<number> {
   const restoreFrom = args['restore-backup'];
   if (restoreFrom) {
     const target = resolveDataPath(config, 'pos-companion.db');
+    const { restoreDatabase } = await loadOnDemand('the restore', () => import('./store/restore.js'));
     withDataLock(config.dataDir, () => restoreDatabase(restoreFrom, target));
     process.stdout.write(
       `restored ${restoreFrom} to ${target}; the next start moves the STAN and batch counters past the last ones used\n`,
