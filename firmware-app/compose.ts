@@ -12,7 +12,7 @@ import { HostLink } from './host/link.js';
 import { MacedChannel } from './host/mac.js';
 import { standardJobs } from './jobs/catalog.js';
 import { appVersion } from './jobs/heartbeat.js';
-import { nodeCronSchedule, type Schedule } from './jobs/schedule.js';
+import { CronTicker, type Schedule } from './jobs/schedule.js';
 import { JobScheduler } from './jobs/scheduler.js';
 import type { Logger } from './logging/logger.js';
 import { Journal } from './payments/journal.js';
@@ -37,7 +37,7 @@ export interface ComposeDeps {
   logger: Logger;
   clock?: Clock;
   portFactory?: PortFactory;
-  /** Where job ticks come from; node-cron unless a test drives them. */
+  /** Where job ticks come from; the one-timer cron ticker on the clock unless a test drives them. */
   schedule?: Schedule;
   /** How often recovery runs while no payment is in progress. */
   recoverEveryMs?: number;
@@ -233,7 +233,7 @@ export function compose(config: Config, deps: ComposeDeps): App {
   });
   const versions = { app: appVersion(), schema: String(store.schemaVersion()), node: process.version };
   const jobs = new JobScheduler(
-    { store, clock, logger: deps.logger.child('jobs'), schedule: deps.schedule ?? nodeCronSchedule, timezone: config.jobs.timezone },
+    { store, clock, logger: deps.logger.child('jobs'), schedule: deps.schedule ?? new CronTicker(clock), timezone: config.jobs.timezone },
     standardJobs(config.jobs, {
       store,
       report,

@@ -1,13 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { PosError } from '../../drivers/base/errors.js';
+import { ConfigError, readConfigText } from './errors.js';
 import { configSchema, type Config } from './schema.js';
 
-export class ConfigError extends PosError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('CONFIG_INVALID', message, details);
-  }
-}
+export { ConfigError };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -133,27 +128,27 @@ function nestingDepth(root: unknown): number {
 }
 
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv }): Config {
+  return configFromText(options.file ? { file: options.file, text: readConfigText(options.file) } : undefined, options.env);
+}
+
+/** Validates a configuration file's text (already read) with the environment's overrides on top. */
+export function configFromText(source: { file: string; text: string } | undefined, env: NodeJS.ProcessEnv = {}): Config {
   let fromFile: Record<string, Json> = {};
-  if (options.file) {
-    let text: string;
-    try {
-      text = readFileSync(options.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`cannot read configuration file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+  if (source) {
+    const { file, text } = source;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`configuration file ${options.file} is not valid JSON: ${(err as Error).message}`);
+      throw new ConfigError(`configuration file ${file} is not valid JSON: ${(err as Error).message}`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new ConfigError(`configuration file ${options.file} must hold a JSON object`);
+      throw new ConfigError(`configuration file ${file} must hold a JSON object`);
     }
     if (nestingDepth(parsed) > MAX_NESTING) {
-      throw new ConfigError(`configuration file ${options.file} is nested deeper than ${MAX_NESTING} levels`);
+      throw new ConfigError(`configuration file ${file} is nested deeper than ${MAX_NESTING} levels`);
     }
     fromFile = parsed as Record<string, Json>;
   }
-  return parseConfig(applyEnvOverrides(fromFile, options.env ?? {}));
+  return parseConfig(applyEnvOverrides(fromFile, env));
 }

@@ -224,7 +224,9 @@ export const configSchema = z
         holdMs: z.number().int().min(1).max(5_000).default(100),
       })
       .prefault({}),
-    /** Scheduled jobs (firmware-app/jobs): node-cron expressions evaluated in `timezone`. */
+    /**
+     * Scheduled jobs (firmware-app/jobs): cron expressions evaluated in `timezone`, as crontab(5) reads them: five fields (minute hour day-of-month month day-of-week) or six with seconds first; lists, ranges, steps, month and weekday names, 0 or 7 for Sunday, @daily and the other short forms. When both day-of-month and day-of-week are restricted, a day matching either is a slot; a job with a fixed hour runs once on the day the clocks go back, and not at all at a time the clocks skip.
+     */
     jobs: jobsSchema,
     /** Upstream reporting to the terminal-management server (docs/protocols/tms-events.md). */
     tms: z

@@ -3,9 +3,9 @@ import { systemClock, type Clock } from '../../drivers/base/clock.js';
 import type { Config } from '../config/schema.js';
 import { ControlServer } from '../control/server.js';
 import type { Logger } from '../logging/logger.js';
+import { loadOnDemand } from '../load-on-demand.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
 import { CashierConsole } from './cashier/console.js';
-import { runDiagnosticsMenu } from './diagnostics/menu.js';
 import { hashPin, PinGuard, type LockoutStore } from './diagnostics/pin.js';
 import { SUPERVISOR_LOCKOUT } from '../store/lockout.js';
 import { LocalDiagnosticsSession } from './diagnostics/session.js';
@@ -72,7 +72,8 @@ export async function runUi(
         return await new CashierConsole(adapter, tty, {
           clock,
           resultHoldMs: config.ui.resultHoldMs,
-          openDiagnostics: (t, header, language) => {
+          openDiagnostics: async (t, header, language) => {
+            const { runDiagnosticsMenu } = await loadOnDemand('the technician menu', () => import('./diagnostics/menu.js'));
             const session = openSession('console');
             return runDiagnosticsMenu(session, t, { clock, language, header, shutDown: () => session.shutDown() });
           },

@@ -94,6 +94,12 @@ describe('the systemd unit', () => {
     expect(service.has('MemoryDenyWriteExecute')).toBe(false);
   });
 
+  it('gives the compile cache a folder of its own that survives restarts', () => {
+    // PrivateTmp empties /tmp at every restart: the cache there would never be warm.
+    expect(one('PrivateTmp')).toBe('yes');
+    expect(one('CacheDirectory')).toBe('pos-companion');
+  });
+
   it('runs the built entry point and waits for the ready file the process writes', () => {
     const exec = one('ExecStart').split(/\s+/);
     expect(exec.slice(0, 2)).toEqual(['/usr/bin/env', 'node']);

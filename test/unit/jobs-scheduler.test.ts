@@ -1,12 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../../drivers/base/clock.js';
 import { PosError } from '../../drivers/base/errors.js';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { CronExpression } from '../../firmware-app/jobs/cron.js';
-import { nodeCronSchedule, type Schedule } from '../../firmware-app/jobs/schedule.js';
+import { CronTicker } from '../../firmware-app/jobs/schedule.js';
 import { JobScheduler, type Job, type JobContext } from '../../firmware-app/jobs/scheduler.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { storeOf } from '../support/store.js';
@@ -26,6 +25,10 @@ class TestClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     this.timers = this.timers.filter((t) => t !== handle);
   }
+  /** Timers set and not yet fired or cleared. */
+  get pending(): number {
+    return this.timers.length;
+  }
   async advanceTo(target: number): Promise<void> {
     for (;;) {
       const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at)[0];
@@ -38,25 +41,6 @@ class TestClock implements Clock {
     this.t = target;
     await new Promise((r) => setImmediate(r));
   }
-}
-
-/** Cron ticks from the test clock: what node-cron does, on time the test controls. */
-function clockSchedule(clock: TestClock): Schedule {
-  return {
-    every(_name, expression, timezone, onTick) {
-      const cron = new CronExpression(expression, timezone);
-      let handle: TimerHandle | undefined;
-      const arm = () => {
-        const slot = cron.next(clock.now());
-        handle = clock.setTimeout(() => {
-          onTick(slot);
-          arm();
-        }, slot - clock.now());
-      };
-      arm();
-      return { stop: () => handle && clock.clearTimeout(handle) };
-    },
-  };
 }
 
 const at = (iso: string) => Date.parse(iso);
@@ -89,7 +73,7 @@ describe('job scheduler', () => {
 
   function scheduler(clock: TestClock, jobs: Job[], database = db): JobScheduler {
     return new JobScheduler(
-      { store: storeOf(database), clock, logger: silentLogger, schedule: clockSchedule(clock), timezone: 'UTC' },
+      { store: storeOf(database), clock, logger: silentLogger, schedule: new CronTicker(clock), timezone: 'UTC' },
       jobs,
     );
   }
@@ -304,21 +288,49 @@ describe('job scheduler', () => {
   });
 });
 
-describe('node-cron behind the Schedule port', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
+describe('the cron ticker behind the Schedule port', () => {
   it('ticks with the slot time when the expression comes due in the configured zone', async () => {
-    vi.useFakeTimers({ now: at('2026-11-23T15:29:00Z') });
+    const clock = new TestClock(at('2026-11-23T15:29:00Z'));
+    const ticker = new CronTicker(clock);
     const ticks: number[] = [];
-    const trigger = nodeCronSchedule.every('settlement', '30 23 * * *', 'Asia/Shanghai', (slot) => ticks.push(slot));
-    await vi.advanceTimersByTimeAsync(59_000);
+    const trigger = ticker.every('settlement', '30 23 * * *', 'Asia/Shanghai', (slot) => ticks.push(slot));
+    await clock.advanceTo(at('2026-11-23T15:29:59Z'));
     expect(ticks).toEqual([]);
-    await vi.advanceTimersByTimeAsync(2_000);
+    await clock.advanceTo(at('2026-11-23T15:30:01Z'));
     expect(ticks).toEqual([at('2026-11-23T15:30:00Z')]);
     trigger.stop();
-    await vi.advanceTimersByTimeAsync(86_400_000);
+    await clock.advanceTo(at('2026-11-24T15:31:00Z'));
     expect(ticks).toHaveLength(1);
+  });
+
+  it('drives every job from one timer, and sets none once every trigger stopped', async () => {
+    const clock = new TestClock(at('2026-11-23T23:29:30Z'));
+    const ticker = new CronTicker(clock);
+    const ticks: string[] = [];
+    const triggers = [
+      ticker.every('settlement', '30 23 * * *', 'UTC', (slot) => ticks.push(`settlement ${new Date(slot).toISOString()}`)),
+      ticker.every('heartbeat', '*/2 * * * *', 'UTC', (slot) => ticks.push(`heartbeat ${new Date(slot).toISOString()}`)),
+      ticker.every('retention', '0 3 * * *', 'UTC', () => ticks.push('retention')),
+    ];
+    expect(clock.pending).toBe(1);
+    await clock.advanceTo(at('2026-11-23T23:32:00Z'));
+    expect(ticks).toEqual([
+      'settlement 2026-11-23T23:30:00.000Z',
+      'heartbeat 2026-11-23T23:30:00.000Z',
+      'heartbeat 2026-11-23T23:32:00.000Z',
+    ]);
+    expect(clock.pending).toBe(1);
+    for (const t of triggers) t.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('ticks every second while an expression has a seconds field', async () => {
+    const clock = new TestClock(at('2026-11-23T10:00:00.400Z'));
+    const ticker = new CronTicker(clock);
+    const ticks: number[] = [];
+    const trigger = ticker.every('heartbeat', '*/2 * * * * *', 'UTC', (slot) => ticks.push(slot));
+    await clock.advanceTo(at('2026-11-23T10:00:05Z'));
+    expect(ticks).toEqual([at('2026-11-23T10:00:02Z'), at('2026-11-23T10:00:04Z')]);
+    trigger.stop();
   });
 });
