@@ -8,6 +8,7 @@ import { SerialOpenError } from '../../drivers/serial/port-factory.js';
 import type { Store } from '../store/store.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
 import type { NewPrintJob, PrintJob, PrintJobRepo } from '../store/print-job-repo.js';
+import { renderSlip } from '../receipts/slip.js';
 
 export type { NewPrintJob, PrintJob } from '../store/print-job-repo.js';
 
@@ -125,6 +126,11 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     return this.repo.forTransaction(transactionId);
   }
 
+  /** The bytes the job sends to the printer: a slip is laid out and encoded from its record now. */
+  bytes(job: PrintJob): Buffer {
+    return job.slip === null ? job.payload : renderSlip(job.slip);
+  }
+
   get state(): PrintQueueState {
     return { printer: this.word, pending: this.repo.waiting(), ...(this.lastError ? { error: this.lastError } : {}) };
   }
@@ -207,7 +213,7 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   async transmit([job]: readonly PrintJob[]): Promise<PrinterStatus> {
     const { printer } = this.deps;
     if (!printer.connected) await printer.connect();
-    return printer.print(job!.payload);
+    return printer.print(this.bytes(job!));
   }
 
   classify(outcome: Outcome<PrinterStatus>): Verdict {

@@ -259,6 +259,15 @@ export const MIGRATIONS: readonly Migration[] = [
     ALTER TABLE saf_queue ADD COLUMN icc_data BLOB;
     `,
   },
+  {
+    name: 'print jobs keep the slip they print, rendered when it prints',
+    // Laying out and encoding two slips was most of an approval's transaction: a slip's job
+    // now records what the slip says (receipts/slip.ts) and leaves payload empty; jobs queued
+    // before this step keep their bytes and print them as they are.
+    sql: `
+    ALTER TABLE print_jobs ADD COLUMN slip TEXT;
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}
