@@ -61,6 +61,8 @@ const percent = (part: number, whole: number) => Math.round((part * 1000) / whol
  */
 export class AlertMonitors {
   private timer: TimerHandle | undefined;
+  /** An evaluation asked for by an outcome, run once its transaction has committed. */
+  private soon: NodeJS.Immediate | undefined;
   private readonly log: Logger;
   private readonly reporting: AlertReporting;
 
@@ -74,28 +76,23 @@ export class AlertMonitors {
   }
 
   /**
-   * Evaluates inside the transaction of every sale outcome. A monitor failure must never
-   * undo a payment, so it runs in its own savepoint and is only logged.
+   * Evaluates after every sale outcome, once the outcome's transaction has committed and the
+   * cashier has been told: the counts over the window cost more than the rest of an approval's
+   * transaction. The readings come from the journal, so an evaluation a moment later sees the
+   * same outcomes, several outcomes in one moment are evaluated once, and an outcome whose
+   * evaluation a crash or a stop prevented is evaluated at the next start (`start`); an alert
+   * already open is never raised again. A monitor failure never undoes a payment: it is only logged.
    */
   attach(journal: Journal): void {
     journal.onTransition(({ to }) => {
-      if (!OUTCOMES.includes(to)) return;
-      try {
-        this.evaluate();
-      } catch (err) {
-        this.log.error({ err }, 'alert evaluation failed');
-      }
+      if (OUTCOMES.includes(to)) this.evaluateSoon();
     });
   }
 
   start(): void {
     this.stop();
     const tick = () => {
-      try {
-        this.evaluate();
-      } catch (err) {
-        this.log.error({ err }, 'alert evaluation failed');
-      }
+      this.evaluateLogged();
       this.timer = this.deps.clock.setTimeout(tick, this.settings.evaluateEveryMs);
       this.timer.unref?.();
     };
@@ -105,6 +102,23 @@ export class AlertMonitors {
   stop(): void {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = undefined;
+  }
+
+  private evaluateSoon(): void {
+    this.soon ??= setImmediate(() => {
+      this.soon = undefined;
+      this.evaluateLogged();
+    });
+  }
+
+  private evaluateLogged(): void {
+    try {
+      this.evaluate();
+    } catch (err) {
+      this.log.error({ err }, 'alert evaluation failed');
+    }
   }
 
   readings(): Reading[] {

@@ -34,7 +34,8 @@ function setup() {
   });
   monitors.attach(journal);
   let stan = 0;
-  const online = (outcome: 'approved' | 'declined' | 'reversal_pending', code?: string) => {
+  /** One sale outcome, committed; the monitors evaluate it right after (`settled`). */
+  const outcome = (outcome: 'approved' | 'declined' | 'reversal_pending', code?: string) => {
     const t = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     journal.transition(t.id, 'card_read');
     journal.transition(t.id, 'online_sent', { stan: String(++stan).padStart(6, '0'), stanDay: '1123' });
@@ -44,8 +45,16 @@ function setup() {
       code ? { declineCode: code, responseCode: outcome === 'declined' ? code : null } : { responseCode: '00' },
     );
   };
-  return { db, clock, journal, monitors, online, kicks: () => kicks };
+  const online = async (...args: Parameters<typeof outcome>) => {
+    const txn = outcome(...args);
+    await settled();
+    return txn;
+  };
+  return { db, clock, journal, monitors, outcome, online, kicks: () => kicks };
 }
+
+/** Lets the evaluation an outcome asked for run: it follows the outcome's commit. */
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function upstream(db: Db) {
   return db
@@ -68,31 +77,31 @@ describe('hysteresis', () => {
 });
 
 describe('alert monitors on an injected clock', () => {
-  it('raise the decline-rate alert locally and upstream when declines cross the threshold, and clear it when the window slides past them', () => {
+  it('raise the decline-rate alert locally and upstream when declines cross the threshold, and clear it when the window slides past them', async () => {
     const { db, clock, monitors, online, kicks } = setup();
-    online('approved');
-    online('declined', '05');
+    await online('approved');
+    await online('declined', '05');
     clock.advance(MIN);
-    online('approved');
+    await online('approved');
     expect(storeOf(db).alerts.open()).toEqual([]);
-    online('declined', '51');
+    await online('declined', '51');
     // 2 of 4 = 50 %: at the threshold, not over it
     expect(storeOf(db).alerts.open()).toEqual([]);
-    online('declined', '05');
+    await online('declined', '05');
     expect(
       storeOf(db)
         .alerts.open()
         .map((a) => a.key),
     ).toEqual([ALERT_KEY.declineRate]);
     expect(storeOf(db).alerts.open()[0]!.message).toBe('decline rate 60% over the last 10 min (5 sales), threshold 50%');
-    online('declined', '05');
+    await online('declined', '05');
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     expect(upstream(db).map((e) => e.type)).toEqual(['alert.raised']);
     expect(kicks()).toBe(1);
 
     // Healthy sales after the bad minute: 4 of 13 = 31 % stays above the clear mark...
     clock.advance(MIN);
-    for (let i = 0; i < 7; i++) online('approved');
+    for (let i = 0; i < 7; i++) await online('approved');
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     // ...and once the window no longer holds the first minute (3 of 11 = 27 %), a tick clears it without any new sale.
     clock.advance(8.5 * MIN);
@@ -106,29 +115,29 @@ describe('alert monitors on an injected clock', () => {
     expect(kicks()).toBe(2);
   });
 
-  it('do not raise on too few sales, however bad', () => {
+  it('do not raise on too few sales, however bad', async () => {
     const { db, online } = setup();
-    for (let i = 0; i < 3; i++) online('declined', '05');
+    for (let i = 0; i < 3; i++) await online('declined', '05');
     expect(storeOf(db).alerts.open()).toEqual([]);
   });
 
-  it('clear by the periodic tick once the window is empty', () => {
+  it('clear by the periodic tick once the window is empty', async () => {
     const { db, clock, monitors, online } = setup();
     monitors.start();
-    for (let i = 0; i < 4; i++) online('declined', '91');
+    for (let i = 0; i < 4; i++) await online('declined', '91');
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     clock.advance(10 * MIN + SETTINGS.evaluateEveryMs);
     expect(storeOf(db).alerts.open()).toEqual([]);
     monitors.stop();
   });
 
-  it('raise and clear the host timeout-rate alert', () => {
+  it('raise and clear the host timeout-rate alert', async () => {
     const { db, clock, online, monitors } = setup();
-    online('approved');
-    online('approved');
-    online('reversal_pending', 'HOST_TIMEOUT');
+    await online('approved');
+    await online('approved');
+    await online('reversal_pending', 'HOST_TIMEOUT');
     expect(storeOf(db).alerts.open()).toEqual([]);
-    online('reversal_pending', 'HOST_TIMEOUT');
+    await online('reversal_pending', 'HOST_TIMEOUT');
     expect(
       storeOf(db)
         .alerts.open()
@@ -153,7 +162,29 @@ describe('alert monitors on an injected clock', () => {
     expect(monitors.evaluate().cleared.map((a) => a.key)).toEqual([ALERT_KEY.offlineQueueAge]);
   });
 
-  it('never undo a payment when evaluation fails', () => {
+  it('raise an alert once its outcome has committed, exactly once, and at the next start when a crash came in between', async () => {
+    const { db, clock, journal, monitors, outcome } = setup();
+    for (let i = 0; i < 4; i++) outcome('declined', '05');
+    // Committed, and not evaluated yet: the cashier's result does not wait for the counts.
+    expect(storeOf(db).alerts.open()).toEqual([]);
+    // The terminal dies here; the next start reads the same journal and raises the alert.
+    const restarted = new AlertMonitors(storeOf(db), SETTINGS, { clock, report: outboxOf(db, clock), logger: silentLogger });
+    restarted.attach(journal);
+    restarted.start();
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toEqual([ALERT_KEY.declineRate]);
+    // The evaluation the outcomes asked for still runs (this process did not die): nothing is raised twice.
+    await settled();
+    restarted.stop();
+    monitors.stop();
+    expect(storeOf(db).alerts.open()).toHaveLength(1);
+    expect(upstream(db).map((e) => e.type)).toEqual(['alert.raised']);
+  });
+
+  it('never undo a payment when evaluation fails', async () => {
     const { db, journal } = setup();
     db.exec(`CREATE TRIGGER no_alerts BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
     const t = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
@@ -162,6 +193,8 @@ describe('alert monitors on an injected clock', () => {
       journal.transition(x.id, 'declined_local', { declineCode: 'READER_CARD_READ_FAILED' });
     }
     expect(journal.transition(t.id, 'declined_local', { declineCode: 'READER_NO_CARD' }).state).toBe('declined_local');
+    await settled();
+    expect(journal.get(t.id).state).toBe('declined_local');
     expect(storeOf(db).alerts.open()).toEqual([]);
   });
 });
