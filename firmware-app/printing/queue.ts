@@ -20,8 +20,11 @@ export interface PrinterPort {
   readonly connected: boolean;
   connect(): Promise<void>;
   queryStatus(): Promise<PrinterStatus>;
-  /** Resolves only when the status after the job is clean; throws a typed error otherwise. */
-  print(job: Buffer): Promise<PrinterStatus>;
+  /**
+   * Resolves only when the status after the job is clean; throws a typed error otherwise. A
+   * function is called for the bytes while the printer answers the status asked before the job.
+   */
+  print(job: Buffer | (() => Buffer)): Promise<PrinterStatus>;
 }
 
 /** The cashier's word for the printer: a status word, or why no status could be read. */
@@ -213,7 +216,8 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   async transmit([job]: readonly PrintJob[]): Promise<PrinterStatus> {
     const { printer } = this.deps;
     if (!printer.connected) await printer.connect();
-    return printer.print(this.bytes(job!));
+    // A slip is laid out and encoded while the printer answers the status asked before it.
+    return printer.print(() => this.bytes(job!));
   }
 
   classify(outcome: Outcome<PrinterStatus>): Verdict {

@@ -81,8 +81,9 @@ class FakePrinter implements PrinterPort {
     if (this.silent) throw new PrinterTimeoutError('DLE EOT 1', 1000);
     return this.status;
   }
-  async print(job: Buffer): Promise<PrinterStatus> {
+  async print(bytes: Buffer | (() => Buffer)): Promise<PrinterStatus> {
     const before = await this.queryStatus();
+    const job = typeof bytes === 'function' ? bytes() : bytes;
     if (!isClean(before)) throw new PrinterNotReadyError('before', before, describeStatus(before));
     this.sent.push(job);
     if (this.endsWith) {
