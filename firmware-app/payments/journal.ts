@@ -102,20 +102,7 @@ export class Journal {
     detail: Record<string, unknown> | null = null,
     expectFrom?: TxnState | readonly TxnState[],
   ): Transaction {
-    const run = () => {
-      const current = this.get(id);
-      const allowed = expectFrom === undefined ? undefined : Array.isArray(expectFrom) ? expectFrom : [expectFrom];
-      if ((allowed && !allowed.includes(current.state)) || !canTransition(current.type, current.state, to)) {
-        throw new InvalidTransitionError(id, current.state, to);
-      }
-      const now = this.clock.now();
-      const txn = this.store.transactions.update(id, to, patch, now);
-      this.store.transactions.appendEvent(id, current.state, to, now, detail);
-      const effects = effectsOf(current.type, current.state, to);
-      for (const o of this.observers) o({ txn, from: current.state, to, effects, detail });
-      return txn;
-    };
-    return this.store.tx(run);
+    return this.store.tx(() => this.move(this.get(id), to, patch, detail, expectFrom));
   }
 
   /**
@@ -130,13 +117,33 @@ export class Journal {
     detail: Record<string, unknown> | null = null,
     expectFrom?: TxnState | readonly TxnState[],
   ): Transaction {
-    const run = () => {
+    return this.store.tx(() => {
       const current = this.get(id);
       const step = reduce(current.type, current.state, event);
       if (!step) throw new InvalidTransitionError(id, current.state, event.kind);
-      return this.transition(id, step.next, patch, detail, expectFrom);
-    };
-    return this.store.tx(run);
+      return this.move(current, step.next, patch, detail, expectFrom);
+    });
+  }
+
+  /** The checked change from the row as read in this same transaction. */
+  private move(
+    current: Transaction,
+    to: TxnState,
+    patch: TxnPatch,
+    detail: Record<string, unknown> | null,
+    expectFrom: TxnState | readonly TxnState[] | undefined,
+  ): Transaction {
+    const { id } = current;
+    const allowed = expectFrom === undefined ? undefined : Array.isArray(expectFrom) ? expectFrom : [expectFrom];
+    if ((allowed && !allowed.includes(current.state)) || !canTransition(current.type, current.state, to)) {
+      throw new InvalidTransitionError(id, current.state, to);
+    }
+    const now = this.clock.now();
+    const txn = this.store.transactions.update(id, to, patch, now);
+    this.store.transactions.appendEvent(id, current.state, to, now, detail);
+    const effects = effectsOf(current.type, current.state, to);
+    for (const o of this.observers) o({ txn, from: current.state, to, effects, detail });
+    return txn;
   }
 
   get(id: number): Transaction {

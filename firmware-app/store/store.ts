@@ -39,12 +39,18 @@ export class Store {
   readonly outbox: OutboxRepo;
   readonly printJobs: PrintJobRepo;
   private readonly depthStatements;
+  /**
+   * Made once: better-sqlite3 builds four wrapper functions for every `db.transaction` call, and
+   * a payment's steps open several nested ones.
+   */
+  private readonly transaction;
 
   constructor(
     private readonly db: Db,
     /** The database file, for the free-space check. */
     private readonly file: string = db.name,
   ) {
+    this.transaction = db.transaction((fn: () => unknown) => fn());
     this.transactions = new TransactionRepo(db);
     this.batches = new BatchRepo(db);
     this.alerts = new AlertRepo(db);
@@ -65,7 +71,7 @@ export class Store {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.transaction.immediate(fn) as T;
   }
 
   /**
