@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { ALERT_KEY, AlertMonitors, decide, type MonitorSettings } from '../../firmware-app/alerts/monitors.js';
+import { ALERT_KEY, AlertMonitors, decide, EVALUATE_AFTER_OUTCOME_MS, type MonitorSettings } from '../../firmware-app/alerts/monitors.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -45,16 +45,14 @@ function setup() {
       code ? { declineCode: code, responseCode: outcome === 'declined' ? code : null } : { responseCode: '00' },
     );
   };
-  const online = async (...args: Parameters<typeof outcome>) => {
+  /** An outcome, then the moment after it in which the monitors evaluate it. */
+  const online = (...args: Parameters<typeof outcome>) => {
     const txn = outcome(...args);
-    await settled();
+    clock.advance(EVALUATE_AFTER_OUTCOME_MS);
     return txn;
   };
   return { db, clock, journal, monitors, outcome, online, kicks: () => kicks };
 }
-
-/** Lets the evaluation an outcome asked for run: it follows the outcome's commit. */
-const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function upstream(db: Db) {
   return db
@@ -77,31 +75,31 @@ describe('hysteresis', () => {
 });
 
 describe('alert monitors on an injected clock', () => {
-  it('raise the decline-rate alert locally and upstream when declines cross the threshold, and clear it when the window slides past them', async () => {
+  it('raise the decline-rate alert locally and upstream when declines cross the threshold, and clear it when the window slides past them', () => {
     const { db, clock, monitors, online, kicks } = setup();
-    await online('approved');
-    await online('declined', '05');
+    online('approved');
+    online('declined', '05');
     clock.advance(MIN);
-    await online('approved');
+    online('approved');
     expect(storeOf(db).alerts.open()).toEqual([]);
-    await online('declined', '51');
+    online('declined', '51');
     // 2 of 4 = 50 %: at the threshold, not over it
     expect(storeOf(db).alerts.open()).toEqual([]);
-    await online('declined', '05');
+    online('declined', '05');
     expect(
       storeOf(db)
         .alerts.open()
         .map((a) => a.key),
     ).toEqual([ALERT_KEY.declineRate]);
     expect(storeOf(db).alerts.open()[0]!.message).toBe('decline rate 60% over the last 10 min (5 sales), threshold 50%');
-    await online('declined', '05');
+    online('declined', '05');
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     expect(upstream(db).map((e) => e.type)).toEqual(['alert.raised']);
     expect(kicks()).toBe(1);
 
     // Healthy sales after the bad minute: 4 of 13 = 31 % stays above the clear mark...
     clock.advance(MIN);
-    for (let i = 0; i < 7; i++) await online('approved');
+    for (let i = 0; i < 7; i++) online('approved');
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     // ...and once the window no longer holds the first minute (3 of 11 = 27 %), a tick clears it without any new sale.
     clock.advance(8.5 * MIN);
@@ -115,29 +113,29 @@ describe('alert monitors on an injected clock', () => {
     expect(kicks()).toBe(2);
   });
 
-  it('do not raise on too few sales, however bad', async () => {
+  it('do not raise on too few sales, however bad', () => {
     const { db, online } = setup();
-    for (let i = 0; i < 3; i++) await online('declined', '05');
+    for (let i = 0; i < 3; i++) online('declined', '05');
     expect(storeOf(db).alerts.open()).toEqual([]);
   });
 
-  it('clear by the periodic tick once the window is empty', async () => {
+  it('clear by the periodic tick once the window is empty', () => {
     const { db, clock, monitors, online } = setup();
     monitors.start();
-    for (let i = 0; i < 4; i++) await online('declined', '91');
+    for (let i = 0; i < 4; i++) online('declined', '91');
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     clock.advance(10 * MIN + SETTINGS.evaluateEveryMs);
     expect(storeOf(db).alerts.open()).toEqual([]);
     monitors.stop();
   });
 
-  it('raise and clear the host timeout-rate alert', async () => {
+  it('raise and clear the host timeout-rate alert', () => {
     const { db, clock, online, monitors } = setup();
-    await online('approved');
-    await online('approved');
-    await online('reversal_pending', 'HOST_TIMEOUT');
+    online('approved');
+    online('approved');
+    online('reversal_pending', 'HOST_TIMEOUT');
     expect(storeOf(db).alerts.open()).toEqual([]);
-    await online('reversal_pending', 'HOST_TIMEOUT');
+    online('reversal_pending', 'HOST_TIMEOUT');
     expect(
       storeOf(db)
         .alerts.open()
@@ -162,7 +160,7 @@ describe('alert monitors on an injected clock', () => {
     expect(monitors.evaluate().cleared.map((a) => a.key)).toEqual([ALERT_KEY.offlineQueueAge]);
   });
 
-  it('raise an alert once its outcome has committed, exactly once, and at the next start when a crash came in between', async () => {
+  it('raise an alert once its outcome has committed, exactly once, and at the next start when a crash came in between', () => {
     const { db, clock, journal, monitors, outcome } = setup();
     for (let i = 0; i < 4; i++) outcome('declined', '05');
     // Committed, and not evaluated yet: the cashier's result does not wait for the counts.
@@ -177,15 +175,15 @@ describe('alert monitors on an injected clock', () => {
         .map((a) => a.key),
     ).toEqual([ALERT_KEY.declineRate]);
     // The evaluation the outcomes asked for still runs (this process did not die): nothing is raised twice.
-    await settled();
+    clock.advance(EVALUATE_AFTER_OUTCOME_MS);
     restarted.stop();
     monitors.stop();
     expect(storeOf(db).alerts.open()).toHaveLength(1);
     expect(upstream(db).map((e) => e.type)).toEqual(['alert.raised']);
   });
 
-  it('never undo a payment when evaluation fails', async () => {
-    const { db, journal } = setup();
+  it('never undo a payment when evaluation fails', () => {
+    const { db, clock, journal } = setup();
     db.exec(`CREATE TRIGGER no_alerts BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
     const t = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     for (let i = 0; i < 4; i++) {
@@ -193,7 +191,7 @@ describe('alert monitors on an injected clock', () => {
       journal.transition(x.id, 'declined_local', { declineCode: 'READER_CARD_READ_FAILED' });
     }
     expect(journal.transition(t.id, 'declined_local', { declineCode: 'READER_NO_CARD' }).state).toBe('declined_local');
-    await settled();
+    clock.advance(EVALUATE_AFTER_OUTCOME_MS);
     expect(journal.get(t.id).state).toBe('declined_local');
     expect(storeOf(db).alerts.open()).toEqual([]);
   });
