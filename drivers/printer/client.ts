@@ -72,13 +72,23 @@ export class PrinterClient extends EventEmitter {
 
   /**
    * Prints one job: status before (refuses to send into a printer that is not ready),
-   * the bytes, then status after; resolves only when the after-status is clean.
+   * the bytes, then status after; resolves only when the after-status is clean. A job given
+   * as a function is made once the status request has left, while the printer answers it,
+   * so bytes laid out just in time add nothing to the wait for the first byte on paper.
    */
-  print(job: Buffer): Promise<PrinterStatus> {
+  print(job: Buffer | (() => Buffer)): Promise<PrinterStatus> {
     return this.exclusive(async () => {
-      const before = await this.readStatus();
+      const asked = this.readStatus();
+      let bytes: Buffer;
+      try {
+        bytes = typeof job === 'function' ? job() : job;
+      } catch (err) {
+        await asked.catch(() => undefined);
+        throw err;
+      }
+      const before = await asked;
       if (!isClean(before)) throw new PrinterNotReadyError('before', before, describeStatus(before));
-      await this.write(job);
+      await this.write(bytes);
       const after = await this.readStatus();
       if (!isClean(after)) throw new PrinterNotReadyError('after', after, describeStatus(after));
       return after;

@@ -37,6 +37,12 @@ export interface Reading {
 
 export type Decision = 'raise' | 'clear' | 'keep';
 
+/**
+ * How long after a sale outcome the monitors look: long enough that the slip's status round
+ * trip and first bytes go before the counts, short enough that the alert follows the sale.
+ */
+export const EVALUATE_AFTER_OUTCOME_MS = 50;
+
 /** Hysteresis: raise over `raiseAt`, clear only below `clearBelow`, so a rate hovering at the threshold does not flap. */
 export function decide(open: boolean, value: number | null, raiseAt: number, clearBelow: number): Decision {
   if (!open) return value !== null && value > raiseAt ? 'raise' : 'keep';
@@ -61,6 +67,8 @@ const percent = (part: number, whole: number) => Math.round((part * 1000) / whol
  */
 export class AlertMonitors {
   private timer: TimerHandle | undefined;
+  /** An evaluation asked for by an outcome, run once its transaction has committed. */
+  private soon: TimerHandle | undefined;
   private readonly log: Logger;
   private readonly reporting: AlertReporting;
 
@@ -74,28 +82,24 @@ export class AlertMonitors {
   }
 
   /**
-   * Evaluates inside the transaction of every sale outcome. A monitor failure must never
-   * undo a payment, so it runs in its own savepoint and is only logged.
+   * Evaluates after every sale outcome, `EVALUATE_AFTER_OUTCOME_MS` after its transaction has
+   * committed: the counts over the window cost more than the rest of an approval's transaction,
+   * and by then the cashier has the result and the slip has started printing. The readings come
+   * from the journal, so an evaluation a moment later sees the same outcomes, several outcomes
+   * in that moment are evaluated once, and an outcome whose evaluation a crash or a stop
+   * prevented is evaluated at the next start (`start`); an alert already open is never raised
+   * again. A monitor failure never undoes a payment: it is only logged.
    */
   attach(journal: Journal): void {
     journal.onTransition(({ to }) => {
-      if (!OUTCOMES.includes(to)) return;
-      try {
-        this.evaluate();
-      } catch (err) {
-        this.log.error({ err }, 'alert evaluation failed');
-      }
+      if (OUTCOMES.includes(to)) this.evaluateSoon();
     });
   }
 
   start(): void {
     this.stop();
     const tick = () => {
-      try {
-        this.evaluate();
-      } catch (err) {
-        this.log.error({ err }, 'alert evaluation failed');
-      }
+      this.evaluateLogged();
       this.timer = this.deps.clock.setTimeout(tick, this.settings.evaluateEveryMs);
       this.timer.unref?.();
     };
@@ -105,6 +109,25 @@ export class AlertMonitors {
   stop(): void {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.soon) this.deps.clock.clearTimeout(this.soon);
+    this.soon = undefined;
+  }
+
+  private evaluateSoon(): void {
+    if (this.soon) return;
+    this.soon = this.deps.clock.setTimeout(() => {
+      this.soon = undefined;
+      this.evaluateLogged();
+    }, EVALUATE_AFTER_OUTCOME_MS);
+    this.soon.unref?.();
+  }
+
+  private evaluateLogged(): void {
+    try {
+      this.evaluate();
+    } catch (err) {
+      this.log.error({ err }, 'alert evaluation failed');
+    }
   }
 
   readings(): Reading[] {

@@ -8,6 +8,7 @@ import { SerialOpenError } from '../../drivers/serial/port-factory.js';
 import type { Store } from '../store/store.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
 import type { NewPrintJob, PrintJob, PrintJobRepo } from '../store/print-job-repo.js';
+import { renderSlip } from '../receipts/slip.js';
 
 export type { NewPrintJob, PrintJob } from '../store/print-job-repo.js';
 
@@ -19,8 +20,11 @@ export interface PrinterPort {
   readonly connected: boolean;
   connect(): Promise<void>;
   queryStatus(): Promise<PrinterStatus>;
-  /** Resolves only when the status after the job is clean; throws a typed error otherwise. */
-  print(job: Buffer): Promise<PrinterStatus>;
+  /**
+   * Resolves only when the status after the job is clean; throws a typed error otherwise. A
+   * function is called for the bytes while the printer answers the status asked before the job.
+   */
+  print(job: Buffer | (() => Buffer)): Promise<PrinterStatus>;
 }
 
 /** The cashier's word for the printer: a status word, or why no status could be read. */
@@ -125,6 +129,11 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     return this.repo.forTransaction(transactionId);
   }
 
+  /** The bytes the job sends to the printer: a slip is laid out and encoded from its record now. */
+  bytes(job: PrintJob): Buffer {
+    return job.slip === null ? job.payload : renderSlip(job.slip);
+  }
+
   get state(): PrintQueueState {
     return { printer: this.word, pending: this.repo.waiting(), ...(this.lastError ? { error: this.lastError } : {}) };
   }
@@ -207,7 +216,8 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   async transmit([job]: readonly PrintJob[]): Promise<PrinterStatus> {
     const { printer } = this.deps;
     if (!printer.connected) await printer.connect();
-    return printer.print(job!.payload);
+    // A slip is laid out and encoded while the printer answers the status asked before it.
+    return printer.print(() => this.bytes(job!));
   }
 
   classify(outcome: Outcome<PrinterStatus>): Verdict {

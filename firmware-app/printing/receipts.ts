@@ -3,8 +3,9 @@ import { silentLogger, type Logger } from '../../drivers/base/logger.js';
 import { receiptCopies, reprintable, type TxnState } from '../payments/lifecycle.js';
 import type { Journal, Transaction, TransitionObserver } from '../payments/journal.js';
 import { receiptForTransaction, type ReceiptContext } from '../receipts/from-transaction.js';
-import { layoutReceipt, renderReceipt, type PaperWidth, type ReceiptCopy, type ReceiptLanguage } from '../receipts/layout.js';
+import type { PaperWidth, ReceiptCopy, ReceiptLanguage } from '../receipts/layout.js';
 import { qrModuleSize } from '../receipts/qr-fit.js';
+import { slipRecord } from '../receipts/slip.js';
 import type { PrintJob, PrintQueue } from './queue.js';
 
 export class NothingToReprintError extends PosError {
@@ -25,6 +26,8 @@ export interface ReceiptSettings extends ReceiptContext {
  * Receipts as print jobs. The slips for a result are written to `print_jobs` by a journal
  * observer, inside the SQLite transaction that commits the result: once the cashier can see
  * APPROVED, the receipt is durably queued, and a crash cannot lose one without the other.
+ * A job records what its slip says (receipts/slip.ts); the print queue lays it out and
+ * encodes it when it prints, outside the payment's transaction.
  */
 export class ReceiptJobs {
   private language: ReceiptLanguage;
@@ -70,16 +73,14 @@ export class ReceiptJobs {
 
   private enqueue(txn: Transaction, copy: ReceiptCopy, reprint: boolean): PrintJob {
     const { widthMm } = this.settings;
-    const lines = layoutReceipt(receiptForTransaction(txn, { ...this.settings, language: this.language }, copy, reprint));
-    for (const line of lines) {
-      if (line.kind === 'qr' && qrModuleSize(line.data, widthMm) === undefined) {
-        this.logger.warn(
-          { transactionId: txn.id, bytes: Buffer.byteLength(line.data), widthMm },
-          'e-receipt QR code left off the slip: too large for the paper',
-        );
-      }
+    const data = receiptForTransaction(txn, { ...this.settings, language: this.language }, copy, reprint);
+    // The slip's layout prints the QR code on every slip but a decline's, when it fits the paper.
+    if (data.qr !== undefined && data.result !== 'DECLINED' && qrModuleSize(data.qr, widthMm) === undefined) {
+      this.logger.warn(
+        { transactionId: txn.id, bytes: Buffer.byteLength(data.qr), widthMm },
+        'e-receipt QR code left off the slip: too large for the paper',
+      );
     }
-    const payload = renderReceipt(lines, widthMm);
-    return this.queue.enqueue({ kind: reprint ? 'reprint' : 'receipt', payload, transactionId: txn.id, copy });
+    return this.queue.enqueue({ kind: reprint ? 'reprint' : 'receipt', slip: slipRecord(data, widthMm), transactionId: txn.id, copy });
   }
 }

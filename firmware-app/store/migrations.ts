@@ -259,6 +259,55 @@ export const MIGRATIONS: readonly Migration[] = [
     ALTER TABLE saf_queue ADD COLUMN icc_data BLOB;
     `,
   },
+  {
+    name: 'print jobs keep the slip they print, rendered when it prints',
+    // Laying out and encoding two slips was most of an approval's transaction: a slip's job
+    // now records what the slip says (receipts/slip.ts) and leaves payload empty; jobs queued
+    // before this step keep their bytes and print them as they are.
+    sql: `
+    ALTER TABLE print_jobs ADD COLUMN slip TEXT;
+    `,
+  },
+  {
+    name: 'offline exposure kept by the store-and-forward queue itself',
+    // The offline rules weigh the count and total of queued offline approvals inside every
+    // offline approval's transaction; counting the queue there grew with its depth. Triggers
+    // keep both per currency in the same transaction as every change to the queue (an approval
+    // queued, an advice forwarded or declined, an item expired or purged), so they are exact
+    // after a restart and while the forwarder runs. The oldest queued item is the first entry
+    // of an index in queue time.
+    sql: `
+    CREATE TABLE saf_exposure (
+      currency  TEXT    PRIMARY KEY,
+      queued    INTEGER NOT NULL,
+      total     INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO saf_exposure (currency, queued, total)
+      SELECT t.currency, count(*), sum(t.amount) FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id
+       WHERE q.state = 'queued' GROUP BY t.currency;
+    CREATE TRIGGER saf_exposure_queued AFTER INSERT ON saf_queue WHEN NEW.state = 'queued'
+      BEGIN
+        INSERT INTO saf_exposure (currency, queued, total) SELECT currency, 1, amount FROM transactions WHERE id = NEW.transaction_id
+          ON CONFLICT (currency) DO UPDATE SET queued = queued + 1, total = total + excluded.total;
+      END;
+    CREATE TRIGGER saf_exposure_requeued AFTER UPDATE OF state ON saf_queue WHEN OLD.state <> 'queued' AND NEW.state = 'queued'
+      BEGIN
+        INSERT INTO saf_exposure (currency, queued, total) SELECT currency, 1, amount FROM transactions WHERE id = NEW.transaction_id
+          ON CONFLICT (currency) DO UPDATE SET queued = queued + 1, total = total + excluded.total;
+      END;
+    CREATE TRIGGER saf_exposure_left AFTER UPDATE OF state ON saf_queue WHEN OLD.state = 'queued' AND NEW.state <> 'queued'
+      BEGIN
+        UPDATE saf_exposure SET queued = queued - 1, total = total - (SELECT amount FROM transactions WHERE id = OLD.transaction_id)
+         WHERE currency = (SELECT currency FROM transactions WHERE id = OLD.transaction_id);
+      END;
+    CREATE TRIGGER saf_exposure_deleted AFTER DELETE ON saf_queue WHEN OLD.state = 'queued'
+      BEGIN
+        UPDATE saf_exposure SET queued = queued - 1, total = total - (SELECT amount FROM transactions WHERE id = OLD.transaction_id)
+         WHERE currency = (SELECT currency FROM transactions WHERE id = OLD.transaction_id);
+      END;
+    CREATE INDEX saf_queue_age ON saf_queue(state, queued_at);
+    `,
+  },
 ];
 
 export class MigrationError extends PosError {}

@@ -6,20 +6,25 @@ export interface PrintJob extends QueueRow {
   transactionId: number | null;
   kind: string;
   copy: string | null;
+  /** The bytes printed as they are (a settlement report, a test page); empty for a slip. */
   payload: Buffer;
+  /** A slip's record (receipts/slip.ts), rendered when it prints; null for a job printed from `payload`. */
+  slip: string | null;
   state: 'queued' | 'printed' | 'failed';
   createdAt: number;
   updatedAt: number;
   printedAt: number | null;
 }
 
-export interface NewPrintJob {
+/** A job is either bytes to print as they are or a slip to render when it prints. */
+export type NewPrintJob = {
   /** What it is: 'receipt', 'settlement', 'test' ... */
   kind: string;
-  payload: Buffer;
   transactionId?: number;
   copy?: string;
-}
+} & ({ payload: Buffer; slip?: never } | { slip: string; payload?: never });
+
+const NO_BYTES = Buffer.alloc(0);
 
 interface Row {
   id: number;
@@ -27,6 +32,7 @@ interface Row {
   kind: string;
   copy: string | null;
   payload: Buffer;
+  slip: string | null;
   state: PrintJob['state'];
   attempts: number;
   last_error: string | null;
@@ -43,6 +49,7 @@ const fromRow = (r: Row): PrintJob => ({
   kind: r.kind,
   copy: r.copy,
   payload: r.payload,
+  slip: r.slip,
   state: r.state,
   // Every try sends the job to the printer: one count serves as both.
   attempts: r.attempts,
@@ -65,9 +72,9 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
 
   constructor(private readonly db: Db) {
     this.s = {
-      insert: db.prepare<[number | null, string, string | null, Buffer, number, number], Row>(
-        `INSERT INTO print_jobs (transaction_id, kind, copy, payload, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING *`,
+      insert: db.prepare<[number | null, string, string | null, Buffer, string | null, number, number], Row>(
+        `INSERT INTO print_jobs (transaction_id, kind, copy, payload, slip, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING *`,
       ),
       queued: db.prepare<[], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id`),
       head: db.prepare<[string, number], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' AND id NOT IN ${IDS} ORDER BY id LIMIT ?`),
@@ -90,7 +97,15 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
 
   /** Safe inside the transaction that commits what the job prints; the queue wakes once it commits. */
   enqueue(job: NewPrintJob, now: number): PrintJob {
-    const row = this.s.insert.get(job.transactionId ?? null, job.kind, job.copy ?? null, job.payload, now, now)!;
+    const row = this.s.insert.get(
+      job.transactionId ?? null,
+      job.kind,
+      job.copy ?? null,
+      job.payload ?? NO_BYTES,
+      job.slip ?? null,
+      now,
+      now,
+    )!;
     this.added.fire();
     return fromRow(row);
   }

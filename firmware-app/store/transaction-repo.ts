@@ -168,10 +168,10 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
  * The `transactions` and `transaction_events` tables: every statement the journal, the
  * engine, settlement, statistics and the console run on them. State lists arrive as
  * arguments (from the lifecycle's predicates); statements whose shape depends on them or
- * on a patch's columns are prepared on first use and kept.
+ * on a patch's columns are prepared on first use and kept by the database's one statement
+ * cache (store/statements.ts).
  */
 export class TransactionRepo {
-  private readonly shaped = new Map<string, Statement<unknown[], unknown>>();
   private readonly insertRow;
   private readonly insertEvent;
   private readonly byId;
@@ -372,10 +372,9 @@ export class TransactionRepo {
     return this.dropPanTokens.run(cutoff).changes;
   }
 
+  /** The database's statement cache (store/statements.ts) keeps each shape prepared once. */
   private shape<R>(sql: string): Statement<unknown[], R> {
-    let statement = this.shaped.get(sql);
-    if (!statement) this.shaped.set(sql, (statement = this.db.prepare(sql)));
-    return statement as Statement<unknown[], R>;
+    return this.db.prepare<unknown[], R>(sql);
   }
 }
 

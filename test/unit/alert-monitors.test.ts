@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { ALERT_KEY, AlertMonitors, decide, type MonitorSettings } from '../../firmware-app/alerts/monitors.js';
+import { ALERT_KEY, AlertMonitors, decide, EVALUATE_AFTER_OUTCOME_MS, type MonitorSettings } from '../../firmware-app/alerts/monitors.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -34,7 +34,8 @@ function setup() {
   });
   monitors.attach(journal);
   let stan = 0;
-  const online = (outcome: 'approved' | 'declined' | 'reversal_pending', code?: string) => {
+  /** One sale outcome, committed; the monitors evaluate it right after (`settled`). */
+  const outcome = (outcome: 'approved' | 'declined' | 'reversal_pending', code?: string) => {
     const t = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     journal.transition(t.id, 'card_read');
     journal.transition(t.id, 'online_sent', { stan: String(++stan).padStart(6, '0'), stanDay: '1123' });
@@ -44,7 +45,13 @@ function setup() {
       code ? { declineCode: code, responseCode: outcome === 'declined' ? code : null } : { responseCode: '00' },
     );
   };
-  return { db, clock, journal, monitors, online, kicks: () => kicks };
+  /** An outcome, then the moment after it in which the monitors evaluate it. */
+  const online = (...args: Parameters<typeof outcome>) => {
+    const txn = outcome(...args);
+    clock.advance(EVALUATE_AFTER_OUTCOME_MS);
+    return txn;
+  };
+  return { db, clock, journal, monitors, outcome, online, kicks: () => kicks };
 }
 
 function upstream(db: Db) {
@@ -153,8 +160,30 @@ describe('alert monitors on an injected clock', () => {
     expect(monitors.evaluate().cleared.map((a) => a.key)).toEqual([ALERT_KEY.offlineQueueAge]);
   });
 
+  it('raise an alert once its outcome has committed, exactly once, and at the next start when a crash came in between', () => {
+    const { db, clock, journal, monitors, outcome } = setup();
+    for (let i = 0; i < 4; i++) outcome('declined', '05');
+    // Committed, and not evaluated yet: the cashier's result does not wait for the counts.
+    expect(storeOf(db).alerts.open()).toEqual([]);
+    // The terminal dies here; the next start reads the same journal and raises the alert.
+    const restarted = new AlertMonitors(storeOf(db), SETTINGS, { clock, report: outboxOf(db, clock), logger: silentLogger });
+    restarted.attach(journal);
+    restarted.start();
+    expect(
+      storeOf(db)
+        .alerts.open()
+        .map((a) => a.key),
+    ).toEqual([ALERT_KEY.declineRate]);
+    // The evaluation the outcomes asked for still runs (this process did not die): nothing is raised twice.
+    clock.advance(EVALUATE_AFTER_OUTCOME_MS);
+    restarted.stop();
+    monitors.stop();
+    expect(storeOf(db).alerts.open()).toHaveLength(1);
+    expect(upstream(db).map((e) => e.type)).toEqual(['alert.raised']);
+  });
+
   it('never undo a payment when evaluation fails', () => {
-    const { db, journal } = setup();
+    const { db, clock, journal } = setup();
     db.exec(`CREATE TRIGGER no_alerts BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
     const t = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     for (let i = 0; i < 4; i++) {
@@ -162,6 +191,8 @@ describe('alert monitors on an injected clock', () => {
       journal.transition(x.id, 'declined_local', { declineCode: 'READER_CARD_READ_FAILED' });
     }
     expect(journal.transition(t.id, 'declined_local', { declineCode: 'READER_NO_CARD' }).state).toBe('declined_local');
+    clock.advance(EVALUATE_AFTER_OUTCOME_MS);
+    expect(journal.get(t.id).state).toBe('declined_local');
     expect(storeOf(db).alerts.open()).toEqual([]);
   });
 });

@@ -84,6 +84,20 @@ describe('PrinterClient timing and status', () => {
     expect(ports.current.written.join('')).toContain('RECEIPT');
   });
 
+  it('makes a job given as a function once the status request has left, and prints what it made', async () => {
+    const { client, ports, answer } = await rig();
+    let writtenWhenMade = '';
+    const job = client.print(() => {
+      writtenWhenMade = ports.current.written.join('');
+      return Buffer.from('RECEIPT\n');
+    });
+    for (let i = 0; i < 8; i++) await answer(READY);
+    expect(await job).toEqual(READY);
+    expect(writtenWhenMade).toMatch(/^\x10\x04\x01/);
+    expect(writtenWhenMade).not.toContain('RECEIPT');
+    expect(ports.current.written.join('')).toContain('RECEIPT');
+  });
+
   it('fails a status check at once when the port is closed under it', async () => {
     const { client } = await rig(60_000);
     const pending = client.queryStatus();

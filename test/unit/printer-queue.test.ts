@@ -11,6 +11,8 @@ import { PrintQueue, type PrinterPort } from '../../firmware-app/printing/queue.
 import { NothingToReprintError, ReceiptJobs } from '../../firmware-app/printing/receipts.js';
 import { openDatabase, type Db } from '../../firmware-app/store/db.js';
 import { decodeToText } from '../../sim/printer/escpos-decoder.js';
+import { receiptForTransaction } from '../../firmware-app/receipts/from-transaction.js';
+import { layoutReceipt, renderReceipt } from '../../firmware-app/receipts/layout.js';
 import { storeOf } from '../support/store.js';
 
 /** A clock whose time only moves when the test says so. */
@@ -79,8 +81,9 @@ class FakePrinter implements PrinterPort {
     if (this.silent) throw new PrinterTimeoutError('DLE EOT 1', 1000);
     return this.status;
   }
-  async print(job: Buffer): Promise<PrinterStatus> {
+  async print(bytes: Buffer | (() => Buffer)): Promise<PrinterStatus> {
     const before = await this.queryStatus();
+    const job = typeof bytes === 'function' ? bytes() : bytes;
     if (!isClean(before)) throw new PrinterNotReadyError('before', before, describeStatus(before));
     this.sent.push(job);
     if (this.endsWith) {
@@ -138,8 +141,8 @@ describe('receipts are queued with the result they print', () => {
       ['receipt', 'merchant', 'queued'],
       ['receipt', 'customer', 'queued'],
     ]);
-    expect(text(jobs[1]!.payload)).toContain('CUSTOMER COPY');
-    expect(text(jobs[1]!.payload)).toContain('**** **** **** 1111');
+    expect(text(queue.bytes(jobs[1]!))).toContain('CUSTOMER COPY');
+    expect(text(queue.bytes(jobs[1]!))).toContain('**** **** **** 1111');
   });
 
   it('writes no job when the result is rolled back', () => {
@@ -169,7 +172,7 @@ describe('receipts are queued with the result they print', () => {
     journal.transition(txn.id, 'declined', { responseCode: '51', declineCode: '51' });
     const jobs = queue.jobsFor(txn.id);
     expect(jobs.map((j) => j.copy)).toEqual(['customer']);
-    expect(text(jobs[0]!.payload)).toMatch(/DECLINED[\s\S]*REASON\s+Insufficient funds/);
+    expect(text(queue.bytes(jobs[0]!))).toMatch(/DECLINED[\s\S]*REASON\s+Insufficient funds/);
   });
 
   it('prints nothing when a sale goes back to approved after a failed void', () => {
@@ -190,8 +193,8 @@ describe('receipts are queued with the result they print', () => {
     const before = approve(journal);
     receipts.setLanguage('zh-CN');
     const after = approve(journal, 880, '000002');
-    expect(text(queue.jobsFor(before.id)[0]!.payload)).toContain('CUSTOMER COPY');
-    const zh = text(queue.jobsFor(after.id)[0]!.payload);
+    expect(text(queue.bytes(queue.jobsFor(before.id)[0]!))).toContain('CUSTOMER COPY');
+    const zh = text(queue.bytes(queue.jobsFor(after.id)[0]!));
     expect(zh).toMatch(/金额\s+￥8\.80\n/);
     expect(zh).toContain('持卡人存根');
     expect(zh).not.toContain('COPY');
@@ -202,7 +205,7 @@ describe('receipts are queued with the result they print', () => {
     const logger: Logger = { ...silentLogger, warn: (obj: object | string, msg?: string) => void warnings.push([obj, msg]) };
     const { queue, journal } = setup({ merchantCopy: false, eReceiptUrl: `https://r.example/${'x'.repeat(1500)}/`, logger });
     const txn = approve(journal);
-    expect(decodeToText(queue.jobsFor(txn.id)[0]!.payload).qr).toEqual([]);
+    expect(decodeToText(queue.bytes(queue.jobsFor(txn.id)[0]!)).qr).toEqual([]);
     expect(warnings).toEqual([
       [{ transactionId: txn.id, bytes: 1555, widthMm: 58 }, 'e-receipt QR code left off the slip: too large for the paper'],
     ]);
@@ -213,11 +216,61 @@ describe('receipts are queued with the result they print', () => {
     const txn = approve(journal);
     const job = receipts.reprint(journal.get(txn.id));
     expect(job.kind).toBe('reprint');
-    const printed = text(queue.get(job.id).payload);
+    const printed = text(queue.bytes(queue.get(job.id)));
     expect(printed).toContain('*** REPRINT ***');
     expect(printed).toMatch(/AUTH NO\.\s+A1B2C3/);
     const open = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
     expect(() => receipts.reprint(open)).toThrow(NothingToReprintError);
+  });
+});
+
+describe('slips rendered when they print', () => {
+  it('prints after a restart the slip the result showed, byte for byte, though the payment moved on and the language changed', async () => {
+    const { db, journal, receipts } = setup();
+    const approved = approve(journal);
+    const context = {
+      language: 'en',
+      merchantName: 'Demo Store',
+      terminalId: 'TERM0001',
+      merchantId: '000000000000001',
+      eReceiptUrl: '',
+    } as const;
+    const expected = (['merchant', 'customer'] as const).map((copy) =>
+      renderReceipt(layoutReceipt(receiptForTransaction(approved, context, copy)), 58),
+    );
+    receipts.setLanguage('zh-CN');
+    journal.transition(approved.id, 'void_pending');
+    journal.transition(approved.id, 'voided');
+    const file = db.name;
+    db.close();
+
+    const reopened = openDatabase(file);
+    dbs.push(reopened);
+    const printer = new FakePrinter();
+    const queue = new PrintQueue({
+      store: storeOf(reopened),
+      printer,
+      clock: new ManualClock(),
+      logger: silentLogger,
+      options: { pollIntervalMs: 2000 },
+    });
+    await queue.start();
+    expect(printer.printed.slice(0, 2)).toEqual(expected);
+    expect(text(printer.printed[1]!)).toMatch(/APPROVED[\s\S]*CUSTOMER COPY/);
+  });
+
+  it('marks a reprint REPRINT with what the journal says at the time of the reprint', async () => {
+    const { journal, receipts, queue, printer } = setup({ merchantCopy: false });
+    const txn = approve(journal);
+    await queue.drain();
+    journal.transition(txn.id, 'void_pending');
+    journal.transition(txn.id, 'voided');
+    const job = receipts.reprint(journal.get(txn.id));
+    await queue.drain();
+    const reprinted = text(printer.printed.at(-1)!);
+    expect(reprinted).toContain('*** REPRINT ***');
+    expect(reprinted).toContain('VOIDED');
+    expect(queue.get(job.id).state).toBe('printed');
   });
 });
 
@@ -255,7 +308,7 @@ describe('the print queue', () => {
     printer.status = READY;
     await clock.advance(2000);
     expect(printedEvents).toEqual([job!.id]);
-    expect(printer.printed).toEqual([job!.payload]);
+    expect(printer.printed).toEqual([queue.bytes(job!)]);
     expect(queue.get(job!.id)).toMatchObject({ state: 'printed', attempts: 2 });
     expect(queue.state).toEqual({ printer: 'ready', pending: 0 });
     // Nothing waits, so nothing polls.

@@ -35,9 +35,10 @@ const PER_SALE_QUERIES: readonly { path: string; sql: string }[] = [
   // Offline approval and the store-and-forward advices.
   {
     path: 'offline: exposure',
-    sql: `SELECT count(*) AS n, sum(t.amount) AS total, min(q.queued_at) AS oldest
-       FROM saf_queue q JOIN transactions t ON t.id = q.transaction_id
-       WHERE q.state = 'queued' AND t.currency = ?`,
+    sql: `SELECT (SELECT queued FROM saf_exposure WHERE currency = ?) AS n, (SELECT total FROM saf_exposure WHERE currency = ?) AS total,
+           (SELECT q.queued_at FROM saf_queue q
+             WHERE q.state = 'queued' AND (SELECT t.currency FROM transactions t WHERE t.id = q.transaction_id) = ?
+             ORDER BY q.queued_at LIMIT 1) AS oldest`,
   },
   {
     path: 'advice: status line',
