@@ -197,7 +197,8 @@ export class HostLink extends EventEmitter {
       const header = Buffer.alloc(2);
       header.writeUInt16BE(frame.length);
       socket.write(Buffer.concat([header, frame]));
-      this.deps.logger.debug({ message: describe(msg) }, 'sent to host');
+      // The dump of every field costs more than packing the message: built only when a technician turned debug on.
+      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ message: describe(msg) }, 'sent to host');
       if (msg.mti !== '0800') this.checkLiveness();
     });
   }
@@ -437,7 +438,7 @@ export class HostLink extends EventEmitter {
       pending.reject(err);
       return;
     }
-    this.deps.logger.debug({ stan: fieldText(msg, 11), ...answerTrace(msg) }, 'host answer');
+    if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ stan: fieldText(msg, 11), ...answerTrace(msg) }, 'host answer');
     if (this.linkState === 'degraded' && this.signedOn) this.setState('online');
     pending.resolve(msg);
   }
