@@ -165,6 +165,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     return { kind: 'dead', error: code };
   }
 
+  /** Runs inside the queue's commit (the one that counts the next advices ahead), which makes it one with the payment's step. */
   finish([item]: readonly SafItem[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<AdviceAnswer>): void {
     if (!outcome.ok) return;
     const { responseCode, rrn } = outcome.answer;
@@ -173,17 +174,15 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
       this.declined(item!, responseCode, rrn, sends);
       return;
     }
-    const { store, clock, journal } = this.deps;
-    store.tx(() => {
-      journal.apply(
-        item!.transactionId,
-        { kind: 'AdviceAnswered', code: responseCode },
-        { responseCode, rrn },
-        { stan: item!.stan, sends },
-        'offline_approved',
-      );
-      this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
-    });
+    const { clock, journal } = this.deps;
+    journal.apply(
+      item!.transactionId,
+      { kind: 'AdviceAnswered', code: responseCode },
+      { responseCode, rrn },
+      { stan: item!.stan, sends },
+      'offline_approved',
+    );
+    this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
   }
 
   /** One line per commit of acceptances, naming each advice by STAN and transaction so a technician finds it. */
@@ -222,39 +221,37 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     }
   }
 
-  /** The host refused the advice: the merchant carries the loss and must know, now and upstream. */
+  /** The host refused the advice: the merchant carries the loss and must know, now and upstream (inside the queue's commit). */
   private declined(item: SafItem, code: string, rrn: string | null, sends: number): void {
     const { store, clock, journal } = this.deps;
     const entry = explain(code);
     const amount = `${item.currency} ${formatAmount(item.amount, item.currency)}`;
-    store.tx(() => {
-      const txn = journal.apply(
-        item.transactionId,
-        { kind: 'AdviceAnswered', code },
-        { responseCode: code, declineCode: code, rrn },
-        { stan: item.stan, responseCode: code, sends },
-        'offline_approved',
-      );
-      this.repo.finish(item.id, 'declined', code, clock.now());
-      store.alerts.raise(
-        {
-          key: `saf-declined:${txn.uuid}`,
-          severity: 'critical',
-          message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
-          detail: {
-            transactionId: txn.id,
-            uuid: txn.uuid,
-            stan: item.stan,
-            amount: item.amount,
-            currency: item.currency,
-            responseCode: code,
-          },
+    const txn = journal.apply(
+      item.transactionId,
+      { kind: 'AdviceAnswered', code },
+      { responseCode: code, declineCode: code, rrn },
+      { stan: item.stan, responseCode: code, sends },
+      'offline_approved',
+    );
+    this.repo.finish(item.id, 'declined', code, clock.now());
+    store.alerts.raise(
+      {
+        key: `saf-declined:${txn.uuid}`,
+        severity: 'critical',
+        message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
+        detail: {
+          transactionId: txn.id,
+          uuid: txn.uuid,
+          stan: item.stan,
+          amount: item.amount,
+          currency: item.currency,
+          responseCode: code,
         },
-        clock.now(),
-      );
-      // Same id and payload as the journal's decline reporter: whichever runs first writes it, once.
-      enqueueEvent(store, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
-    });
+      },
+      clock.now(),
+    );
+    // Same id and payload as the journal's decline reporter: whichever runs first writes it, once.
+    enqueueEvent(store, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
     this.log.warn({ txn: item.transactionId, stan: item.stan, responseCode: code }, 'advice declined by host; merchant alerted');
   }
 

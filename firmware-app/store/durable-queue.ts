@@ -59,7 +59,11 @@ export type Outcome<A> = { ok: true; answer: A } | { ok: false; error: unknown }
 export interface QueueUser<R extends QueueRow, A> {
   transmit(batch: readonly R[]): Promise<A>;
   classify(outcome: Outcome<A>, batch: readonly R[]): Verdict;
-  /** Commits the batch's final state (and its effects, such as a journal transition) in one SQLite transaction. */
+  /**
+   * Writes the batch's final state (and its effects, such as a journal transition) in one SQLite
+   * transaction: the queue's own when its repository has `transaction` (a queue counting ahead
+   * commits several final answers in one), otherwise the user's.
+   */
   finish(batch: readonly R[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<A>): void;
   /** After a retry is recorded; e.g. an alert once the attempts pass a limit. */
   retried?(batch: readonly R[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<A>): void;
@@ -348,6 +352,7 @@ export class DurableQueue<R extends QueueRow, A> {
     const attempted = batch.length;
     if (verdict.kind === 'done' || verdict.kind === 'dead') {
       if (this.ahead) this.ahead.hold({ batch, verdict, outcome }, this.passRunning && !this.stopped);
+      else if (repo.transaction) repo.transaction(() => user.finish(batch, verdict, outcome));
       else user.finish(batch, verdict, outcome);
       return { attempted, verdict };
     }
