@@ -67,6 +67,11 @@ export interface QueueUser<R extends QueueRow, A> {
   finish(batch: readonly R[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<A>): void;
   /** After a retry is recorded; e.g. an alert once the attempts pass a limit. */
   retried?(batch: readonly R[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<A>): void;
+  /**
+   * Counting ahead: the batch that goes next, told while the one before it is on the wire, so
+   * work for it (packing its message) is done before its turn instead of in it.
+   */
+  upcoming?(batch: readonly R[]): void;
   /** Counting ahead: after the commit of several final answers, e.g. one log line for them all. */
   committed?(finished: readonly FinalAnswer<R, A>[]): void;
 }
@@ -296,7 +301,11 @@ export class DurableQueue<R extends QueueRow, A> {
               if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
             });
           }
-          if (rows.length > 0) ahead?.refill([...tried], force);
+          if (rows.length > 0 && ahead) {
+            ahead.refill([...tried], force);
+            const next = ahead.peek(batchSize);
+            if (next.length > 0) this.deps.user.upcoming?.(next);
+          }
           if (this.inFlight.size === 0) break;
           await Promise.race(this.inFlight.keys());
         }
