@@ -167,18 +167,18 @@ export class HostLink extends EventEmitter {
    */
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
     const refused = this.refusal(msg);
-    return refused ?? this.send(this.prepare(msg), timeoutMs);
+    return refused ?? this.send(prepareRequest(msg), timeoutMs);
   }
 
   /**
    * Packs a request now, to be sent later with `send`: a queue packs its next message while
    * the one before it is on the wire, so the bytes are ready when the answer comes.
    */
-  prepare(msg: IsoMessage): PreparedRequest {
+  packRequest(msg: IsoMessage): PreparedRequest {
     return prepareRequest(msg);
   }
 
-  /** `request` for a message `prepare` packed. */
+  /** `request` for a message `packRequest` packed. */
   send(prepared: PreparedRequest, timeoutMs: number): Promise<IsoMessage> {
     const refused = this.refusal(prepared.msg);
     if (refused) return refused;

@@ -22,7 +22,7 @@ export interface AdviceChannel {
   /** Connected and signed on: advices wait for it. */
   readonly ready: boolean;
   /** Packs an advice ahead of its turn. */
-  prepare(msg: IsoMessage): PreparedRequest;
+  packRequest(msg: IsoMessage): PreparedRequest;
   send(prepared: PreparedRequest, timeoutMs: number): Promise<IsoMessage>;
   on(event: 'state', listener: (state: LinkState) => void): unknown;
   off(event: 'state', listener: (state: LinkState) => void): unknown;
@@ -142,7 +142,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     this.packed = undefined;
     // Packed for this very row (same sends, so 0220 or 0221 alike) within the second its field 7 says.
     const ready = packed !== undefined && packed.item === item && packed.second === Math.floor(now / 1000) ? packed.request : undefined;
-    return readAnswer(await link.send(ready ?? link.prepare(this.advice(item!, now)), settings.responseTimeoutMs));
+    return readAnswer(await link.send(ready ?? link.packRequest(this.advice(item!, now)), settings.responseTimeoutMs));
   }
 
   /**
@@ -153,7 +153,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
   upcoming([item]: readonly SafItem[]): void {
     const now = this.deps.clock.now();
     try {
-      this.packed = { item: item!, second: Math.floor(now / 1000), request: this.deps.link.prepare(this.advice(item!, now)) };
+      this.packed = { item: item!, second: Math.floor(now / 1000), request: this.deps.link.packRequest(this.advice(item!, now)) };
     } catch {
       this.packed = undefined;
     }

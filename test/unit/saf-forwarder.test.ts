@@ -59,7 +59,7 @@ class FakeLink extends EventEmitter {
   /** Called as each advice leaves, to look at what is durable at that moment. */
   onSend: ((msg: IsoMessage) => void) | undefined;
 
-  prepare(msg: IsoMessage): PreparedRequest {
+  packRequest(msg: IsoMessage): PreparedRequest {
     return { msg, frame: Buffer.alloc(0), key: '' };
   }
 
