@@ -10,6 +10,8 @@ export interface Logger {
   warn(obj: object | string, msg?: string): void;
   error(obj: object | string, msg?: string): void;
   fatal(obj: object | string, msg?: string): void;
+  /** Whether a line at `level` would be written now: a caller asks before building a costly one (a message dump per request). */
+  isLevelEnabled(level: LogLevel): boolean;
   child(component: string): Logger;
   setLevel(level: LogLevel): void;
   flush(): void;
@@ -25,6 +27,9 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
   fatal() {},
+  isLevelEnabled() {
+    return false;
+  },
   child() {
     return silentLogger;
   },

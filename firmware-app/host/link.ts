@@ -7,8 +7,9 @@ import type { Logger } from '../logging/logger.js';
 import { nextLivenessAction } from './liveness.js';
 import { DuplicateExchangeError, HostProtocolError, HostTimeoutError, HostUnreachableError } from './errors.js';
 import { IsoError } from './iso8583/errors.js';
-import { describe, pack, responseMti, unpack, type IsoMessage } from './iso8583/packager.js';
+import { describe, unpack, type IsoMessage } from './iso8583/packager.js';
 import { networkRequest, readAnswer, type TerminalIdentity } from './messages.js';
+import { fieldText, matchKey, prepareRequest, type PreparedRequest } from './prepared.js';
 import { answerTrace, checkAnswer, describeProblems } from './validate.js';
 
 /**
@@ -52,19 +53,9 @@ interface InFlight {
   reject: (e: Error) => void;
 }
 
-function fieldText(msg: IsoMessage, n: number): string {
-  const v = msg.fields.get(n);
-  return typeof v === 'string' ? v : '';
-}
-
 /** Network management (sign-on, echo) is the only traffic allowed before the link is ready. */
 function isNetworkMti(mti: string): boolean {
   return mti.startsWith('08');
-}
-
-/** The key that pairs a response with its request: response MTI class + terminal id + STAN. */
-export function matchKey(mti: string, msg: IsoMessage): string {
-  return `${mti}|${fieldText(msg, 41)}|${fieldText(msg, 11)}`;
 }
 
 /**
@@ -175,11 +166,24 @@ export class HostLink extends EventEmitter {
    * treats it as unanswered.
    */
   request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
-    const socket = this.socket;
-    if (!socket || !this.connected) return Promise.reject(new HostUnreachableError('not connected'));
-    if (!isNetworkMti(msg.mti) && !this.signedOn) return Promise.reject(new HostUnreachableError('not signed on'));
-    const frame = pack(msg);
-    const key = matchKey(responseMti(msg.mti), msg);
+    const refused = this.refusal(msg);
+    return refused ?? this.send(prepareRequest(msg), timeoutMs);
+  }
+
+  /**
+   * Packs a request now, to be sent later with `send`: a queue packs its next message while
+   * the one before it is on the wire, so the bytes are ready when the answer comes.
+   */
+  packRequest(msg: IsoMessage): PreparedRequest {
+    return prepareRequest(msg);
+  }
+
+  /** `request` for a message `packRequest` packed. */
+  send(prepared: PreparedRequest, timeoutMs: number): Promise<IsoMessage> {
+    const refused = this.refusal(prepared.msg);
+    if (refused) return refused;
+    const { msg, frame, key } = prepared;
+    const socket = this.socket!;
     if (this.inFlight.has(key)) return Promise.reject(new DuplicateExchangeError(key));
     return new Promise<IsoMessage>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
@@ -194,12 +198,18 @@ export class HostLink extends EventEmitter {
       }, timeoutMs);
       timer.unref?.();
       this.inFlight.set(key, { key, request: msg, socket, sentAt: this.clock.now(), timer, resolve, reject });
-      const header = Buffer.alloc(2);
-      header.writeUInt16BE(frame.length);
-      socket.write(Buffer.concat([header, frame]));
-      this.deps.logger.debug({ message: describe(msg) }, 'sent to host');
+      socket.write(frame);
+      // The dump of every field costs more than packing the message: built only when a technician turned debug on.
+      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ message: describe(msg) }, 'sent to host');
       if (msg.mti !== '0800') this.checkLiveness();
     });
+  }
+
+  /** Why nothing may be sent now (a rejected promise), or undefined when the request may leave. */
+  private refusal(msg: IsoMessage): Promise<never> | undefined {
+    if (!this.socket || !this.connected) return Promise.reject(new HostUnreachableError('not connected'));
+    if (!isNetworkMti(msg.mti) && !this.signedOn) return Promise.reject(new HostUnreachableError('not signed on'));
+    return undefined;
   }
 
   /** An answer found unusable after the link matched it (its MAC, host/mac.ts): logged and alerted like a failed check. */
@@ -437,7 +447,7 @@ export class HostLink extends EventEmitter {
       pending.reject(err);
       return;
     }
-    this.deps.logger.debug({ stan: fieldText(msg, 11), ...answerTrace(msg) }, 'host answer');
+    if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ stan: fieldText(msg, 11), ...answerTrace(msg) }, 'host answer');
     if (this.linkState === 'degraded' && this.signedOn) this.setState('online');
     pending.resolve(msg);
   }

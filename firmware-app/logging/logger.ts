@@ -82,6 +82,10 @@ class PinoLogger implements Logger {
     this.emit('fatal', obj, msg);
   }
 
+  isLevelEnabled(level: LogLevel): boolean {
+    return SEVERITY[level] >= this.family.threshold;
+  }
+
   child(component: string): Logger {
     return new PinoLogger(this.p.child({ component }), this.family);
   }

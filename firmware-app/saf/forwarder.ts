@@ -6,6 +6,7 @@ import { declineEventId, declinePayload } from '../declines/reporter.js';
 import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../host/errors.js';
 import type { IsoMessage } from '../host/iso8583/packager.js';
 import type { LinkState } from '../host/link.js';
+import type { PreparedRequest } from '../host/prepared.js';
 import { adviceRequest, readAnswer, type TerminalIdentity } from '../host/messages.js';
 import type { Logger } from '../logging/logger.js';
 import type { Journal } from '../payments/journal.js';
@@ -20,7 +21,9 @@ export interface AdviceChannel {
   readonly state: LinkState;
   /** Connected and signed on: advices wait for it. */
   readonly ready: boolean;
-  request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage>;
+  /** Packs an advice ahead of its turn. */
+  packRequest(msg: IsoMessage): PreparedRequest;
+  send(prepared: PreparedRequest, timeoutMs: number): Promise<IsoMessage>;
   on(event: 'state', listener: (state: LinkState) => void): unknown;
   off(event: 'state', listener: (state: LinkState) => void): unknown;
 }
@@ -62,6 +65,8 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
   private readonly queue: DurableQueue<SafItem, AdviceAnswer>;
   private readonly repo: SafRepo;
   private readonly log: Logger;
+  /** The next advice, packed while the one before it was on the wire, and the second its field 7 names. */
+  private packed: { item: SafItem; second: number; request: PreparedRequest } | undefined;
   private readonly onLinkState = (state: LinkState): void => {
     if (state === 'online') this.queue.wake();
   };
@@ -131,22 +136,44 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
   }
 
   async transmit([item]: readonly SafItem[]): Promise<AdviceAnswer> {
-    const { link, clock, identity, settings } = this.deps;
-    const message = adviceRequest(identity, {
-      repeat: item!.sends > 0,
-      stan: item!.stan,
-      amount: item!.amount,
-      currency: item!.currency,
-      at: new Date(item!.queuedAt),
-      sentAt: new Date(clock.now()),
-      entryMode: item!.entryMode,
-      expiry: item!.expiry ?? '',
-      encryptedBlob: item!.encryptedBlob,
-      iccData: item!.iccData ?? undefined,
-      batchNumber: item!.batchNumber,
-      offlineAuthCode: item!.authCode ?? undefined,
+    const { link, clock, settings } = this.deps;
+    const now = clock.now();
+    const packed = this.packed;
+    this.packed = undefined;
+    // Packed for this very row (same sends, so 0220 or 0221 alike) within the second its field 7 says.
+    const ready = packed !== undefined && packed.item === item && packed.second === Math.floor(now / 1000) ? packed.request : undefined;
+    return readAnswer(await link.send(ready ?? link.packRequest(this.advice(item!, now)), settings.responseTimeoutMs));
+  }
+
+  /**
+   * Packs the advice that goes next while the one before it is on the wire, so the next 0220
+   * leaves as soon as the answer is in. One that cannot be packed is left for `transmit`, which
+   * fails it as it would have.
+   */
+  upcoming([item]: readonly SafItem[]): void {
+    const now = this.deps.clock.now();
+    try {
+      this.packed = { item: item!, second: Math.floor(now / 1000), request: this.deps.link.packRequest(this.advice(item!, now)) };
+    } catch {
+      this.packed = undefined;
+    }
+  }
+
+  private advice(item: SafItem, sentAt: number): IsoMessage {
+    return adviceRequest(this.deps.identity, {
+      repeat: item.sends > 0,
+      stan: item.stan,
+      amount: item.amount,
+      currency: item.currency,
+      at: new Date(item.queuedAt),
+      sentAt: new Date(sentAt),
+      entryMode: item.entryMode,
+      expiry: item.expiry ?? '',
+      encryptedBlob: item.encryptedBlob,
+      iccData: item.iccData ?? undefined,
+      batchNumber: item.batchNumber,
+      offlineAuthCode: item.authCode ?? undefined,
     });
-    return readAnswer(await link.request(message, settings.responseTimeoutMs));
   }
 
   classify(outcome: Outcome<AdviceAnswer>): Verdict {
@@ -165,6 +192,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     return { kind: 'dead', error: code };
   }
 
+  /** Runs inside the queue's commit (the one that counts the next advices ahead), which makes it one with the payment's step. */
   finish([item]: readonly SafItem[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<AdviceAnswer>): void {
     if (!outcome.ok) return;
     const { responseCode, rrn } = outcome.answer;
@@ -173,17 +201,15 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
       this.declined(item!, responseCode, rrn, sends);
       return;
     }
-    const { store, clock, journal } = this.deps;
-    store.tx(() => {
-      journal.apply(
-        item!.transactionId,
-        { kind: 'AdviceAnswered', code: responseCode },
-        { responseCode, rrn },
-        { stan: item!.stan, sends },
-        'offline_approved',
-      );
-      this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
-    });
+    const { clock, journal } = this.deps;
+    journal.apply(
+      item!.transactionId,
+      { kind: 'AdviceAnswered', code: responseCode },
+      { responseCode, rrn },
+      { stan: item!.stan, sends },
+      'offline_approved',
+    );
+    this.repo.finish(item!.id, 'forwarded', responseCode, clock.now());
   }
 
   /** One line per commit of acceptances, naming each advice by STAN and transaction so a technician finds it. */
@@ -222,39 +248,37 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
     }
   }
 
-  /** The host refused the advice: the merchant carries the loss and must know, now and upstream. */
+  /** The host refused the advice: the merchant carries the loss and must know, now and upstream (inside the queue's commit). */
   private declined(item: SafItem, code: string, rrn: string | null, sends: number): void {
     const { store, clock, journal } = this.deps;
     const entry = explain(code);
     const amount = `${item.currency} ${formatAmount(item.amount, item.currency)}`;
-    store.tx(() => {
-      const txn = journal.apply(
-        item.transactionId,
-        { kind: 'AdviceAnswered', code },
-        { responseCode: code, declineCode: code, rrn },
-        { stan: item.stan, responseCode: code, sends },
-        'offline_approved',
-      );
-      this.repo.finish(item.id, 'declined', code, clock.now());
-      store.alerts.raise(
-        {
-          key: `saf-declined:${txn.uuid}`,
-          severity: 'critical',
-          message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
-          detail: {
-            transactionId: txn.id,
-            uuid: txn.uuid,
-            stan: item.stan,
-            amount: item.amount,
-            currency: item.currency,
-            responseCode: code,
-          },
+    const txn = journal.apply(
+      item.transactionId,
+      { kind: 'AdviceAnswered', code },
+      { responseCode: code, declineCode: code, rrn },
+      { stan: item.stan, responseCode: code, sends },
+      'offline_approved',
+    );
+    this.repo.finish(item.id, 'declined', code, clock.now());
+    store.alerts.raise(
+      {
+        key: `saf-declined:${txn.uuid}`,
+        severity: 'critical',
+        message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
+        detail: {
+          transactionId: txn.id,
+          uuid: txn.uuid,
+          stan: item.stan,
+          amount: item.amount,
+          currency: item.currency,
+          responseCode: code,
         },
-        clock.now(),
-      );
-      // Same id and payload as the journal's decline reporter: whichever runs first writes it, once.
-      enqueueEvent(store, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
-    });
+      },
+      clock.now(),
+    );
+    // Same id and payload as the journal's decline reporter: whichever runs first writes it, once.
+    enqueueEvent(store, clock, { eventId: declineEventId(txn), type: TMS_EVENT.decline, payload: declinePayload(txn) });
     this.log.warn({ txn: item.transactionId, stan: item.stan, responseCode: code }, 'advice declined by host; merchant alerted');
   }
 

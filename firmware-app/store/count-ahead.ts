@@ -43,6 +43,11 @@ export class CountAhead<R extends QueueRow, A> {
     return this.claimed.splice(0, n);
   }
 
+  /** The next `n` counted rows, left in place for `take`. */
+  peek(n: number): readonly R[] {
+    return this.claimed.slice(0, n);
+  }
+
   /**
    * Counts the next rows once the last counted one has left, while it is on the wire: the
    * commit overlaps the round trip instead of following it.

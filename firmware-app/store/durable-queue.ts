@@ -59,10 +59,19 @@ export type Outcome<A> = { ok: true; answer: A } | { ok: false; error: unknown }
 export interface QueueUser<R extends QueueRow, A> {
   transmit(batch: readonly R[]): Promise<A>;
   classify(outcome: Outcome<A>, batch: readonly R[]): Verdict;
-  /** Commits the batch's final state (and its effects, such as a journal transition) in one SQLite transaction. */
+  /**
+   * Writes the batch's final state (and its effects, such as a journal transition) in one SQLite
+   * transaction: the queue's own when its repository has `transaction` (a queue counting ahead
+   * commits several final answers in one), otherwise the user's.
+   */
   finish(batch: readonly R[], verdict: Extract<Verdict, { kind: 'done' | 'dead' }>, outcome: Outcome<A>): void;
   /** After a retry is recorded; e.g. an alert once the attempts pass a limit. */
   retried?(batch: readonly R[], verdict: Extract<Verdict, { kind: 'retry' }>, outcome: Outcome<A>): void;
+  /**
+   * Counting ahead: the batch that goes next, told while the one before it is on the wire, so
+   * work for it (packing its message) is done before its turn instead of in it.
+   */
+  upcoming?(batch: readonly R[]): void;
   /** Counting ahead: after the commit of several final answers, e.g. one log line for them all. */
   committed?(finished: readonly FinalAnswer<R, A>[]): void;
 }
@@ -292,7 +301,11 @@ export class DurableQueue<R extends QueueRow, A> {
               if (kind === 'retry' && this.settings.haltOnRetry) halted = true;
             });
           }
-          if (rows.length > 0) ahead?.refill([...tried], force);
+          if (rows.length > 0 && ahead) {
+            ahead.refill([...tried], force);
+            const next = ahead.peek(batchSize);
+            if (next.length > 0) this.deps.user.upcoming?.(next);
+          }
           if (this.inFlight.size === 0) break;
           await Promise.race(this.inFlight.keys());
         }
@@ -348,6 +361,7 @@ export class DurableQueue<R extends QueueRow, A> {
     const attempted = batch.length;
     if (verdict.kind === 'done' || verdict.kind === 'dead') {
       if (this.ahead) this.ahead.hold({ batch, verdict, outcome }, this.passRunning && !this.stopped);
+      else if (repo.transaction) repo.transaction(() => user.finish(batch, verdict, outcome));
       else user.finish(batch, verdict, outcome);
       return { attempted, verdict };
     }

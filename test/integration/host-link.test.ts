@@ -1,9 +1,13 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../drivers/base/clock.js';
-import { silentLogger } from '../../drivers/base/logger.js';
+import { silentLogger, type Logger } from '../../drivers/base/logger.js';
 import { HostProtocolError, HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import { HostLink, type HostLinkOptions, type LinkState } from '../../firmware-app/host/link.js';
+import { createLogger } from '../../firmware-app/logging/logger.js';
 import { financialRequest } from '../../firmware-app/host/messages.js';
 import { encryptCardData } from '../../sim/cards.js';
 import { HostSim } from '../../sim/host/host-sim.js';
@@ -32,7 +36,7 @@ function sale(amount: number): IsoMessage {
   });
 }
 
-function startLink(overrides: Partial<HostLinkOptions> = {}, clock?: Clock): HostLink {
+function startLink(overrides: Partial<HostLinkOptions> = {}, clock?: Clock, logger: Logger = silentLogger): HostLink {
   link = new HostLink(
     {
       address: '127.0.0.1',
@@ -46,7 +50,7 @@ function startLink(overrides: Partial<HostLinkOptions> = {}, clock?: Clock): Hos
       identity: IDENTITY,
       ...overrides,
     },
-    { logger: silentLogger, nextStan, clock },
+    { logger, nextStan, clock },
   );
   link.start();
   return link;
@@ -83,6 +87,26 @@ describe('host link over loopback TCP', () => {
     expect(await link.waitOnline(20_000)).toBe(true);
     expect(states).toEqual(['degraded', 'online']);
     expect(host.received.map((r) => [r.message.mti, r.message.fields.get(70)])).toEqual([['0800', '001']]);
+  });
+
+  it('writes each message sent and each answer to the log once a technician turns debug on, and none at info', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pos-link-log-')), 'pos.log');
+    const root = createLogger({ level: 'info', destination: { file } });
+    startLink({}, undefined, root.child('host'));
+    await nextState(link, 'online');
+    await link.request(sale(1200), 5000);
+    root.setLevel('debug');
+    const traced = sale(3400);
+    await link.request(traced, 5000);
+    root.flush();
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"sent to host"') || l.includes('"host answer"'))
+      .map((l) => JSON.parse(l) as { msg: string; message?: string; stan?: string; responseCode?: string });
+    root.close();
+    expect(lines.map((l) => l.msg)).toEqual(['sent to host', 'host answer']);
+    expect(lines[0]!.message).toContain(`11="${String(traced.fields.get(11))}"`);
+    expect(lines[1]).toMatchObject({ stan: traced.fields.get(11), responseCode: '00' });
   });
 
   it('stays degraded when the host refuses the sign-on', async () => {

@@ -9,6 +9,8 @@ import { attachDeclineReporter } from '../../firmware-app/declines/reporter.js';
 import { HostTimeoutError, HostUnreachableError } from '../../firmware-app/host/errors.js';
 import type { IsoMessage } from '../../firmware-app/host/iso8583/packager.js';
 import type { LinkState } from '../../firmware-app/host/link.js';
+import { transmissionDateTime } from '../../firmware-app/host/messages.js';
+import type { PreparedRequest } from '../../firmware-app/host/prepared.js';
 import { Journal } from '../../firmware-app/payments/journal.js';
 import { SafForwarder, type SafSettings } from '../../firmware-app/saf/forwarder.js';
 import { enqueueSaf, listSafItems } from '../../firmware-app/saf/queue.js';
@@ -56,6 +58,14 @@ class FakeLink extends EventEmitter {
   hold: Promise<void> | undefined;
   /** Called as each advice leaves, to look at what is durable at that moment. */
   onSend: ((msg: IsoMessage) => void) | undefined;
+
+  packRequest(msg: IsoMessage): PreparedRequest {
+    return { msg, frame: Buffer.alloc(0), key: '' };
+  }
+
+  send(prepared: PreparedRequest, timeoutMs: number): Promise<IsoMessage> {
+    return this.request(prepared.msg, timeoutMs);
+  }
 
   async request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
     const reply = this.script.shift() ?? '00';
@@ -178,6 +188,22 @@ describe('SAF forwarder', () => {
       ['0221', s.stan],
     ]);
     expect(journal.get(s.id).state).toBe('forwarded_approved');
+  });
+
+  it('an advice packed while the one before it waited for its answer names the second it leaves in field 7', async () => {
+    offlineSale(100);
+    offlineSale(200);
+    let answer!: () => void;
+    link.hold = new Promise((resolve) => (answer = resolve));
+    const draining = forwarder().drain();
+    const firstLeft = clock.now();
+    clock.advance(2_000);
+    answer();
+    expect(await draining).toEqual({ remaining: 0 });
+    expect(link.sent.map((m) => [m.mti, f(m, 7)])).toEqual([
+      ['0220', transmissionDateTime(new Date(firstLeft))],
+      ['0220', transmissionDateTime(new Date(clock.now()))],
+    ]);
   });
 
   it('sends a 0221 first after a restart that interrupted a transmission', async () => {

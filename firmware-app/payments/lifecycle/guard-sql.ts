@@ -18,17 +18,22 @@ export function transitionKeys(): string[] {
  * reducer allows for the row's type. Generated from the reducer, so the two cannot drift; a
  * test compares the installed triggers with this text, so changing the table without a
  * migration that reinstalls them fails.
+ *
+ * The update trigger looks the change up in one string of `,key,` entries rather than an
+ * `IN (...)` list: SQLite built a temporary index of the list on every state change, half the
+ * cost of a payment's UPDATE, paid at each step of every sale and every accepted advice. Keys
+ * are names and `:` `>` only, so `,key,` matches a whole key and nothing else.
  */
 export function lifecycleGuardSql(): string {
   const states = TXN_STATES.map(quote).join(', ');
-  const keys = transitionKeys().map(quote).join(',\n      ');
+  const keys = quote(`,${transitionKeys().join(',')},`);
   return `
   CREATE TRIGGER transactions_state_insert BEFORE INSERT ON transactions
     WHEN NEW.state IS NULL OR NEW.state NOT IN (${states})
     BEGIN SELECT RAISE(ABORT, 'unknown transaction state'); END;
   CREATE TRIGGER transactions_state_transition BEFORE UPDATE OF state ON transactions
-    WHEN NEW.state IS NOT OLD.state AND (OLD.type || ':' || OLD.state || '>' || NEW.state) NOT IN (
-      ${keys})
+    WHEN NEW.state IS NOT OLD.state
+      AND instr(${keys}, ',' || OLD.type || ':' || OLD.state || '>' || NEW.state || ',') = 0
     BEGIN SELECT RAISE(ABORT, 'transition not allowed by the lifecycle'); END;
   `;
 }
