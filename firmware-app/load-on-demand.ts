@@ -14,3 +14,18 @@ export async function loadOnDemand<T>(what: string, load: () => Promise<T>): Pro
     throw new ModuleLoadError('MODULE_LOAD_FAILED', `${what} could not be loaded: ${(err as Error).message}`, { what }, { cause: err });
   }
 }
+
+/**
+ * `loadOnDemand` once: the first call starts the load, later calls share it. A failed load is
+ * forgotten, so the next use (the print queue's next attempt, the next settlement) tries again.
+ */
+export function onFirstUse<T>(what: string, load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | undefined;
+  return () => {
+    loading ??= loadOnDemand(what, load).catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    });
+    return loading;
+  };
+}

@@ -4,8 +4,7 @@ import { systemClock } from '../base/clock.js';
 import type { Logger } from '../base/logger.js';
 import { closePort, defaultPortFactory, openPort, type PortFactory, type SerialLink } from '../serial/port-factory.js';
 import { PrinterDisconnectedError, PrinterNotReadyError, PrinterTimeoutError } from './errors.js';
-import { DLE_EOT } from './escpos.js';
-import { combineStatus, decodeStatusByte, describeStatus, isClean, type PrinterStatus } from './status.js';
+import { combineStatus, decodeStatusByte, describeStatus, DLE_EOT, isClean, type PrinterStatus } from './status.js';
 
 export interface PrinterOptions {
   path: string;

@@ -1,6 +1,8 @@
 import iconv from 'iconv-lite';
 import { PosError } from '../base/errors.js';
 
+export { DLE_EOT } from './status.js';
+
 export class EscPosError extends PosError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('ESCPOS_INVALID', message, details);
@@ -148,6 +150,3 @@ export class EscPosBuilder {
     return Buffer.concat(this.parts);
   }
 }
-
-/** Real-time status request; the printer answers one byte even while busy or offline. */
-export const DLE_EOT = (n: 1 | 2 | 3 | 4) => Buffer.from([0x10, 0x04, n]);

@@ -1,5 +1,11 @@
 import { PosError } from '../base/errors.js';
 
+/**
+ * Real-time status request; the printer answers one byte even while busy or offline. Kept
+ * with the status decoder, so asking for a status does not load the encoder and its code pages.
+ */
+export const DLE_EOT = (n: 1 | 2 | 3 | 4) => Buffer.from([0x10, 0x04, n]);
+
 export class PrinterStatusError extends PosError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('PRINTER_STATUS_INVALID', message, details);

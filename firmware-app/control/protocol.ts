@@ -1,4 +1,5 @@
 import { PosError } from '../../drivers/base/errors.js';
+import type { DiagnosticsSession } from '../ui/diagnostics/session.js';
 
 /**
  * The control socket speaks newline-delimited JSON. A request names a session method and
@@ -16,6 +17,32 @@ export interface ControlRequest {
 
 export type ControlMessage =
   { id: number; progress: unknown } | { id: number; result: unknown } | { id: number; error: { code: string; message: string } };
+
+/**
+ * The methods a remote client may call, with nothing else reachable through the socket. Kept
+ * with the wire format, so the server checks a request without loading the session behind it.
+ */
+export const SESSION_METHODS = [
+  'login',
+  'deviceInfo',
+  'status',
+  'cardReadTest',
+  'testPrint',
+  'hostEcho',
+  'queues',
+  'drain',
+  'declineStats',
+  'alerts',
+  'jobs',
+  'runJob',
+  'logTail',
+  'setLogLevel',
+  'config',
+  'exportBundle',
+  'logout',
+] as const satisfies readonly (keyof DiagnosticsSession)[];
+
+export type SessionMethod = (typeof SESSION_METHODS)[number];
 
 /** A request or answer longer than this is refused and the connection closed. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;

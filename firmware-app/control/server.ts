@@ -2,8 +2,8 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { isPosError } from '../../drivers/base/errors.js';
 import type { Logger } from '../logging/logger.js';
-import { SESSION_METHODS, type DiagnosticsSession, type SessionMethod } from '../ui/diagnostics/session.js';
-import { ControlError, LineSplitter, type ControlMessage, type ControlRequest } from './protocol.js';
+import type { DiagnosticsSession } from '../ui/diagnostics/session.js';
+import { ControlError, LineSplitter, SESSION_METHODS, type ControlMessage, type ControlRequest, type SessionMethod } from './protocol.js';
 
 /**
  * Bounds on what one client can make the terminal do: the socket lives in the same event
@@ -19,8 +19,11 @@ export const CONTROL_LIMITS = {
 } as const;
 
 export interface ControlServerDeps {
-  /** A fresh, logged-out session per connection; `actor` is what the audit log records. */
-  openSession: (actor: string) => DiagnosticsSession;
+  /**
+   * A fresh, logged-out session per connection; `actor` is what the audit log records. It may
+   * be loaded on the first connection: a failure to open one is each request's error.
+   */
+  openSession: (actor: string) => DiagnosticsSession | Promise<DiagnosticsSession>;
   logger: Logger;
 }
 
@@ -99,7 +102,9 @@ export class ControlServer {
     }
     this.sockets.add(socket);
     const actor = `control-socket#${++this.connections}`;
-    const session = this.deps.openSession(actor);
+    const session = Promise.resolve().then(() => this.deps.openSession(actor));
+    // Answered to each request (handle); nothing else waits on a session that could not open.
+    session.catch(() => undefined);
     let errors = 0;
     const send = (m: ControlMessage) => {
       if (socket.destroyed) return;
@@ -135,11 +140,14 @@ export class ControlServer {
     socket.on('close', () => {
       queue.length = 0;
       this.sockets.delete(socket);
-      void session.logout();
+      void session.then(
+        (s) => s.logout(),
+        () => undefined,
+      );
     });
   }
 
-  private async handle(session: DiagnosticsSession, line: string, send: (m: ControlMessage) => void): Promise<void> {
+  private async handle(opening: Promise<DiagnosticsSession>, line: string, send: (m: ControlMessage) => void): Promise<void> {
     let req: ControlRequest;
     try {
       req = JSON.parse(line) as ControlRequest;
@@ -157,6 +165,7 @@ export class ControlServer {
     const method = req.method as SessionMethod;
     const params = Array.isArray(req.params) ? req.params : [];
     try {
+      const session = await opening;
       const result =
         method === 'drain'
           ? await session.drain(params[0] as never, (p) => send({ id, progress: p }))

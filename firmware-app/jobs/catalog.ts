@@ -3,10 +3,13 @@ import { isPosError } from '../../drivers/base/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { ReportUpstream } from '../upstream/events.js';
-import { nightlyBackup } from './backup.js';
 import { sendHeartbeat, type HeartbeatSources } from './heartbeat.js';
 import { purgeExpired } from './retention.js';
 import type { Job } from './scheduler.js';
+import { onFirstUse } from '../load-on-demand.js';
+
+/** Loaded for the nightly run, not at every start; a failed load fails that run, named. */
+const backupJob = onFirstUse('the backup job', () => import('./backup.js'));
 
 /** Job names, as they appear in `job_runs` and on the technician's job screen. */
 export const JOB = {
@@ -94,6 +97,7 @@ export function standardJobs(config: Config['jobs'], ports: JobPorts): Job[] {
       cron: config.backup.cron,
       enabled: config.backup.enabled,
       run: async () => {
+        const { nightlyBackup } = await backupJob();
         const { backup, removed } = await nightlyBackup(store, clock, { dir: ports.backupDir, keep: config.backup.keep });
         return { file: backup.file, bytes: backup.bytes, removed: removed.length };
       },

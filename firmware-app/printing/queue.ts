@@ -8,9 +8,15 @@ import { SerialOpenError } from '../../drivers/serial/port-factory.js';
 import type { Store } from '../store/store.js';
 import { DurableQueue, type Outcome, type QueueUser, type Verdict } from '../store/durable-queue.js';
 import type { NewPrintJob, PrintJob, PrintJobRepo } from '../store/print-job-repo.js';
-import { renderSlip } from '../receipts/slip.js';
+import { onFirstUse } from '../load-on-demand.js';
 
 export type { NewPrintJob, PrintJob } from '../store/print-job-repo.js';
+
+/**
+ * The slip renderer (layout, ESC/POS encoder, GB18030 tables), loaded at the first print
+ * rather than at start-up: a start does not print. A failed load keeps the job queued.
+ */
+const slipRenderer = onFirstUse('the slip renderer', () => import('../receipts/render-slip.js'));
 
 /** Printed marks committed at once at most: a long pass still commits as it goes. */
 const MARK_BATCH = 16;
@@ -130,8 +136,8 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   }
 
   /** The bytes the job sends to the printer: a slip is laid out and encoded from its record now. */
-  bytes(job: PrintJob): Buffer {
-    return job.slip === null ? job.payload : renderSlip(job.slip);
+  async bytes(job: PrintJob): Promise<Buffer> {
+    return job.slip === null ? job.payload : (await slipRenderer()).renderSlip(job.slip);
   }
 
   get state(): PrintQueueState {
@@ -216,8 +222,14 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   async transmit([job]: readonly PrintJob[]): Promise<PrinterStatus> {
     const { printer } = this.deps;
     if (!printer.connected) await printer.connect();
-    // A slip is laid out and encoded while the printer answers the status asked before it.
-    return printer.print(() => this.bytes(job!));
+    const { slip, payload } = job!;
+    let bytes = () => payload;
+    if (slip !== null) {
+      const { renderSlip } = await slipRenderer();
+      // A slip is laid out and encoded while the printer answers the status asked before it.
+      bytes = () => renderSlip(slip);
+    }
+    return printer.print(bytes);
   }
 
   classify(outcome: Outcome<PrinterStatus>): Verdict {

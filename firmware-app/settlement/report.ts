@@ -1,8 +1,7 @@
 import { formatAmount, type CurrencyCode } from '../core/money.js';
 import { formatDateTime, renderReceipt, type ReceiptLine } from '../receipts/layout.js';
+import { batchLabel, type SettlementResult } from './batch-label.js';
 import type { BatchTotals, Tally } from './totals.js';
-
-export type SettlementResult = 'in_balance' | 'out_of_balance';
 
 export interface SettlementReportData {
   merchantName: string;
@@ -15,8 +14,6 @@ export interface SettlementReportData {
   /** Field 39 of the 0510. */
   responseCode: string;
 }
-
-export const batchLabel = (n: number) => String(n).padStart(6, '0');
 
 function tallyLine(label: string, t: Tally, currency: CurrencyCode): ReceiptLine {
   return { kind: 'pair', left: `${label} x${t.count}`, right: formatAmount(t.amount, currency) };

@@ -14,9 +14,16 @@ import type { Logger } from '../logging/logger.js';
 import type { Batch, BatchState } from '../store/batch-repo.js';
 import type { Store } from '../store/store.js';
 import { TMS_EVENT, type ReportUpstream } from '../upstream/events.js';
-import { batchLabel, renderSettlementReport, type SettlementResult } from './report.js';
+import { batchLabel, type SettlementResult } from './batch-label.js';
 import { TXN_STATES, undecided } from '../payments/lifecycle.js';
 import { batchTotals, hostTotals, unsettledCount, type BatchTotals } from './totals.js';
+import { onFirstUse } from '../load-on-demand.js';
+
+/**
+ * The report's layout and encoder, loaded when a batch closes rather than at every start. A
+ * failed load leaves the report unprinted, as a printer fault does; the batch is closed.
+ */
+const settlementReport = onFirstUse('the settlement report', () => import('./report.js'));
 
 /** What settlement needs from the host link (`HostLink` is one). */
 export interface HostPort {
@@ -253,6 +260,7 @@ export class Settlement {
     log.info({ batch: number, result, responseCode: code }, 'settlement answered');
     const outcome: BatchOutcome = { batchNumber: number, result, responseCode: code, totals: wire, reportPrinted: false };
     try {
+      const { renderSettlementReport } = await settlementReport();
       const bytes = renderSettlementReport(
         {
           merchantName: settings.merchantName,

@@ -3,15 +3,11 @@ import { systemClock, type Clock } from '../../drivers/base/clock.js';
 import type { Config } from '../config/schema.js';
 import { ControlServer } from '../control/server.js';
 import type { Logger } from '../logging/logger.js';
-import { loadOnDemand } from '../load-on-demand.js';
+import { loadOnDemand, onFirstUse } from '../load-on-demand.js';
 import { resolveDataPath, type Terminal } from '../terminal.js';
-import { CashierConsole } from './cashier/console.js';
 import { hashPin, PinGuard, type LockoutStore } from './diagnostics/pin.js';
 import { SUPERVISOR_LOCKOUT } from '../store/lockout.js';
-import { LocalDiagnosticsSession } from './diagnostics/session.js';
 import { runPrompt } from './prompt.js';
-import { TerminalAdapter } from './terminal-adapter.js';
-import { Tty } from './tty.js';
 
 /**
  * The exit status after the technician shut the terminal down from the console menu. The
@@ -51,9 +47,19 @@ export async function runUi(
   const config = terminal.config;
   const clock = io.clock ?? systemClock;
   const supervisor = supervisorGuardFor(config, clock, terminal.lockout(SUPERVISOR_LOCKOUT));
-  const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger, supervisor });
   const guard = pinGuardFor(config, clock, terminal.lockout());
-  const openSession = (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor);
+  const startedAt = clock.now();
+  // The port the console and the technician's sessions call, loaded when the first of them
+  // opens: on a pipe with no technician connected, the line prompt needs neither.
+  const technicianPort = onFirstUse('the cashier and technician screens', async () => {
+    const [{ TerminalAdapter }, { LocalDiagnosticsSession }] = await Promise.all([
+      import('./terminal-adapter.js'),
+      import('./diagnostics/session.js'),
+    ]);
+    const adapter = new TerminalAdapter(terminal, { clock, logger: io.logger, supervisor, startedAt });
+    return { adapter, openSession: (actor: string) => new LocalDiagnosticsSession(adapter, guard, actor) };
+  });
+  const openSession = async (actor: string) => (await technicianPort()).openSession(actor);
   let control: ControlServer | undefined;
   if (config.diagnostics.controlSocket) {
     control = new ControlServer(resolveDataPath(config, config.diagnostics.controlSocket), {
@@ -67,6 +73,11 @@ export async function runUi(
   }
   try {
     if (io.input.isTTY) {
+      // Loaded only on a terminal: on a pipe the line prompt runs and the console is never drawn.
+      const [{ CashierConsole }, { Tty }] = await loadOnDemand('the cashier console', () =>
+        Promise.all([import('./cashier/console.js'), import('./tty.js')]),
+      );
+      const { adapter, openSession: openConsoleSession } = await technicianPort();
       const tty = new Tty(io.input, io.output);
       try {
         return await new CashierConsole(adapter, tty, {
@@ -74,7 +85,7 @@ export async function runUi(
           resultHoldMs: config.ui.resultHoldMs,
           openDiagnostics: async (t, header, language) => {
             const { runDiagnosticsMenu } = await loadOnDemand('the technician menu', () => import('./diagnostics/menu.js'));
-            const session = openSession('console');
+            const session = openConsoleSession('console');
             return runDiagnosticsMenu(session, t, { clock, language, header, shutDown: () => session.shutDown() });
           },
         }).run();

@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, sleep, type Clock } from '../../drivers/base/clock.js';
 import { isPosError, PosError } from '../../drivers/base/errors.js';
-import { EscPosBuilder } from '../../drivers/printer/escpos.js';
 import type { Config } from '../config/schema.js';
 import { explain } from '../declines/catalog.js';
 import type { Logger, LogLevel } from '../logging/logger.js';
@@ -15,6 +14,7 @@ import type { LoginResult, PinGuard } from './diagnostics/pin.js';
 import { logLine, maskSecrets, readVersion, tailFile } from './diagnostics/process-info.js';
 import { batchReports } from './batch-reports.js';
 import { formatDateTime } from './format.js';
+import { loadOnDemand } from '../load-on-demand.js';
 import {
   FeatureUnavailableError,
   type AlertView,
@@ -69,6 +69,8 @@ export interface AdapterOptions {
   drainPollMs?: number;
   /** Checks the supervisor PIN of refunds and voids; none: no supervisor PIN is set up. */
   supervisor?: PinGuard;
+  /** When the terminal started (uptime); the adapter may be made later, at the first session. Default: now. */
+  startedAt?: number;
 }
 
 /** `TerminalPort` over the running `Terminal`: the only place the UIs touch the product. */
@@ -82,7 +84,7 @@ export class TerminalAdapter implements TerminalPort {
     private readonly options: AdapterOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.startedAt = this.clock.now();
+    this.startedAt = options.startedAt ?? this.clock.now();
   }
 
   private get cfg(): Config {
@@ -237,6 +239,8 @@ export class TerminalAdapter implements TerminalPort {
 
   async testPrint(): Promise<{ printed: boolean; error?: string }> {
     const c = this.cfg;
+    // The encoder and its code pages are loaded when something prints, not at start-up.
+    const { EscPosBuilder } = await loadOnDemand('the printer encoder', () => import('../../drivers/printer/escpos.js'));
     const bytes = new EscPosBuilder()
       .init()
       .align('center')

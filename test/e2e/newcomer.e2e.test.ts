@@ -83,7 +83,7 @@ describe('a newcomer following the README', () => {
     expect(existsSync(join(dataDir, 'pos-companion.db'))).toBe(true);
   }, 120_000);
 
-  it('a production start (--config, no --sim) loads no file from sim/', async () => {
+  it('a production start (--config, no --sim) loads no file from sim/, and nothing that waits for a print, a settlement or a technician', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pos-prod-start-'));
     const configPath = join(dir, 'config.json');
     writeFileSync(
@@ -115,6 +115,20 @@ describe('a newcomer following the README', () => {
     expect(fromDist('firmware-app').length).toBeGreaterThan(20);
     expect(fromDist('firmware-app').some((url) => url.endsWith('/host/link.js'))).toBe(true);
     expect(fromDist('sim')).toEqual([]);
+    // Loaded at their first use: a slip or report printed, a batch closed, the nightly backup, a console or a technician session.
+    const firstUse = [
+      'firmware-app/receipts/render-slip.js',
+      'firmware-app/receipts/layout.js',
+      'drivers/printer/escpos.js',
+      'firmware-app/settlement/report.js',
+      'firmware-app/jobs/backup.js',
+      'firmware-app/ui/cashier/console.js',
+      'firmware-app/ui/terminal-adapter.js',
+      'firmware-app/ui/diagnostics/session.js',
+    ];
+    expect(
+      loaded.filter((url) => firstUse.some((file) => url.endsWith(`/dist/${file}`)) || url.includes('/node_modules/iconv-lite/')),
+    ).toEqual([]);
   }, 90_000);
 });
 

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
 import { checkSocketOwner, RemoteSession } from '../../firmware-app/control/client.js';
 import { ControlServer } from '../../firmware-app/control/server.js';
+import { onFirstUse } from '../../firmware-app/load-on-demand.js';
 import { hashPin, PinGuard } from '../../firmware-app/ui/diagnostics/pin.js';
 import { LocalDiagnosticsSession } from '../../firmware-app/ui/diagnostics/session.js';
 import type { AuditEntry, DiagnosticsPort, DrainProgress } from '../../firmware-app/ui/terminal-port.js';
@@ -132,6 +133,36 @@ describe('control socket', () => {
       'CONTROL_BAD_REQUEST',
       'CONTROL_UNKNOWN_METHOD',
     ]);
+  });
+
+  it('answers every request with the typed error when the session cannot be loaded, and opens one on the next connection', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'pos-ctl-')), 'control.sock');
+    const guard = new PinGuard(
+      { pinHash: PIN_HASH, maxFailures: 5, lockoutMs: 60_000, maxLockoutMs: 3_600_000 },
+      { now: () => 0, setTimeout: () => ({}), clearTimeout: () => undefined },
+    );
+    // The installed copy misses the session's module until the technician's second try.
+    let gone = true;
+    const technician = onFirstUse(
+      'the cashier and technician screens',
+      () => import(gone ? `../../firmware-app/ui/diagnostics/${'gone'}.js` : '../../firmware-app/ui/diagnostics/session.js'),
+    );
+    server = new ControlServer(path, {
+      logger: silentLogger,
+      openSession: async (actor) => {
+        await technician();
+        return new LocalDiagnosticsSession(fakePort(audits), guard, actor);
+      },
+    });
+    await server.start();
+    session = await RemoteSession.connect(path);
+    await expect(session.login('2468')).rejects.toMatchObject({ code: 'MODULE_LOAD_FAILED' });
+    await expect(session.hostEcho()).rejects.toThrow(/the cashier and technician screens could not be loaded/);
+    session.close();
+    gone = false;
+    session = await RemoteSession.connect(path);
+    expect(await session.login('2468')).toEqual({ ok: true });
+    expect(await session.hostEcho()).toEqual({ ok: true, rttMs: 7, responseCode: '00' });
   });
 
   it('replaces a stale socket file but refuses one a live terminal is serving', async () => {

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../drivers/base/logger.js';
-import { MAX_MESSAGE_BYTES } from '../../firmware-app/control/protocol.js';
+import { MAX_MESSAGE_BYTES, SESSION_METHODS } from '../../firmware-app/control/protocol.js';
 import { ControlServer } from '../../firmware-app/control/server.js';
 import { hashPin, PinGuard } from '../../firmware-app/ui/diagnostics/pin.js';
-import { LocalDiagnosticsSession, SESSION_METHODS } from '../../firmware-app/ui/diagnostics/session.js';
+import { LocalDiagnosticsSession } from '../../firmware-app/ui/diagnostics/session.js';
 import type { DiagnosticsPort } from '../../firmware-app/ui/terminal-port.js';
 
 /**

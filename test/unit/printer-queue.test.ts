@@ -133,7 +133,7 @@ function approve(journal: Journal, amount = 1234, stan = '000001') {
 const text = (b: Buffer) => decodeToText(b).pages.join('');
 
 describe('receipts are queued with the result they print', () => {
-  it('queues a merchant and a customer copy in the transaction that commits an approval', () => {
+  it('queues a merchant and a customer copy in the transaction that commits an approval', async () => {
     const { queue, journal } = setup();
     const txn = approve(journal);
     const jobs = queue.jobsFor(txn.id);
@@ -141,8 +141,8 @@ describe('receipts are queued with the result they print', () => {
       ['receipt', 'merchant', 'queued'],
       ['receipt', 'customer', 'queued'],
     ]);
-    expect(text(queue.bytes(jobs[1]!))).toContain('CUSTOMER COPY');
-    expect(text(queue.bytes(jobs[1]!))).toContain('**** **** **** 1111');
+    expect(text(await queue.bytes(jobs[1]!))).toContain('CUSTOMER COPY');
+    expect(text(await queue.bytes(jobs[1]!))).toContain('**** **** **** 1111');
   });
 
   it('writes no job when the result is rolled back', () => {
@@ -160,7 +160,7 @@ describe('receipts are queued with the result they print', () => {
     expect(queue.pending()).toEqual([]);
   });
 
-  it('prints one decline slip with the reason, and none when no card was read', () => {
+  it('prints one decline slip with the reason, and none when no card was read', async () => {
     const { queue, journal } = setup();
     const noCard = journal.create({ type: 'sale', amount: 500, currency: 'CNY' });
     journal.transition(noCard.id, 'declined_local', { declineCode: 'READER_NO_CARD' });
@@ -172,7 +172,7 @@ describe('receipts are queued with the result they print', () => {
     journal.transition(txn.id, 'declined', { responseCode: '51', declineCode: '51' });
     const jobs = queue.jobsFor(txn.id);
     expect(jobs.map((j) => j.copy)).toEqual(['customer']);
-    expect(text(queue.bytes(jobs[0]!))).toMatch(/DECLINED[\s\S]*REASON\s+Insufficient funds/);
+    expect(text(await queue.bytes(jobs[0]!))).toMatch(/DECLINED[\s\S]*REASON\s+Insufficient funds/);
   });
 
   it('prints nothing when a sale goes back to approved after a failed void', () => {
@@ -188,35 +188,35 @@ describe('receipts are queued with the result they print', () => {
     expect(queue.jobsFor(approve(journal).id).map((j) => j.copy)).toEqual(['customer']);
   });
 
-  it('prints slips in the language the cashier switched to, from the next slip on', () => {
+  it('prints slips in the language the cashier switched to, from the next slip on', async () => {
     const { queue, journal, receipts } = setup({ merchantCopy: false });
     const before = approve(journal);
     receipts.setLanguage('zh-CN');
     const after = approve(journal, 880, '000002');
-    expect(text(queue.bytes(queue.jobsFor(before.id)[0]!))).toContain('CUSTOMER COPY');
-    const zh = text(queue.bytes(queue.jobsFor(after.id)[0]!));
+    expect(text(await queue.bytes(queue.jobsFor(before.id)[0]!))).toContain('CUSTOMER COPY');
+    const zh = text(await queue.bytes(queue.jobsFor(after.id)[0]!));
     expect(zh).toMatch(/金额\s+￥8\.80\n/);
     expect(zh).toContain('持卡人存根');
     expect(zh).not.toContain('COPY');
   });
 
-  it('leaves an e-receipt QR code too large for the paper off the slip, with a log line saying so', () => {
+  it('leaves an e-receipt QR code too large for the paper off the slip, with a log line saying so', async () => {
     const warnings: unknown[] = [];
     const logger: Logger = { ...silentLogger, warn: (obj: object | string, msg?: string) => void warnings.push([obj, msg]) };
     const { queue, journal } = setup({ merchantCopy: false, eReceiptUrl: `https://r.example/${'x'.repeat(1500)}/`, logger });
     const txn = approve(journal);
-    expect(decodeToText(queue.bytes(queue.jobsFor(txn.id)[0]!)).qr).toEqual([]);
+    expect(decodeToText(await queue.bytes(queue.jobsFor(txn.id)[0]!)).qr).toEqual([]);
     expect(warnings).toEqual([
       [{ transactionId: txn.id, bytes: 1555, widthMm: 58 }, 'e-receipt QR code left off the slip: too large for the paper'],
     ]);
   });
 
-  it('reprints any past receipt from the journal, marked REPRINT, and refuses a payment with no result', () => {
+  it('reprints any past receipt from the journal, marked REPRINT, and refuses a payment with no result', async () => {
     const { queue, journal, receipts } = setup();
     const txn = approve(journal);
     const job = receipts.reprint(journal.get(txn.id));
     expect(job.kind).toBe('reprint');
-    const printed = text(queue.bytes(queue.get(job.id)));
+    const printed = text(await queue.bytes(queue.get(job.id)));
     expect(printed).toContain('*** REPRINT ***');
     expect(printed).toMatch(/AUTH NO\.\s+A1B2C3/);
     const open = journal.create({ type: 'sale', amount: 100, currency: 'CNY' });
@@ -308,7 +308,7 @@ describe('the print queue', () => {
     printer.status = READY;
     await clock.advance(2000);
     expect(printedEvents).toEqual([job!.id]);
-    expect(printer.printed).toEqual([queue.bytes(job!)]);
+    expect(printer.printed).toEqual([await queue.bytes(job!)]);
     expect(queue.get(job!.id)).toMatchObject({ state: 'printed', attempts: 2 });
     expect(queue.state).toEqual({ printer: 'ready', pending: 0 });
     // Nothing waits, so nothing polls.

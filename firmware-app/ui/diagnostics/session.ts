@@ -42,29 +42,6 @@ export interface DiagnosticsSession {
   logout(): Promise<void>;
 }
 
-/** The methods a remote client may call, with nothing else reachable through the socket. */
-export const SESSION_METHODS = [
-  'login',
-  'deviceInfo',
-  'status',
-  'cardReadTest',
-  'testPrint',
-  'hostEcho',
-  'queues',
-  'drain',
-  'declineStats',
-  'alerts',
-  'jobs',
-  'runJob',
-  'logTail',
-  'setLogLevel',
-  'config',
-  'exportBundle',
-  'logout',
-] as const satisfies readonly (keyof DiagnosticsSession)[];
-
-export type SessionMethod = (typeof SESSION_METHODS)[number];
-
 export class NotLoggedInError extends PosError {
   constructor() {
     super('DIAG_NOT_LOGGED_IN', 'technician PIN required');
@@ -235,7 +212,7 @@ export class LocalDiagnosticsSession implements DiagnosticsSession {
 
   /**
    * Writes the technician's shutdown to the audit log (the PIN is needed like for any
-   * other call); the console then ends the process. Not a remote method: see SESSION_METHODS.
+   * other call); the console then ends the process. Not a remote method: see SESSION_METHODS (control/protocol.ts).
    */
   shutDown(): Promise<void> {
     return this.run('shutdown', undefined, () => undefined);
