@@ -72,9 +72,9 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
 
   constructor(private readonly db: Db) {
     this.s = {
-      insert: db.prepare<[number | null, string, string | null, Buffer, string | null, number, number], Row>(
+      insert: db.prepare<[number | null, string, string | null, Buffer, string | null, number, number]>(
         `INSERT INTO print_jobs (transaction_id, kind, copy, payload, slip, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING *`,
+         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`,
       ),
       queued: db.prepare<[], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' ORDER BY id`),
       head: db.prepare<[string, number], Row>(`SELECT * FROM print_jobs WHERE state = 'queued' AND id NOT IN ${IDS} ORDER BY id LIMIT ?`),
@@ -97,15 +97,23 @@ export class PrintJobRepo implements QueueRepository<PrintJob> {
 
   /** Safe inside the transaction that commits what the job prints; the queue wakes once it commits. */
   enqueue(job: NewPrintJob, now: number): PrintJob {
-    const row = this.s.insert.get(
-      job.transactionId ?? null,
-      job.kind,
-      job.copy ?? null,
-      job.payload ?? NO_BYTES,
-      job.slip ?? null,
-      now,
-      now,
-    )!;
+    const row: Row = {
+      id: 0,
+      transaction_id: job.transactionId ?? null,
+      kind: job.kind,
+      copy: job.copy ?? null,
+      payload: job.payload ?? NO_BYTES,
+      slip: job.slip ?? null,
+      state: 'queued',
+      attempts: 0,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+      printed_at: null,
+    };
+    // The new row is what was bound: reading it back (RETURNING) copied the slip out again
+    // inside every approval's transaction.
+    row.id = Number(this.s.insert.run(row.transaction_id, row.kind, row.copy, row.payload, row.slip, now, now).lastInsertRowid);
     this.added.fire();
     return fromRow(row);
   }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fdatasyncSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock } from '../../drivers/base/clock.js';
@@ -15,8 +15,8 @@ const RAW_SAMPLES = 2_000;
 const PAGE = 4096;
 /** The raw writes wrap like a WAL does after a checkpoint. */
 const RAW_FILE_BYTES = 4 * 1024 * 1024;
-/** Each page in the WAL is preceded by a 24-byte frame header. */
-const WAL_FRAME_HEADER = 24;
+/** Where the WAL index header (the start of the -shm file) keeps the last valid frame and the WAL's salt. */
+const WAL_INDEX = { bytes: 48, mxFrame: 16, salt: 32 } as const;
 
 export interface DurableAcceptResult {
   figures: Figure[];
@@ -60,6 +60,27 @@ function minimalCommitter(file: string): { commit: (i: number) => number; db: Db
       return now() - t0;
     },
   };
+}
+
+/**
+ * The WAL's last frame and its salt, read from the WAL index every connection shares. The
+ * WAL file's size says nothing once a checkpoint lets the next writer start the WAL again
+ * from its beginning (the file keeps its size and is overwritten); the salt changes then.
+ */
+function walPosition(file: string): { salt: string; frames: number } {
+  const header = Buffer.alloc(WAL_INDEX.bytes);
+  const fd = openSync(`${file}-shm`, 'r');
+  try {
+    readSync(fd, header, 0, WAL_INDEX.bytes, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return { salt: header.toString('hex', WAL_INDEX.salt, WAL_INDEX.salt + 8), frames: header.readUInt32LE(WAL_INDEX.mxFrame) };
+}
+
+/** Frames (pages) written between two positions, or undefined when the WAL restarted between them. */
+function framesBetween(a: { salt: string; frames: number }, b: { salt: string; frames: number }): number | undefined {
+  return a.salt === b.salt && b.frames > a.frames ? b.frames - a.frames : undefined;
 }
 
 /** What the terminal's checkpointer does between payments: copy a WAL that reached its size limit. */
@@ -126,22 +147,22 @@ export async function durableAccept(workDir: string): Promise<DurableAcceptResul
   const cpu: number[] = [];
   const minimalCommits: number[] = [];
   // Pages written to the WAL per sale and per minimal commit: what the one fsync has to carry.
-  const frameBytes = Number(terminal.db.pragma('page_size', { simple: true })) + WAL_FRAME_HEADER;
-  const walBytes = (file: string) => statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   const saleFrames: number[] = [];
   const minimalFrames: number[] = [];
   for (let i = 0; i < DEFAULT_QUEUE_CAP; i++) {
-    const w0 = walBytes(dbFile);
+    const w0 = walPosition(dbFile);
     const s = await sale();
-    const w1 = walBytes(dbFile);
+    const w1 = walPosition(dbFile);
     commits.push(s.ms);
     cpu.push(s.cpuMs);
-    const m0 = walBytes(minimalFile);
+    const m0 = walPosition(minimalFile);
     minimalCommits.push(minimal.commit(i));
-    const m1 = walBytes(minimalFile);
-    // A WAL restarted from its start after a checkpoint does not grow: those samples say nothing.
-    if (w1 > w0) saleFrames.push((w1 - w0) / frameBytes);
-    if (m1 > m0) minimalFrames.push((m1 - m0) / frameBytes);
+    const m1 = walPosition(minimalFile);
+    // A sale across a WAL restart cannot be counted: those samples say nothing.
+    const sf = framesBetween(w0, w1);
+    const mf = framesBetween(m0, m1);
+    if (sf !== undefined) saleFrames.push(sf);
+    if (mf !== undefined) minimalFrames.push(mf);
     checkpointBySize(terminal.db, dbFile);
     checkpointBySize(minimal.db, minimalFile);
   }

@@ -106,3 +106,27 @@ describe('per-sale queries', () => {
     expect(fullScans(db, sql)).toEqual([]);
   });
 });
+
+describe('the STAN index', () => {
+  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-stan-')), 'pos.db'));
+  afterAll(() => db.close());
+  const insert = db.prepare(
+    `INSERT INTO transactions (uuid, type, state, amount, currency, stan, stan_day, created_at, updated_at)
+     VALUES (?, 'sale', 'created', 100, 'EUR', ?, ?, 0, 0)`,
+  );
+
+  it('refuses a second payment with the same STAN on the same day, and takes it on another day', () => {
+    insert.run('a', '000042', '20260101');
+    expect(() => insert.run('b', '000042', '20260101')).toThrow(/UNIQUE constraint failed/);
+    expect(() => insert.run('c', '000042', '20260102')).not.toThrow();
+  });
+
+  it('is one index: a sale writes one STAN entry, not two', () => {
+    const stanIndexes = db
+      .prepare<[], { name: string }>(
+        `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'transactions' AND sql LIKE '%stan%'`,
+      )
+      .all();
+    expect(stanIndexes.map((i) => i.name)).toEqual(['transactions_stan']);
+  });
+});
