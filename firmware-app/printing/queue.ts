@@ -92,6 +92,8 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
   private readonly queue: DurableQueue<PrintJob, PrinterStatus>;
   private readonly repo: PrintJobRepo;
   private pollTimer: TimerHandle | undefined;
+  private kicked: Promise<unknown> | undefined;
+  private kickAgain = false;
   private stopped = true;
   private word: PrinterWord = 'unknown';
   private lastError: { code: string; message: string } | undefined;
@@ -175,9 +177,24 @@ export class PrintQueue extends EventEmitter implements QueueUser<PrintJob, Prin
     await this.queue.stop();
   }
 
-  /** Starts printing queued jobs if not already doing so. */
+  /**
+   * Starts printing queued jobs if not already doing so. One kicked drain at a time (a drain per
+   * report used to stay alive for as long as slips kept coming); a kick while one runs asks for
+   * another once it ends, so a report asked for as a drain settles its waiters is still settled.
+   */
   kick(): void {
-    this.drain().catch((err: unknown) => this.deps.logger.error({ err }, 'print queue pass failed'));
+    if (this.kicked) {
+      this.kickAgain = true;
+      return;
+    }
+    this.kicked = this.drain()
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'print queue pass failed'))
+      .finally(() => {
+        this.kicked = undefined;
+        if (!this.kickAgain || this.stopped) return;
+        this.kickAgain = false;
+        this.kick();
+      });
   }
 
   /**

@@ -359,6 +359,33 @@ describe('the print queue', () => {
     expect(queue.get(job!.id).state).toBe('printed');
   });
 
+  it('keeps one drain going while slips keep coming, however many reports are asked for, and settles every report', async () => {
+    const { queue, printer } = setup({ merchantCopy: false });
+    // Each slip takes until the test lets it go, so the queue stays busy while more arrive.
+    const gates: Array<() => void> = [];
+    const print = printer.print.bind(printer);
+    printer.print = async (bytes) => {
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return print(bytes);
+    };
+    await queue.start();
+    const reports: Array<Promise<{ printed: boolean }>> = [];
+    for (let i = 0; i < 30; i++) {
+      const job = queue.enqueue({ kind: 'report', payload: Buffer.from(`slip ${i}\n`) });
+      reports.push(queue.report(job.id));
+      await settle();
+    }
+    // A drain per report used to listen for 'printed' until the queue went idle: 30 here.
+    expect(queue.listenerCount('printed')).toBeLessThanOrEqual(2);
+    while (gates.length > 0) {
+      gates.shift()!();
+      await settle();
+    }
+    const settled = await Promise.all(reports);
+    expect(settled.filter((r) => !r.printed)).toEqual([]);
+    expect(printer.printed).toHaveLength(30);
+  });
+
   it('takes jobs from other producers (a settlement report) through enqueue', async () => {
     const { queue, printer } = setup();
     await queue.start();
