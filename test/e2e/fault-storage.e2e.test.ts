@@ -109,8 +109,13 @@ describe('storage faults: disk full, database read-only', () => {
     );
     expect(refused).not.toMatch(/Waiting for card/);
     expect(reads).toBe(0);
-    // Real SQLITE_FULL on the file: nothing can grow it now.
-    expect(() => t.db.exec(`CREATE TABLE filler (x)`)).toThrow(expect.objectContaining({ code: 'SQLITE_FULL' }));
+    // Real SQLITE_FULL on the file: nothing can grow it now. A megabyte, more than the few free
+    // pages a migration that drops an index leaves behind; rolled back whatever happens.
+    const fill = t.db.transaction(() => {
+      t.db.exec(`CREATE TABLE filler (x)`);
+      t.db.prepare(`INSERT INTO filler VALUES (zeroblob(1048576))`).run();
+    });
+    expect(() => fill()).toThrow(expect.objectContaining({ code: 'SQLITE_FULL' }));
 
     // Still running: the console answers, background jobs meet the fault without crashing, the queue is intact.
     await new Promise((r) => setTimeout(r, 1_500));
