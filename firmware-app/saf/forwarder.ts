@@ -61,6 +61,11 @@ interface AdviceAnswer {
  * is a 0221. It drains as soon as the link comes back, whenever a retry comes due, when an
  * offline sale is queued, and whenever `drain()` is called.
  */
+/** What the merchant's alert says of an offline sale that will not be paid (declined or expired). */
+function lostSale(txn: { id: number; uuid: string }, item: SafItem) {
+  return { transactionId: txn.id, uuid: txn.uuid, stan: item.stan, amount: item.amount, currency: item.currency };
+}
+
 export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
   private readonly queue: DurableQueue<SafItem, AdviceAnswer>;
   private readonly repo: SafRepo;
@@ -266,14 +271,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
         key: `saf-declined:${txn.uuid}`,
         severity: 'critical',
         message: `Offline sale ${amount} (STAN ${item.stan}) declined by the host: ${entry.cashier.en}. It will not be paid.`,
-        detail: {
-          transactionId: txn.id,
-          uuid: txn.uuid,
-          stan: item.stan,
-          amount: item.amount,
-          currency: item.currency,
-          responseCode: code,
-        },
+        detail: { ...lostSale(txn, item), responseCode: code },
       },
       clock.now(),
     );
@@ -301,14 +299,7 @@ export class SafForwarder implements QueueUser<SafItem, AdviceAnswer> {
             key: `saf-expired:${txn.uuid}`,
             severity: 'critical',
             message: `Offline sale ${item.currency} ${formatAmount(item.amount, item.currency)} (STAN ${item.stan}) was not forwarded in time and expired. It will not be paid.`,
-            detail: {
-              transactionId: txn.id,
-              uuid: txn.uuid,
-              stan: item.stan,
-              amount: item.amount,
-              currency: item.currency,
-              sends: item.sends,
-            },
+            detail: { ...lostSale(txn, item), sends: item.sends },
           },
           clock.now(),
         );

@@ -56,12 +56,11 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
 const queued = () => listSafItems(storeOf(db), { state: 'queued' }).length;
 const advices = () => host.received.map((r) => r.message).filter((m) => m.mti === '0220' || m.mti === '0221');
 
-beforeEach(async () => {
-  db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-saf-int-')), 'pos.db'));
-  journal = new Journal(storeOf(db), systemClock);
-  host = new HostSim();
-  await host.start();
-  link = new HostLink(
+type ForwarderSettings = ConstructorParameters<typeof SafForwarder>[0]['settings'];
+
+/** The terminal's link to the simulated host, on the current database's STAN counter. */
+function newLink(): HostLink {
+  return new HostLink(
     {
       address: '127.0.0.1',
       port: host.port,
@@ -75,7 +74,11 @@ beforeEach(async () => {
     },
     { logger: silentLogger, nextStan: () => nextStan(db) },
   );
-  saf = new SafForwarder({
+}
+
+/** A forwarder on the current database and link; `settings` changes the defaults a test cares about. */
+function newForwarder(settings: Partial<ForwarderSettings> = {}): SafForwarder {
+  return new SafForwarder({
     store: storeOf(db),
     journal,
     link,
@@ -83,16 +86,26 @@ beforeEach(async () => {
     logger: silentLogger,
     identity,
     settings: {
-      window: 2,
+      window: 1,
       responseTimeoutMs: 5_000,
-      backoffMinMs: 100,
-      backoffMaxMs: 400,
+      backoffMinMs: 50,
+      backoffMaxMs: 100,
       maxAttempts: 3,
       maxAgeMs: 86_400_000,
       countAhead: 32,
       holdMs: 100,
+      ...settings,
     },
   });
+}
+
+beforeEach(async () => {
+  db = openDatabase(join(mkdtempSync(join(tmpdir(), 'pos-saf-int-')), 'pos.db'));
+  journal = new Journal(storeOf(db), systemClock);
+  host = new HostSim();
+  await host.start();
+  link = newLink();
+  saf = newForwarder({ window: 2, backoffMinMs: 100, backoffMaxMs: 400 });
 });
 
 afterEach(async () => {
@@ -143,24 +156,7 @@ describe('SAF forwarder against the simulated host', () => {
     host.queueFor('0220', { type: 'drop' });
     link.start();
     await until('the link to come up', () => link.state === 'online');
-    const forwarder = new SafForwarder({
-      store: storeOf(db),
-      journal,
-      link,
-      clock: systemClock,
-      logger: silentLogger,
-      identity,
-      settings: {
-        window: 1,
-        responseTimeoutMs: 1_000,
-        backoffMinMs: 50,
-        backoffMaxMs: 100,
-        maxAttempts: 3,
-        maxAgeMs: 86_400_000,
-        countAhead: 32,
-        holdMs: 100,
-      },
-    });
+    const forwarder = newForwarder({ responseTimeoutMs: 1_000 });
     forwarder.start();
     await until('the advice to be accepted', () => queued() === 0);
     await forwarder.stop();
@@ -174,24 +170,7 @@ describe('SAF forwarder against the simulated host', () => {
   it('after a crash in a counted-ahead run, every counted advice goes as a 0221 and the host posts each exactly once', async () => {
     const stans = [100, 200, 300, 400, 500, 600].map((amount) => offlineSale(amount));
     // Holds its acceptances past the crash: the first two are answered but not yet committed when it dies.
-    const crashing = new SafForwarder({
-      store: storeOf(db),
-      journal,
-      link,
-      clock: systemClock,
-      logger: silentLogger,
-      identity,
-      settings: {
-        window: 1,
-        responseTimeoutMs: 5_000,
-        backoffMinMs: 50,
-        backoffMaxMs: 100,
-        maxAttempts: 3,
-        maxAgeMs: 86_400_000,
-        countAhead: 32,
-        holdMs: 5_000,
-      },
-    });
+    const crashing = newForwarder({ holdMs: 5_000 });
     // The third advice is posted, its answer lost, and the terminal dies as it arrives: nothing it does after that is durable.
     host.queueFor('0220', { type: 'approve' }, { type: 'approve' }, { type: 'drop' });
     const file = db.name;
@@ -207,38 +186,8 @@ describe('SAF forwarder against the simulated host', () => {
 
     db = openDatabase(file);
     journal = new Journal(storeOf(db), systemClock);
-    link = new HostLink(
-      {
-        address: '127.0.0.1',
-        port: host.port,
-        connectTimeoutMs: 5_000,
-        reconnectMinMs: 50,
-        reconnectMaxMs: 200,
-        echoIntervalMs: 60_000,
-        echoTimeoutMs: 5_000,
-        probeAfterMs: 3_000,
-        identity,
-      },
-      { logger: silentLogger, nextStan: () => nextStan(db) },
-    );
-    saf = new SafForwarder({
-      store: storeOf(db),
-      journal,
-      link,
-      clock: systemClock,
-      logger: silentLogger,
-      identity,
-      settings: {
-        window: 1,
-        responseTimeoutMs: 5_000,
-        backoffMinMs: 50,
-        backoffMaxMs: 100,
-        maxAttempts: 3,
-        maxAgeMs: 86_400_000,
-        countAhead: 32,
-        holdMs: 100,
-      },
-    });
+    link = newLink();
+    saf = newForwarder();
     link.start();
     saf.start();
     await until('the queue to drain after the restart', () => queued() === 0);
